@@ -1,0 +1,99 @@
+"""Ingest routes: parse, call the article writer, map its result."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Header, Path, Request
+from fastapi.responses import JSONResponse
+
+from services.ingest.articles_api import parse_json, validate_article
+from services.ingest.errors import Forbidden, Gone, InvalidArticle, NotFound
+from shared.articles import ArticleWriter, WriteResult
+from shared.models import ARTICLE_ID_PATTERN, Article
+
+router = APIRouter(prefix="/v1", default_response_class=JSONResponse)
+ArticleId = Annotated[str, Path(pattern=ARTICLE_ID_PATTERN)]
+
+
+def _json_body(schema: dict[str, Any]) -> dict[str, Any]:
+    """OpenAPI for a body the route parses itself (to control defaults and error shape)."""
+    return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
+
+
+_ARTICLE_BODY = _json_body(Article.model_json_schema())
+_BATCH_BODY = _json_body(
+    {
+        "type": "object",
+        "required": ["articles"],
+        "properties": {"articles": {"type": "array", "items": Article.model_json_schema()}},
+    }
+)
+
+
+def publisher(request: Request, authorization: Annotated[str | None, Header()] = None) -> str:
+    return request.app.state.api_keys.publisher(authorization)
+
+
+def writer(request: Request) -> ArticleWriter:
+    return request.app.state.writer
+
+
+Publisher = Annotated[str, Depends(publisher)]
+Writer = Annotated[ArticleWriter, Depends(writer)]
+
+
+def _respond(result: WriteResult) -> JSONResponse:
+    if result.status == "forbidden":
+        raise Forbidden(f"article {result.id!r} belongs to another publisher")
+    if result.status == "not_found":
+        raise NotFound(f"no article {result.id!r}")
+    body = {"id": result.id, "status": result.status, "revision": result.revision}
+    return JSONResponse(body, status_code=201 if result.status == "created" else 200)
+
+
+@router.put("/articles/{article_id}", openapi_extra=_ARTICLE_BODY)
+async def put_article(article_id: ArticleId, request: Request, who: Publisher, w: Writer) -> Any:
+    settings = request.app.state.settings
+    article = validate_article(parse_json(await request.body()), settings, path_id=article_id)
+    return _respond(await w.upsert(article, who))
+
+
+@router.delete("/articles/{article_id}")
+async def delete_article(article_id: ArticleId, who: Publisher, w: Writer) -> Any:
+    return _respond(await w.retract(article_id, who))
+
+
+@router.get("/articles/{article_id}")
+async def get_article(article_id: ArticleId, who: Publisher, w: Writer) -> Any:
+    article, meta = await w.get(article_id)
+    if not meta:
+        raise NotFound(f"no article {article_id!r}")
+    if meta["publisher"] != who:
+        raise Forbidden(f"article {article_id!r} belongs to another publisher")
+    if article is None:
+        raise Gone(f"article {article_id!r} was retracted")
+    return {"article": article.model_dump(mode="json"), "revision": int(meta["rev"])}
+
+
+@router.post("/articles:batch", openapi_extra=_BATCH_BODY)
+async def batch_articles(request: Request, who: Publisher, w: Writer) -> Any:
+    settings = request.app.state.settings
+    data = parse_json(await request.body())
+    items = data.get("articles") if isinstance(data, dict) else None
+    if not isinstance(items, list) or len(items) > settings.max_batch_items:
+        message = f"must be a list of at most {settings.max_batch_items} articles"
+        raise InvalidArticle("invalid articles", [{"field": "articles", "message": message}])
+    results: list[dict[str, Any] | None] = [None] * len(items)
+    valid: list[tuple[int, Article]] = []
+    for index, item in enumerate(items):
+        try:
+            valid.append((index, validate_article(item, settings)))
+        except InvalidArticle as exc:
+            fields = [{**f, "field": f"articles.{index}.{f['field']}"} for f in exc.fields]
+            item_id = item.get("id") if isinstance(item, dict) else None
+            results[index] = {"id": item_id, "status": "invalid", "errors": fields}
+    written = await w.upsert_many([article for _, article in valid], who)
+    for (index, _), result in zip(valid, written, strict=True):
+        results[index] = {"id": result.id, "status": result.status, "revision": result.revision}
+    return {"results": results}

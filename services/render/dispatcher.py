@@ -1,0 +1,154 @@
+"""The dispatcher: reads `nw:events` in a consumer group and queues the builds events owe.
+
+Run it with `python -m services.render.dispatcher`; run several for availability.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+import threading
+import time
+from collections.abc import Callable
+
+import redis
+from kombu.exceptions import OperationalError
+
+from services.render.celery_app import BUILD_TASK, make_celery, queue_for
+from services.render.coordinator import Coordinator
+from shared.articles import release_embargoed
+from shared.events import Event
+from shared.settings import Settings
+
+log = logging.getLogger("newswire.dispatcher")
+
+_POLL_MS = 50  # how often cooling windows and leases are checked
+_MAINTENANCE_S = 1.0  # how often embargoes are released and stale entries claimed
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        client: redis.Redis,
+        coordinator: Coordinator,
+        enqueue: Callable[[str], None],
+        settings: Settings,
+        consumer: str,
+    ) -> None:
+        self._redis = client
+        self._coordinator = coordinator
+        self._enqueue = enqueue
+        self._settings = settings
+        self._stream = settings.events_stream
+        self._group = settings.consumer_group
+        self._consumer = consumer
+        self._reread_pending = True  # after a start or a failure, our own pending come first
+        self._next_maintenance = 0.0
+
+    def ensure_group(self) -> None:
+        """Create the consumer group at the start of the stream, so nothing is ever skipped."""
+        try:
+            self._redis.xgroup_create(self._stream, self._group, id="0", mkstream=True)
+        except redis.ResponseError as exc:
+            if "BUSYGROUP" not in str(exc):
+                raise
+
+    def run(self, stop: threading.Event) -> None:
+        backoff = 0.1
+        while not stop.is_set():
+            try:
+                self.step(block_ms=_POLL_MS)
+                backoff = 0.1
+            except (redis.ConnectionError, redis.TimeoutError, OperationalError) as exc:
+                log.warning("redis or broker unavailable (%s); retrying in %.1fs", exc, backoff)
+                self._reread_pending = True
+                stop.wait(backoff)
+                backoff = min(backoff * 2, 5.0)
+
+    def step(self, block_ms: int) -> int:
+        """One round: new events, due targets, and now and then maintenance.
+
+        Returns:
+            How many events were handled.
+        """
+        handled = self._read(block_ms)
+        for target in self._coordinator.due():
+            self._enqueue(target)
+        if time.monotonic() >= self._next_maintenance:
+            self._next_maintenance = time.monotonic() + _MAINTENANCE_S
+            released = release_embargoed(self._redis, self._settings)
+            if released:
+                log.info("released %d embargoed articles", released)
+            handled += self._claim_stale()
+        return handled
+
+    def _read(self, block_ms: int) -> int:
+        start = "0" if self._reread_pending else ">"
+        reply = self._redis.xreadgroup(
+            self._group,
+            self._consumer,
+            {self._stream: start},
+            count=1000,
+            block=None if self._reread_pending else block_ms,
+        )
+        entries = reply[0][1] if reply else []
+        self._reread_pending = False
+        return self._handle(entries)
+
+    def _claim_stale(self) -> int:
+        """Take over entries a crashed dispatcher read but never acknowledged."""
+        reply = self._redis.xautoclaim(
+            self._stream, self._group, self._consumer, self._settings.claim_idle_ms, count=1000
+        )
+        return self._handle(reply[1])  # Redis 7 appends a third element: deleted ids
+
+    def _handle(self, entries: list[tuple[bytes, dict[bytes, bytes]]]) -> int:
+        touched: list[tuple[str, str]] = []
+        ids = []
+        for entry_id, fields in entries:
+            ids.append(entry_id)
+            if not fields:  # trimmed from the stream while pending
+                continue
+            try:
+                event = Event.from_entry(entry_id, fields)
+            except ValueError as exc:
+                log.error("skipping %s", exc)
+                continue
+            touched += [(target, event.event_id) for target in event.targets]
+        for target in self._coordinator.mark(touched):
+            self._enqueue(target)
+        # Acknowledge only once the builds are queued: a crash before this replays them.
+        if ids:
+            self._redis.xack(self._stream, self._group, *ids)
+        return len(ids)
+
+
+def main() -> None:
+    settings = Settings()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    client = redis.Redis.from_url(settings.redis_url)
+    celery = make_celery(settings)
+
+    def enqueue(target: str) -> None:
+        celery.send_task(BUILD_TASK, args=[target], queue=queue_for(target))
+
+    consumer = settings.consumer_name or f"{socket.gethostname()}-{os.getpid()}"
+    dispatcher = Dispatcher(client, Coordinator(client, settings), enqueue, settings, consumer)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    while not stop.is_set():
+        try:
+            dispatcher.ensure_group()
+            break
+        except redis.ConnectionError as exc:
+            log.warning("waiting for redis at %s: %s", settings.redis_url, exc)
+            stop.wait(1.0)
+    log.info("dispatching %s as %s", settings.events_stream, consumer)
+    dispatcher.run(stop)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,108 @@
+"""The one feed model that every format renders: built from a target's visible articles."""
+
+from __future__ import annotations
+
+import mimetypes
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from urllib.parse import urljoin
+
+from shared.models import Article
+from shared.settings import Settings
+from shared.targets import FeedTarget
+
+# An empty feed still needs a date; the epoch keeps its bytes the same build after build.
+EMPTY_FEED_DATE = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class Person:
+    name: str
+    url: str | None = None
+
+
+@dataclass(frozen=True)
+class Category:
+    term: str  # the display name: "Dünya"
+    scheme: str  # where feeds of this kind live, so sections and tags stay apart
+
+
+@dataclass(frozen=True)
+class Enclosure:
+    url: str
+    media_type: str
+    alt: str = ""
+
+
+@dataclass(frozen=True)
+class FeedItem:
+    guid: str
+    url: str
+    title: str
+    summary: str
+    content_html: str
+    published: datetime
+    updated: datetime
+    authors: tuple[Person, ...]
+    categories: tuple[Category, ...]
+    image: Enclosure | None
+    comments_url: str | None
+    language: str | None
+
+
+@dataclass(frozen=True)
+class Feed:
+    guid: str
+    title: str
+    description: str
+    home_url: str
+    self_urls: dict[str, str]  # format → URL of this feed in that format
+    language: str
+    updated: datetime
+    items: tuple[FeedItem, ...]
+
+
+def build_feed(
+    target: FeedTarget, articles: list[Article], display_name: str | None, settings: Settings
+) -> Feed:
+    """The feed of `target` holding `articles` (already visible, newest first)."""
+    items = tuple(_item(article, settings) for article in articles)
+    label = display_name or target.slug
+    title = settings.site_name if target.kind == "all" else f"{settings.site_name} — {label}"
+    base = str(settings.feeds_base_url)
+    return Feed(
+        guid=f"tag:{settings.site_host},2026:{target.name}",
+        title=title,
+        description=title,
+        home_url=str(settings.site_url),
+        self_urls={fmt: urljoin(base, target.path(fmt)) for fmt in ("rss", "atom", "json")},
+        language=settings.language,
+        updated=max((item.updated for item in items), default=EMPTY_FEED_DATE),
+        items=items,
+    )
+
+
+def _item(article: Article, settings: Settings) -> FeedItem:
+    base = str(settings.feeds_base_url)
+    categories = [Category(article.section, urljoin(base, "feeds/sections/"))]
+    categories += [Category(tag, urljoin(base, "feeds/tags/")) for tag in article.tags]
+    image = None
+    if article.image is not None:
+        url = str(article.image.url)
+        media_type = mimetypes.guess_type(url.split("?")[0])[0] or "image/jpeg"
+        image = Enclosure(url, media_type, article.image.alt)
+    return FeedItem(
+        # The article id, not the URL: a URL fix must not make readers see a new story.
+        guid=f"tag:{settings.site_host},2026:article:{article.id}",
+        url=str(article.url),
+        title=article.title,
+        summary=article.summary,
+        content_html=article.body_html,
+        published=article.published_at,
+        updated=article.modified,
+        authors=tuple(Person(a.name, str(a.url) if a.url else None) for a in article.authors),
+        categories=tuple(categories),
+        image=image,
+        comments_url=str(article.comments_url) if article.comments_url else None,
+        language=article.language,
+    )

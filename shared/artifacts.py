@@ -1,0 +1,69 @@
+"""Artifacts: the bytes a build publishes, their content types and precompressed variants."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import posixpath
+from dataclasses import dataclass
+from functools import cached_property
+
+import brotli
+
+CONTENT_TYPES = {
+    "rss": "application/rss+xml; charset=utf-8",
+    "atom": "application/atom+xml; charset=utf-8",
+    "json": "application/feed+json; charset=utf-8",
+    "xml": "application/xml; charset=utf-8",
+    "html": "text/html; charset=utf-8",
+    "jpg": "image/jpeg",
+}
+# Already-compressed formats gain nothing from gzip or brotli.
+_INCOMPRESSIBLE = {"jpg"}
+
+
+@dataclass(frozen=True)
+class Artifact:
+    """One published file with everything needed to serve it."""
+
+    path: str
+    body: bytes
+    gzip: bytes | None = None
+    br: bytes | None = None
+    modified: float = 0.0  # seconds since the epoch
+
+    @cached_property
+    def etag(self) -> str:
+        return '"' + hashlib.sha256(self.body).hexdigest()[:32] + '"'
+
+    @property
+    def content_type(self) -> str:
+        return content_type(self.path)
+
+
+def content_type(path: str) -> str:
+    return CONTENT_TYPES.get(path.rpartition(".")[2], "application/octet-stream")
+
+
+def encode(path: str, body: bytes, brotli_quality: int) -> Artifact:
+    """Build an artifact with its gzip and brotli variants, compressed once, here."""
+    if path.rpartition(".")[2] in _INCOMPRESSIBLE:
+        return Artifact(path, body)
+    return Artifact(
+        path,
+        body,
+        gzip=gzip.compress(body, compresslevel=9, mtime=0),
+        br=brotli.compress(body, quality=brotli_quality),
+    )
+
+
+def safe_path(path: str) -> str | None:
+    """`path` if it names an artifact inside the store, else None (no traversal, no dotfiles)."""
+    if not path or "\\" in path or "\x00" in path:
+        return None
+    normal = posixpath.normpath(path)
+    if normal != path or normal.startswith(("/", "..")):
+        return None
+    if any(part.startswith(".") for part in normal.split("/")):
+        return None
+    return normal

@@ -1,0 +1,25 @@
+-- Publish a target's artifacts unless a newer watermark is stored; announce each change.
+-- KEYS: watermark hash, artifact path set
+-- ARGV: target, watermark ms, watermark seq, key prefix, channel, now (s),
+--       then per artifact: path, body, gzip, br
+local marks, paths = KEYS[1], KEYS[2]
+local target, ms, seq = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
+local prefix, channel, now = ARGV[4], ARGV[5], ARGV[6]
+
+local stored = redis.call('HGET', marks, target)
+if stored then
+  local sms, sseq = string.match(stored, '^(%d+)-(%d+)$')
+  sms, sseq = tonumber(sms), tonumber(sseq)
+  if ms < sms or (ms == sms and seq < sseq) then return 0 end
+end
+redis.call('HSET', marks, target, ms .. '-' .. seq)
+for i = 7, #ARGV, 4 do
+  local key = prefix .. ARGV[i]
+  if redis.call('HGET', key, 'body') ~= ARGV[i + 1] then
+    redis.call('HSET', key, 'body', ARGV[i + 1], 'gzip', ARGV[i + 2], 'br', ARGV[i + 3],
+      'modified', now)
+    redis.call('SADD', paths, ARGV[i])
+    redis.call('PUBLISH', channel, ARGV[i])
+  end
+end
+return 1

@@ -1,0 +1,133 @@
+"""The Article model of ingest API v1: validation, normalization and derived slugs."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from datetime import datetime
+from typing import Annotated, Self
+
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    HttpUrl,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+
+from shared.slugs import slugify
+from shared.text import clean_text, sanitize_html
+
+ARTICLE_ID_PATTERN = r"^[A-Za-z0-9._:-]{1,128}$"
+_BCP47 = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$")
+MAX_BODY_BYTES = 1024 * 1024
+
+
+def _plain(value: str) -> str:
+    return clean_text(value).strip()
+
+
+PlainText = Annotated[str, AfterValidator(_plain)]
+Url = Annotated[HttpUrl, Field(max_length=2048)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Author(_Strict):
+    name: Annotated[PlainText, Field(max_length=200)]
+    url: Url | None = None
+
+    @field_validator("name")
+    @classmethod
+    def _has_slug(cls, name: str) -> str:
+        return _require_slug(name)
+
+
+class Image(_Strict):
+    url: Url
+    alt: Annotated[PlainText, Field(max_length=500)] = ""
+    caption: Annotated[PlainText, Field(max_length=1000)] = ""
+    credit: Annotated[PlainText, Field(max_length=200)] = ""
+
+
+class Article(_Strict):
+    """A news article as a newsroom pushes it; text fields arrive cleaned and sanitized."""
+
+    id: Annotated[str, Field(pattern=ARTICLE_ID_PATTERN)]
+    url: Url
+    title: Annotated[PlainText, Field(min_length=1, max_length=300)]
+    summary: Annotated[PlainText, Field(max_length=1000)] = ""
+    body_html: str = ""
+    section: Annotated[PlainText, Field(min_length=1, max_length=100)]
+    tags: Annotated[list[Annotated[PlainText, Field(max_length=100)]], Field(max_length=50)] = []
+    authors: Annotated[list[Author], Field(max_length=20)] = []
+    language: str | None = None
+    published_at: AwareDatetime
+    updated_at: AwareDatetime | None = None
+    image: Image | None = None
+    comments_url: Url | None = None
+    related: Annotated[
+        list[Annotated[str, Field(pattern=ARTICLE_ID_PATTERN)]], Field(max_length=100)
+    ] = []
+
+    @field_validator("body_html")
+    @classmethod
+    def _sanitize_body(cls, body: str) -> str:
+        if len(body.encode("utf-8", "surrogatepass")) > MAX_BODY_BYTES:
+            raise ValueError(f"body_html is larger than {MAX_BODY_BYTES} bytes")
+        return sanitize_html(body)
+
+    @field_validator("section")
+    @classmethod
+    def _section_has_slug(cls, section: str) -> str:
+        return _require_slug(section)
+
+    @field_validator("tags")
+    @classmethod
+    def _unique_tags(cls, tags: list[str]) -> list[str]:
+        unique: dict[str, str] = {}
+        for tag in tags:
+            unique.setdefault(_require_slug(tag), tag)
+        return list(unique.values())
+
+    @field_validator("language")
+    @classmethod
+    def _language(cls, language: str | None, info: ValidationInfo) -> str | None:
+        if language is None:
+            return (info.context or {}).get("default_language")
+        if not _BCP47.match(language):
+            raise ValueError("language must be a BCP 47 tag such as 'tr' or 'tr-TR'")
+        return language
+
+    @model_validator(mode="after")
+    def _updated_not_before_published(self) -> Self:
+        if self.updated_at is None:
+            object.__setattr__(self, "updated_at", self.published_at)
+        elif self.updated_at < self.published_at:
+            raise ValueError("updated_at must not be earlier than published_at")
+        return self
+
+    @property
+    def modified(self) -> datetime:
+        """`updated_at`, which validation always fills."""
+        return self.updated_at or self.published_at
+
+    @property
+    def section_slug(self) -> str:
+        return slugify(self.section)
+
+    def content_hash(self) -> str:
+        """A digest of the normalized article: equal digests mean nothing changed."""
+        return hashlib.sha256(self.model_dump_json().encode()).hexdigest()
+
+
+def _require_slug(name: str) -> str:
+    if not slugify(name):
+        raise ValueError("must contain at least one letter or digit")
+    return name

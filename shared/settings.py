@@ -1,0 +1,88 @@
+"""Typed settings for every Newswire process, read from `NEWSWIRE_*` environment variables.
+
+Build one `Settings` at a composition root (`__main__`, the Celery worker module) and pass
+it down; nothing else reads the environment.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+from urllib.parse import urlsplit
+
+from pydantic import Field, HttpUrl, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="NEWSWIRE_", frozen=True)
+
+    environment: Literal["development", "production"] = "development"
+
+    # Redis holds articles, indexes, the event stream and (by default) the Celery broker.
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    broker_url: str | None = None
+
+    # Site identity, used in feed titles, links and tag: URIs.
+    site_url: HttpUrl = HttpUrl("https://haber.example.com.tr/")
+    site_name: str = "Haber"
+    language: str = "tr"
+    timezone: str = "Europe/Istanbul"
+    feeds_base_url: HttpUrl = HttpUrl("http://127.0.0.1:8080/")
+
+    # Ingest API. Keys are SHA-256 hex digests of the bearer tokens, mapped to publisher names.
+    api_keys: dict[str, str] = Field(default_factory=dict)
+    max_request_bytes: int = 2 * 1024 * 1024
+    max_batch_request_bytes: int = 64 * 1024 * 1024
+    max_batch_items: int = 1000
+    ingest_host: str = "127.0.0.1"
+    ingest_port: int = 8000
+
+    # Event stream and rebuild coordination.
+    events_stream: str = "nw:events"
+    events_maxlen: int = 1_000_000
+    consumer_group: str = "render"
+    consumer_name: str | None = None
+    claim_idle_ms: int = 30_000
+    debounce_window_ms: int = 250
+    build_lease_ms: int = 60_000
+
+    # Rendering.
+    feed_size: int = Field(default=50, ge=1, le=1000)
+    brotli_quality: int = Field(default=9, ge=0, le=11)
+
+    # Artifact store: "filesystem" needs a disk shared by workers and the feeds service;
+    # "redis" keeps artifacts in Redis, for hosts that share nothing else.
+    store_backend: Literal["filesystem", "redis"] = "filesystem"
+    artifact_dir: Path = Path("var/artifacts")
+
+    # Feeds service.
+    feeds_host: str = "127.0.0.1"
+    feeds_port: int = 8080
+    feed_max_age: int = 60
+
+    @field_validator("api_keys")
+    @classmethod
+    def _keys_are_digests(cls, keys: dict[str, str]) -> dict[str, str]:
+        for digest in keys:
+            if len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
+                raise ValueError("api_keys must map lowercase SHA-256 hex digests to publishers")
+        return keys
+
+    @model_validator(mode="after")
+    def _production_needs_keys(self) -> Settings:
+        if self.environment == "production" and not self.api_keys:
+            raise ValueError("NEWSWIRE_API_KEYS must be set in production")
+        return self
+
+    @property
+    def celery_broker_url(self) -> str:
+        """The broker URL in kombu's spelling (a unix socket is `redis+socket://`)."""
+        url = self.broker_url or self.redis_url
+        if url.startswith("unix://"):
+            return "redis+socket://" + url.removeprefix("unix://")
+        return url
+
+    @property
+    def site_host(self) -> str:
+        return urlsplit(str(self.site_url)).hostname or "localhost"

@@ -1,0 +1,107 @@
+"""Redis artifact store, for workers and feeds services that share no disk.
+
+Artifacts live in hashes; each publish announces changed paths on a pub/sub channel, and
+every reader keeps a memory cache that those announcements invalidate.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Sequence
+from importlib.resources import files
+
+import redis
+
+from shared.artifacts import Artifact, safe_path
+from shared.events import event_id_key
+from shared.store import ArtifactStore
+
+_PREFIX = "nw:artifact:"
+_PATHS = "nw:artifacts"
+_MARKS = "nw:artifact-marks"
+_CHANNEL = "nw:artifacts:changed"
+
+
+class RedisStore(ArtifactStore):
+    def __init__(self, client: redis.Redis) -> None:
+        self._redis = client
+        self._publish = client.register_script(
+            files("shared.lua").joinpath("publish_artifacts.lua").read_text()
+        )
+        self._cache: dict[str, Artifact | None] = {}
+        # Bumped on every invalidation: a fetch that raced one is not cached.
+        self._generation = 0
+        self._listening = threading.Event()
+        self._stop = threading.Event()
+        self._listener: threading.Thread | None = None
+        self._start_lock = threading.Lock()
+
+    def publish(self, target: str, artifacts: Sequence[Artifact], watermark: str) -> bool:
+        ms, seq = event_id_key(watermark)
+        args: list[str | bytes | float] = [target, ms, seq, _PREFIX, _CHANNEL, time.time()]
+        for a in artifacts:
+            args += [a.path, a.body, a.gzip or b"", a.br or b""]
+        return bool(self._publish(keys=[_MARKS, _PATHS], args=args))
+
+    def get(self, path: str) -> Artifact | None:
+        if safe_path(path) is None:
+            return None
+        self._ensure_listener()
+        if not self._listening.is_set():
+            return self._fetch(path)  # no invalidation feed yet: a cache could go stale
+        try:
+            return self._cache[path]
+        except KeyError:
+            generation = self._generation
+            artifact = self._fetch(path)
+            if generation == self._generation:
+                self._cache[path] = artifact
+            return artifact
+
+    def paths(self, prefix: str) -> list[str]:
+        return sorted(
+            p.decode() for p in self._redis.smembers(_PATHS) if p.decode().startswith(prefix)
+        )
+
+    def close(self) -> None:
+        self._stop.set()
+
+    def _fetch(self, path: str) -> Artifact | None:
+        body, gz, br, modified = self._redis.hmget(_PREFIX + path, "body", "gzip", "br", "modified")
+        if body is None:
+            return None
+        return Artifact(path, body, gzip=gz or None, br=br or None, modified=float(modified or 0))
+
+    def _invalidate(self, path: str | None) -> None:
+        self._generation += 1
+        if path is None:
+            self._cache.clear()
+        else:
+            self._cache.pop(path, None)
+
+    def _ensure_listener(self) -> None:
+        if self._listener is not None:
+            return
+        with self._start_lock:
+            if self._listener is None:
+                self._listener = threading.Thread(target=self._listen, daemon=True)
+                self._listener.start()
+
+    def _listen(self) -> None:
+        while not self._stop.is_set():
+            pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
+            try:
+                pubsub.subscribe(_CHANNEL)
+                self._invalidate(None)  # anything cached before (re)subscribing may be stale
+                self._listening.set()
+                while not self._stop.is_set():
+                    message = pubsub.get_message(timeout=1.0)
+                    if message is not None:
+                        self._invalidate(message["data"].decode())
+            except redis.RedisError:
+                self._listening.clear()
+                self._invalidate(None)
+                time.sleep(0.5)
+            finally:
+                pubsub.close()
