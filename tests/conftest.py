@@ -1,0 +1,78 @@
+"""Fixtures: throwaway redis-servers, settings pointing at them, and whole stacks of processes."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from devstack.redis_server import RedisServer
+from devstack.stack import Stack
+from devstack.stack import wait_until as stack_wait_until
+from shared.settings import Settings
+
+DATA = Path(__file__).parent / "data"
+API_KEY = "test-key-newsroom"
+OTHER_API_KEY = "test-key-other-newsroom"
+API_KEYS = {
+    hashlib.sha256(API_KEY.encode()).hexdigest(): "newsroom",
+    hashlib.sha256(OTHER_API_KEY.encode()).hexdigest(): "other",
+}
+
+
+def load_corpus() -> list[dict[str, Any]]:
+    lines = (DATA / "corpus" / "seed-site.ndjson").read_text().splitlines()
+    return [json.loads(line) for line in lines if line.strip()]
+
+
+@pytest.fixture
+def corpus() -> list[dict[str, Any]]:
+    return load_corpus()
+
+
+@pytest.fixture
+def seed_article() -> dict[str, Any]:
+    return json.loads((DATA / "corpus" / "seed-article.json").read_text())
+
+
+@pytest.fixture
+def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
+    server = RedisServer(tmp_path / "redis").start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def settings(redis_server: RedisServer, tmp_path: Path) -> Settings:
+    return Settings(
+        redis_url=redis_server.url,
+        artifact_dir=tmp_path / "artifacts",
+        api_keys=API_KEYS,
+        debounce_window_ms=100,
+        build_lease_ms=2000,
+    )
+
+
+def wait_until(check: Callable[[], Any], timeout: float, interval: float = 0.02) -> Any:
+    """Poll `check` until it returns something truthy; fail the test after `timeout`."""
+    try:
+        return stack_wait_until(check, timeout, interval)
+    except TimeoutError as exc:
+        pytest.fail(str(exc))
+
+
+def make_stack(root: Path, **overrides: str) -> Stack:
+    """A stack with test keys and short leases, so crash recovery shows within seconds."""
+    overrides = {"NEWSWIRE_BUILD_LEASE_MS": "3000", "NEWSWIRE_CLAIM_IDLE_MS": "2000", **overrides}
+    return Stack(root, API_KEYS, API_KEY, **overrides).start()
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    running = make_stack(tmp_path_factory.mktemp("stack"))
+    yield running
+    running.stop()
