@@ -105,12 +105,20 @@ class Article(_Strict):
             raise ValueError("language must be a BCP 47 tag such as 'tr' or 'tr-TR'")
         return language
 
+    @field_validator("updated_at")
+    @classmethod
+    def _updated_not_before_published(
+        cls, updated: datetime | None, info: ValidationInfo
+    ) -> datetime | None:
+        published = info.data.get("published_at")
+        if updated is not None and published is not None and updated < published:
+            raise ValueError("must not be earlier than published_at")
+        return updated
+
     @model_validator(mode="after")
-    def _updated_not_before_published(self) -> Self:
+    def _updated_defaults_to_published(self) -> Self:
         if self.updated_at is None:
             object.__setattr__(self, "updated_at", self.published_at)
-        elif self.updated_at < self.published_at:
-            raise ValueError("updated_at must not be earlier than published_at")
         return self
 
     @property

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
+import uvicorn
 
-from devstack.redis_server import RedisServer
+from devstack.redis_server import RedisServer, free_port
 from devstack.stack import Stack
 from devstack.stack import wait_until as stack_wait_until
 from shared.settings import Settings
@@ -76,3 +79,18 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     running = make_stack(tmp_path_factory.mktemp("stack"))
     yield running
     running.stop()
+
+
+@contextmanager
+def live_server(app: Any) -> Iterator[str]:
+    """Serve an ASGI app with uvicorn on a free port in a thread; yields its base URL."""
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    stack_wait_until(lambda: server.started, timeout=10)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)

@@ -8,7 +8,9 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import orjson
+from feedgen.ext.base import BaseEntryExtension, BaseExtension
 from feedgen.feed import FeedGenerator
+from lxml import etree
 
 from services.render.feed_model import Feed
 
@@ -60,10 +62,28 @@ RENDERERS: dict[str, Callable[[Feed], bytes]] = {
 }
 
 
+class AtomEntryLinks(BaseEntryExtension):
+    """Typed Atom entry links (enclosure, replies): feedgen 1.0.0 drops `rel` and `type`
+    from the links it writes into Atom entries."""
+
+    def __init__(self) -> None:
+        self.links: list[dict[str, str]] = []
+
+    def add(self, href: str, rel: str, media_type: str, length: str | None = None) -> None:
+        link = {"href": href, "rel": rel, "type": media_type}
+        self.links.append(link | ({"length": length} if length is not None else {}))
+
+    def extend_atom(self, entry: etree._Element) -> etree._Element:
+        for link in self.links:
+            etree.SubElement(entry, "link", link)
+        return entry
+
+
 def _generator(feed: Feed, fmt: str) -> FeedGenerator:
     fg = FeedGenerator()
     fg.load_extension("dc", atom=False, rss=True)
     fg.load_extension("media")
+    fg.register_extension("links", BaseExtension, AtomEntryLinks, atom=True, rss=False)
     fg.id(feed.guid)
     fg.title(feed.title)
     fg.description(feed.description)
@@ -92,8 +112,13 @@ def _generator(feed: Feed, fmt: str) -> FeedGenerator:
         for category in item.categories:
             entry.category(term=category.term, scheme=category.scheme, label=category.term)
         if item.image:
-            entry.enclosure(item.image.url, "0", item.image.media_type)
+            # The image's size is unknown without fetching it; RSS allows length 0 then.
+            if fmt == "rss":
+                entry.enclosure(item.image.url, "0", item.image.media_type)
+            else:
+                entry.links.add(item.image.url, "enclosure", item.image.media_type, "0")
             entry.media.content(url=item.image.url, medium="image", type=item.image.media_type)
         if item.comments_url:
             entry.comments(item.comments_url)
+            entry.links.add(item.comments_url, "replies", "text/html")
     return fg
