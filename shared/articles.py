@@ -137,12 +137,14 @@ class ArticleReader:
         return name.decode() if name else None
 
 
-def release_embargoed(client: redis.Redis, settings: Settings, limit: int = 500) -> int:
-    """Append a publish event for each article whose embargo has ended; returns how many."""
-    release = client.register_script(_lua("release.lua"))
-    return int(
-        release(
-            keys=[keys.EMBARGO, settings.events_stream],
-            args=[_ARTICLE_PREFIX, settings.events_maxlen, limit],
-        )
-    )
+class EmbargoRelease:
+    """Lifts embargoes whose time has come, one `article.published` event for each."""
+
+    def __init__(self, client: redis.Redis, settings: Settings) -> None:
+        self._script = client.register_script(_lua("release.lua"))
+        self._keys = [keys.EMBARGO, settings.events_stream]
+        self._maxlen = settings.events_maxlen
+
+    def release_due(self, limit: int = 500) -> int:
+        """Returns how many articles were released."""
+        return int(self._script(keys=self._keys, args=[_ARTICLE_PREFIX, self._maxlen, limit]))

@@ -52,9 +52,11 @@ class Coordinator:
         """Targets whose cooling window or lease ended and that must be enqueued now."""
         return self._decode(self._call("due", limit))
 
-    def builds(self) -> int:
-        """How many builds have finished, ever."""
-        return int(self._redis.get(keys.BUILDS) or 0)
+    def builds(self, target: str | None = None) -> int:
+        """How many builds have finished, ever: of one target, or of all."""
+        if target is None:
+            return int(self._redis.get(keys.BUILDS) or 0)
+        return int(self._redis.hget(keys.target(target), "builds") or 0)
 
     def _call(self, op: str, *args: str | int) -> object:
         return self._script(

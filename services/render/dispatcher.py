@@ -18,14 +18,14 @@ from kombu.exceptions import OperationalError
 
 from services.render.celery_app import BUILD_TASK, make_celery, queue_for
 from services.render.coordinator import Coordinator
-from shared.articles import release_embargoed
+from shared.articles import EmbargoRelease
 from shared.events import Event
 from shared.settings import Settings
 
 log = logging.getLogger("newswire.dispatcher")
 
-_POLL_MS = 50  # how often cooling windows and leases are checked
-_MAINTENANCE_S = 1.0  # how often embargoes are released and stale entries claimed
+_POLL_MS = 50  # how often cooling windows, leases and embargoes are checked
+_CLAIM_EVERY_S = 1.0  # how often entries of crashed dispatchers are looked for
 
 
 class Dispatcher:
@@ -44,8 +44,9 @@ class Dispatcher:
         self._stream = settings.events_stream
         self._group = settings.consumer_group
         self._consumer = consumer
-        self._reread_pending = True  # after a start or a failure, our own pending come first
-        self._next_maintenance = 0.0
+        self._reread_pending = True
+        self._next_claim = 0.0
+        self._embargoes = EmbargoRelease(client, settings)
 
     def ensure_group(self) -> None:
         """Create the consumer group at the start of the stream, so nothing is ever skipped."""
@@ -76,26 +77,29 @@ class Dispatcher:
         handled = self._read(block_ms)
         for target in self._coordinator.due():
             self._enqueue(target)
-        if time.monotonic() >= self._next_maintenance:
-            self._next_maintenance = time.monotonic() + _MAINTENANCE_S
-            released = release_embargoed(self._redis, self._settings)
-            if released:
-                log.info("released %d embargoed articles", released)
+        # Every round, so an embargo lifts within one poll of its time.
+        released = self._embargoes.release_due()
+        if released:
+            log.info("released %d embargoed articles", released)
+        if time.monotonic() >= self._next_claim:
+            self._next_claim = time.monotonic() + _CLAIM_EVERY_S
             handled += self._claim_stale()
         return handled
 
     def _read(self, block_ms: int) -> int:
-        start = "0" if self._reread_pending else ">"
+        if self._reread_pending:
+            # After a start or a failure, entries we read but never acknowledged come first.
+            reply = self._redis.xreadgroup(
+                self._group, self._consumer, {self._stream: "0"}, count=1000
+            )
+            entries = reply[0][1] if reply else []
+            if entries:
+                return self._handle(entries)
+            self._reread_pending = False
         reply = self._redis.xreadgroup(
-            self._group,
-            self._consumer,
-            {self._stream: start},
-            count=1000,
-            block=None if self._reread_pending else block_ms,
+            self._group, self._consumer, {self._stream: ">"}, count=1000, block=block_ms
         )
-        entries = reply[0][1] if reply else []
-        self._reread_pending = False
-        return self._handle(entries)
+        return self._handle(reply[0][1] if reply else [])
 
     def _claim_stale(self) -> int:
         """Take over entries a crashed dispatcher read but never acknowledged."""

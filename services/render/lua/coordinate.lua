@@ -62,6 +62,7 @@ elseif op == 'finish' then
   -- Cool down for one window: events meanwhile coalesce into a single next build.
   redis.call('HSET', key, 'state', 'cooling')
   redis.call('ZADD', due, now + window, target)
+  redis.call('HINCRBY', key, 'builds', 1)
   redis.call('INCR', builds)
   return 1
 elseif op == 'due' then

@@ -1,0 +1,151 @@
+"""End to end: services as processes, articles pushed over HTTP, feeds read over HTTP."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+
+import feedparser
+import redis
+import requests
+
+from services.render.coordinator import Coordinator
+from shared.settings import Settings
+from tests.conftest import DATA, load_corpus, wait_until
+
+SEED = json.loads((DATA / "corpus" / "seed-article.json").read_text())
+TITLE = "Rusya'dan flaş çıkış: Şansımız var"
+
+
+def titles(stack, path: str) -> list[str]:
+    response = stack.feed(path)
+    if response.status_code != 200:
+        return []
+    if path.endswith(".json"):
+        return [item["title"] for item in response.json()["items"]]
+    parsed = feedparser.parse(response.content)
+    assert not parsed.bozo, parsed.bozo_exception
+    return [entry.title for entry in parsed.entries]
+
+
+def test_pushed_corpus_is_served_in_every_format(stack):
+    corpus = load_corpus()
+    for article in corpus:
+        assert stack.put(article).status_code in (200, 201)
+    started = time.monotonic()
+    for fmt in ("rss", "atom", "json"):
+        wait_until(lambda fmt=fmt: TITLE in titles(stack, f"feeds/sections/dunya.{fmt}"), 2)
+    print(f"\ncorpus visible in dunya.rss/.atom/.json after {time.monotonic() - started:.3f}s")
+
+    rss = feedparser.parse(stack.feed("feeds/sections/dunya.rss").content)
+    entry = next(e for e in rss.entries if e.title == TITLE)
+    assert entry.link == SEED["url"]
+    assert entry.published.endswith("+0300")
+    atom = feedparser.parse(stack.feed("feeds/sections/dunya.atom").content)
+    assert next(e for e in atom.entries if e.title == TITLE).published == SEED["published_at"]
+    items = stack.feed("feeds/sections/dunya.json").json()["items"]
+    assert next(i for i in items if i["title"] == TITLE)["date_published"] == SEED["published_at"]
+
+    expected = json.loads((DATA / "corpus" / "expected-slugs.json").read_text())
+    for kind, folder in (("sections", "sections"), ("tags", "tags")):
+        for name, slug in expected[kind].items():
+            wait_until(lambda p=f"feeds/{folder}/{slug}.rss": stack.feed(p).ok, 2)
+            assert name in stack.feed(f"feeds/{folder}/{slug}.rss").text or kind == "tags"
+    index = stack.feed("").text
+    assert "/feeds/sections/dunya.rss" in index
+
+
+def test_same_put_twice_is_unchanged_without_event(stack):
+    db = redis.Redis.from_url(stack.env["NEWSWIRE_REDIS_URL"])
+    stack.put(SEED)
+    before = db.xlen("nw:events")
+    response = stack.put(SEED)
+    assert response.json()["status"] == "unchanged"
+    assert db.xlen("nw:events") == before
+
+
+def test_served_feeds_are_cacheable(stack):
+    wait_until(lambda: stack.feed("feeds/all.rss").ok, 2)
+    first = stack.feed("feeds/all.rss", **{"Accept-Encoding": "identity"})
+    assert first.headers["content-type"] == "application/rss+xml; charset=utf-8"
+    assert first.headers["cache-control"].startswith("public, max-age=")
+    again = stack.feed("feeds/all.rss", **{"If-None-Match": first.headers["etag"]})
+    assert again.status_code == 304
+    compressed = stack.feed("feeds/all.rss", **{"Accept-Encoding": "br"})
+    assert compressed.headers["content-encoding"] == "br"
+    assert compressed.content == first.content  # requests decodes brotli
+    assert stack.feed("feeds/sections/no-such-section.rss").status_code == 404
+
+
+def test_embargoed_article_appears_at_its_time_and_not_before(stack):
+    release = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=3)
+    embargoed = {
+        **SEED,
+        "id": "dunya-embargo-e2e",
+        "title": "Ambargo kalkınca görünür",
+        "url": "https://haber.example.com.tr/dunya/ambargo",
+        "published_at": release.isoformat(),
+        "updated_at": release.isoformat(),
+    }
+    assert stack.put(embargoed).status_code == 201
+    while datetime.now(UTC) < release - timedelta(milliseconds=300):
+        assert "Ambargo kalkınca görünür" not in titles(stack, "feeds/sections/dunya.rss")
+        time.sleep(0.1)
+    wait_until(lambda: "Ambargo kalkınca görünür" in titles(stack, "feeds/all.json"), 5)
+    seen_at = datetime.now(UTC)
+    assert seen_at >= release
+    print(f"\nembargo released {(seen_at - release).total_seconds():.3f}s after its time")
+
+
+def test_retraction_removes_it_from_every_format(stack):
+    stack.put(SEED)
+    for fmt in ("rss", "atom", "json"):
+        wait_until(lambda fmt=fmt: TITLE in titles(stack, f"feeds/sections/dunya.{fmt}"), 2)
+    assert stack.delete(SEED["id"]).json()["status"] == "retracted"
+    for fmt in ("rss", "atom", "json"):
+        for feed in ("sections/dunya", "all", "tags/nato", "authors/dis-haberler-servisi"):
+            path = f"feeds/{feed}.{fmt}"
+            wait_until(lambda p=path: TITLE not in titles(stack, p), 2)
+
+
+def test_burst_on_one_section_costs_a_handful_of_builds(stack):
+    settings = Settings(redis_url=stack.env["NEWSWIRE_REDIS_URL"])
+    coordinator = Coordinator(redis.Redis.from_url(settings.redis_url), settings)
+    target = "feed:section:patlama"
+    articles, updates = 10, 50
+    base = datetime(2026, 1, 18, 12, 0, tzinfo=UTC)
+
+    def push(k: int) -> None:
+        session = requests.Session()
+        session.headers.update(stack.http.headers)
+        for i in range(updates):
+            article = {
+                **SEED,
+                "id": f"patlama-{k}",
+                "url": f"https://haber.example.com.tr/patlama/{k}",
+                "title": f"Güncelleme {k}-{i}",
+                "section": "Patlama",
+                "tags": [],
+                "published_at": base.isoformat(),
+                "updated_at": (base + timedelta(seconds=i)).isoformat(),
+            }
+            response = session.put(f"{stack.ingest_url}/v1/articles/{article['id']}", json=article)
+            assert response.status_code in (200, 201)
+
+    threads = [threading.Thread(target=push, args=(k,)) for k in range(articles)]
+    started = time.monotonic()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    elapsed = time.monotonic() - started
+    final = {f"Güncelleme {k}-{updates - 1}" for k in range(articles)}
+    wait_until(lambda: set(titles(stack, "feeds/sections/patlama.rss")) == final, 3)
+    time.sleep(0.5)  # let a trailing build finish so the count is complete
+    builds = coordinator.builds(target)
+    print(f"\n{articles * updates} updates in {elapsed:.2f}s -> {builds} builds of {target}")
+    assert builds <= 15
+    state = redis.Redis.from_url(settings.redis_url).hgetall(f"nw:target:{target}")
+    assert state[b"want"] == state[b"done"]  # nothing left dirty
