@@ -8,6 +8,7 @@ and prints the URLs and the local API key. Ctrl-C stops every process.
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import json
 import os
@@ -25,13 +26,12 @@ from devstack.redis_server import server_args
 from devstack.services import ROOT, commands, wait_http
 from shared.settings import Settings
 
-VAR = ROOT / "var"
 SAMPLES = Path(__file__).with_name("sample_articles.ndjson")
 
 
-def dev_api_key() -> str:
+def dev_api_key(var: Path) -> str:
     """The local API key, made once and kept in var/dev-api-key."""
-    key_file = VAR / "dev-api-key"
+    key_file = var / "dev-api-key"
     if not key_file.exists():
         key_file.write_text(secrets.token_urlsafe(32) + "\n")
         key_file.chmod(0o600)
@@ -54,7 +54,7 @@ def load_samples(ingest_url: str, api_key: str) -> None:
     print(f"sample articles: {counts}", flush=True)
 
 
-def announce(settings: Settings, api_key: str) -> None:
+def announce(settings: Settings, api_key: str, var: Path) -> None:
     ingest = f"http://{settings.ingest_host}:{settings.ingest_port}"
     feeds = f"http://{settings.feeds_host}:{settings.feeds_port}"
     try:
@@ -64,6 +64,7 @@ def announce(settings: Settings, api_key: str) -> None:
     except (RuntimeError, requests.RequestException) as exc:
         print(f"newswire did not come up: {exc}. See the process output above.", flush=True)
         return
+    key_file = var / "dev-api-key"
     print(
         "\n".join(
             [
@@ -73,7 +74,7 @@ def announce(settings: Settings, api_key: str) -> None:
                 f"  all articles    {feeds}/feeds/all.rss  (.atom, .json)",
                 f"  section Dünya   {feeds}/feeds/sections/dunya.rss",
                 f"  ingest API      {ingest}/docs",
-                f"  API key         {api_key}  (in var/dev-api-key)",
+                f"  API key         {api_key}  (in {key_file})",
                 f"  try             curl -H 'Authorization: Bearer {api_key}' "
                 f"{ingest}/v1/articles/dunya-2026-01-18-lavrov-sansimiz-var",
                 "Ctrl-C stops everything.",
@@ -85,25 +86,28 @@ def announce(settings: Settings, api_key: str) -> None:
 
 
 def main() -> int:
-    VAR.mkdir(exist_ok=True)
-    api_key = dev_api_key()
+    parser = argparse.ArgumentParser(prog="python -m devstack", description=__doc__.split("\n")[0])
+    parser.add_argument("--var", type=Path, default=ROOT / "var", help="state folder (./var)")
+    var = parser.parse_args().var.resolve()
+    var.mkdir(parents=True, exist_ok=True)
+    api_key = dev_api_key(var)
     env = {
         "NEWSWIRE_API_KEYS": json.dumps({hashlib.sha256(api_key.encode()).hexdigest(): "dev"}),
-        "NEWSWIRE_ARTIFACT_DIR": str(VAR / "artifacts"),
+        "NEWSWIRE_ARTIFACT_DIR": str(var / "artifacts"),
         "PYTHONUNBUFFERED": "1",
     }
     manager = Manager(Printer(sys.stdout))
     if "NEWSWIRE_REDIS_URL" not in os.environ:
-        socket = VAR / "redis.sock"
-        (VAR / "redis").mkdir(exist_ok=True)
-        argv = server_args(VAR / "redis", unix_socket=socket, persistent=True)
+        socket = var / "redis.sock"
+        (var / "redis").mkdir(exist_ok=True)
+        argv = server_args(var / "redis", unix_socket=socket, persistent=True)
         manager.add_process("redis", shlex.join(argv), cwd=str(ROOT))
         env["NEWSWIRE_REDIS_URL"] = f"unix://{socket}"
     env = {**os.environ, **env}
     for name, argv in commands().items():
         manager.add_process(name, shlex.join(argv), env=env, cwd=str(ROOT))
     settings = Settings(redis_url=env["NEWSWIRE_REDIS_URL"])
-    threading.Thread(target=announce, args=(settings, api_key), daemon=True).start()
+    threading.Thread(target=announce, args=(settings, api_key, var), daemon=True).start()
     manager.loop()
     return manager.returncode or 0
 
