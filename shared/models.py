@@ -67,7 +67,8 @@ class Article(_Strict):
     section: Annotated[PlainText, Field(min_length=1, max_length=100)]
     tags: Annotated[list[Annotated[PlainText, Field(max_length=100)]], Field(max_length=50)] = []
     authors: Annotated[list[Author], Field(max_length=20)] = []
-    language: str | None = None
+    # Validated even when absent, so the context's default language fills it.
+    language: Annotated[str | None, Field(validate_default=True)] = None
     published_at: AwareDatetime
     updated_at: AwareDatetime | None = None
     image: Image | None = None
@@ -93,7 +94,7 @@ class Article(_Strict):
     def _unique_tags(cls, tags: list[str]) -> list[str]:
         unique: dict[str, str] = {}
         for tag in tags:
-            unique.setdefault(_require_slug(tag), tag)
+            unique.setdefault(slugify(_require_slug(tag)), tag)
         return list(unique.values())
 
     @field_validator("language")

@@ -30,16 +30,19 @@ _ALLOWED_ATTRIBUTES = {
 
 def clean_text(value: str) -> str:
     """Return `value` NFC-normalized, without XML-forbidden or C1 control characters."""
-    value = unicodedata.normalize("NFC", value)
-    return _C1_CONTROLS.sub("", _XML_FORBIDDEN.sub("", value))
+    # Strip first: a removed character can separate a base from its combining mark.
+    return unicodedata.normalize("NFC", _C1_CONTROLS.sub("", _XML_FORBIDDEN.sub("", value)))
 
 
 def sanitize_html(value: str) -> str:
     """Return `value` reduced to an allow-list of tags and attributes, safe to embed anywhere."""
-    return nh3.clean(
+    html = nh3.clean(
         clean_text(value),
         tags=_ALLOWED_TAGS,
         attributes=_ALLOWED_ATTRIBUTES,
         url_schemes={"http", "https", "mailto"},
         link_rel="noopener noreferrer",
     )
+    # Character references ("&#x1b;") decode to forbidden characters inside nh3. Replace
+    # them rather than delete: deleting could join "java&#1;script:" into a live scheme.
+    return _C1_CONTROLS.sub("\ufffd", _XML_FORBIDDEN.sub("\ufffd", html))

@@ -16,13 +16,15 @@ def choose_encoding(accept_encoding: str, artifact: Artifact) -> str | None:
     """The best precompressed variant the client accepts: brotli, then gzip, else None."""
     accepted: dict[str, float] = {}
     for part in accept_encoding.split(","):
-        name, _, params = part.strip().partition(";")
+        name, *params = part.split(";")
         q = 1.0
-        if params.strip().startswith("q="):
-            try:
-                q = float(params.strip()[2:])
-            except ValueError:
-                q = 0.0
+        for param in params:
+            key, _, value = param.partition("=")
+            if key.strip().lower() == "q":  # parameter names are case-insensitive
+                try:
+                    q = float(value)
+                except ValueError:
+                    q = 0.0
         accepted[name.strip().lower()] = q
     for coding in _ENCODINGS:
         if getattr(artifact, coding) is not None and accepted.get(coding, accepted.get("*", 0)) > 0:

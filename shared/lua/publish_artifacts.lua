@@ -12,7 +12,7 @@ if stored then
   sms, sseq = tonumber(sms), tonumber(sseq)
   if ms < sms or (ms == sms and seq < sseq) then return 0 end
 end
-redis.call('HSET', marks, target, ms .. '-' .. seq)
+redis.call('HSET', marks, target, ARGV[2] .. '-' .. ARGV[3])  -- as given: no float formatting
 for i = 7, #ARGV, 4 do
   local key = prefix .. ARGV[i]
   if redis.call('HGET', key, 'body') ~= ARGV[i + 1] then

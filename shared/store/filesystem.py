@@ -5,6 +5,7 @@ from __future__ import annotations
 import fcntl
 import gzip
 import os
+import stat
 import tempfile
 import threading
 from collections.abc import Sequence
@@ -47,13 +48,16 @@ class FilesystemStore(ArtifactStore):
 
     def get(self, path: str) -> Artifact | None:
         path = safe_path(path)  # type: ignore[assignment]
-        if path is None:
+        # Variant files belong to their artifact; alone they would be served as octet-streams.
+        if path is None or path.endswith(tuple(suffix for _, suffix in _VARIANTS)):
             return None
         file = self._root / path
         try:
             st = os.stat(file)
         except (FileNotFoundError, NotADirectoryError):
             return None
+        if not stat.S_ISREG(st.st_mode):
+            return None  # a directory such as "feeds"
         signature = (st.st_mtime_ns, st.st_size, st.st_ino)
         cached = self._cache.get(path)
         if cached and cached[0] == signature:

@@ -29,9 +29,10 @@ class RedisStore(ArtifactStore):
         self._publish = client.register_script(
             files("shared.lua").joinpath("publish_artifacts.lua").read_text()
         )
-        self._cache: dict[str, Artifact | None] = {}
+        self._cache: dict[str, Artifact] = {}
         # Bumped on every invalidation: a fetch that raced one is not cached.
         self._generation = 0
+        self._cache_lock = threading.Lock()
         self._listening = threading.Event()
         self._stop = threading.Event()
         self._listener: threading.Thread | None = None
@@ -42,7 +43,11 @@ class RedisStore(ArtifactStore):
         args: list[str | bytes | float] = [target, ms, seq, _PREFIX, _CHANNEL, time.time()]
         for a in artifacts:
             args += [a.path, a.body, a.gzip or b"", a.br or b""]
-        return bool(self._publish(keys=[_MARKS, _PATHS], args=args))
+        published = bool(self._publish(keys=[_MARKS, _PATHS], args=args))
+        # Our own announcement arrives later, on the listener thread: read our writes now.
+        for a in artifacts if published else ():
+            self._invalidate(a.path)
+        return published
 
     def get(self, path: str) -> Artifact | None:
         if safe_path(path) is None:
@@ -55,8 +60,11 @@ class RedisStore(ArtifactStore):
         except KeyError:
             generation = self._generation
             artifact = self._fetch(path)
-            if generation == self._generation:
-                self._cache[path] = artifact
+            # Misses are not cached: any request path would otherwise grow the cache forever.
+            if artifact is not None:
+                with self._cache_lock:
+                    if generation == self._generation:
+                        self._cache[path] = artifact
             return artifact
 
     def paths(self, prefix: str) -> list[str]:
@@ -74,11 +82,13 @@ class RedisStore(ArtifactStore):
         return Artifact(path, body, gzip=gz or None, br=br or None, modified=float(modified or 0))
 
     def _invalidate(self, path: str | None) -> None:
-        self._generation += 1
-        if path is None:
-            self._cache.clear()
-        else:
-            self._cache.pop(path, None)
+        # Under the lock, so no fetch that raced this invalidation can be cached after it.
+        with self._cache_lock:
+            self._generation += 1
+            if path is None:
+                self._cache.clear()
+            else:
+                self._cache.pop(path, None)
 
     def _ensure_listener(self) -> None:
         if self._listener is not None:
@@ -89,6 +99,13 @@ class RedisStore(ArtifactStore):
                 self._listener.start()
 
     def _listen(self) -> None:
+        try:
+            self._listen_until_stopped()
+        finally:
+            # Whatever ends this thread, no invalidations arrive any more: stop caching.
+            self._listening.clear()
+
+    def _listen_until_stopped(self) -> None:
         while not self._stop.is_set():
             pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
             try:

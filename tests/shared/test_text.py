@@ -1,0 +1,158 @@
+"""Text hygiene: XML-forbidden and control characters, NFC, and the HTML allow-list."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from typing import Any
+
+import lxml.etree
+import lxml.html
+import pytest
+
+from shared.text import clean_text, sanitize_html
+
+# XML 1.0's Char production, inverted: one such character makes a whole feed invalid.
+XML_FORBIDDEN = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def parse_fragment(html: str) -> lxml.etree._Element:
+    """Parse `html` as an XML fragment; raises XMLSyntaxError when it is not well-formed."""
+    return lxml.etree.fromstring(f"<root>{html}</root>")
+
+
+def text_of(html: str) -> str:
+    return " ".join(lxml.html.fragment_fromstring(html, create_parent="div").text_content().split())
+
+
+@pytest.mark.parametrize(
+    "forbidden", ["\x00", "\x01", "\x08", "\x0b", "\x0c", "\x1b", "\x1f", "\ufffe", "\uffff"]
+)
+def test_clean_text_strips_xml_forbidden_characters(forbidden: str) -> None:
+    assert clean_text(f"Şansımız{forbidden} var") == "Şansımız var"
+
+
+@pytest.mark.parametrize("surrogate", ["\ud800", "\udbff", "\udc00", "\udfff"])
+def test_clean_text_strips_lone_surrogates(surrogate: str) -> None:
+    cleaned = clean_text(f"a{surrogate}b")
+    assert cleaned == "ab"
+    cleaned.encode("utf-8")  # a lone surrogate would raise here
+
+
+@pytest.mark.parametrize("control", ["\x7f", "\x80", "\x85", "\x9b", "\x9f"])
+def test_clean_text_strips_c1_controls(control: str) -> None:
+    assert clean_text(f"Dünya{control}") == "Dünya"
+
+
+def test_clean_text_keeps_tab_newline_and_astral_characters() -> None:
+    value = "satır 1\n\tsatır 2\r\n📰 “Haber” — Âyet"
+    assert clean_text(value) == value
+
+
+def test_clean_text_nfc_normalizes() -> None:
+    decomposed = "Du\u0308nya s\u0327ans A\u0302yet I\u0307stanbul"
+    cleaned = clean_text(decomposed)
+    assert cleaned == "Dünya şans Âyet İstanbul"
+    assert unicodedata.is_normalized("NFC", cleaned)
+
+
+def test_clean_text_normalizes_after_stripping() -> None:
+    # A forbidden character between a base letter and its combining mark must not leave
+    # the pair decomposed once it is removed.
+    cleaned = clean_text("Du\x00\u0308nya")
+    assert cleaned == "Dünya"
+    assert unicodedata.is_normalized("NFC", cleaned)
+
+
+def test_sanitize_drops_script_and_style_with_their_content() -> None:
+    html = sanitize_html("<p>önce</p><script>alert('x')</script><style>p{}</style><p>sonra</p>")
+    assert "script" not in html
+    assert "alert" not in html
+    assert "style" not in html
+    assert html == "<p>önce</p><p>sonra</p>"
+
+
+def test_sanitize_drops_event_handler_attributes() -> None:
+    html = sanitize_html(
+        '<p onclick="steal()">a</p><a href="https://e.com/" onmouseover="steal()">b</a>'
+        '<img src="https://e.com/x.jpg" onerror="steal()">'
+    )
+    assert "steal" not in html
+    assert not re.search(r"\son\w+=", html)
+    assert 'src="https://e.com/x.jpg"' in html
+
+
+@pytest.mark.parametrize(
+    "href",
+    [
+        "javascript:alert(1)",
+        "JaVaScRiPt:alert(1)",
+        " javascript:alert(1)",
+        "java&#x09;script:alert(1)",
+        "java&#1;script:alert(1)",
+        "data:text/html,<script>alert(1)</script>",
+        "vbscript:msgbox(1)",
+    ],
+)
+def test_sanitize_drops_dangerous_urls(href: str) -> None:
+    html = sanitize_html(f'<a href="{href}">tıkla</a>')
+    assert "javascript:" not in html.lower().replace("\t", "")
+    assert "data:" not in html
+    assert "vbscript" not in html
+    assert text_of(html) == "tıkla"
+
+
+def test_sanitize_keeps_allowed_structure() -> None:
+    source = (
+        '<p>Lavrov konuştu.</p><blockquote cite="https://e.com/q"><p>"Şans var"</p></blockquote>'
+        '<h2>Ara başlık</h2><p><a href="https://haber.example.com.tr/dunya?a=1&amp;b=2">'
+        "Yorumlar</a></p>"
+    )
+    root = parse_fragment(sanitize_html(source))
+    assert [child.tag for child in root] == ["p", "blockquote", "h2", "p"]
+    assert root.find("blockquote").get("cite") == "https://e.com/q"
+    assert root.find("blockquote/p").text == '"Şans var"'
+    assert root.find("h2").text == "Ara başlık"
+    link = root.find("p/a")
+    assert link.get("href") == "https://haber.example.com.tr/dunya?a=1&b=2"
+    assert link.text == "Yorumlar"
+
+
+def test_sanitize_output_is_an_xml_fragment_without_forbidden_characters() -> None:
+    hostile = (
+        "<p>a\x00b\x1bc\x85d\ufffe\ud800e</p>"
+        "<p>&#0;&#x1b;&#1;&#xFFFE;&#xD800;&#x7f;&#x9d;</p>"
+        '<p title="x&#x1b;y"><a href="https://e.com/&#x1b;">z</a></p>'
+        "<script>x</script><iframe src='https://e.com'></iframe>"
+    )
+    html = sanitize_html(hostile)
+    assert not XML_FORBIDDEN.search(html)
+    assert not re.search("[\x7f-\x9f]", html)
+    html.encode("utf-8")
+    root = parse_fragment(html)
+    assert root[0].text == "abcde"
+    assert [child.tag for child in root] == ["p", "p", "p"]
+
+
+def test_sanitize_adds_noopener_to_links() -> None:
+    root = parse_fragment(sanitize_html('<a href="https://e.com/">e</a>'))
+    assert set(root[0].get("rel").split()) == {"noopener", "noreferrer"}
+
+
+def test_corpus_body_survives_with_its_text(corpus: list[dict[str, Any]]) -> None:
+    bodies = [a["body_html"] for a in corpus if a.get("body_html")]
+    assert bodies
+    for body in bodies:
+        sanitized = sanitize_html(body)
+        assert text_of(sanitized) == text_of(body)
+        root = parse_fragment(sanitized)
+        assert {el.tag for el in root.iter()} >= {"p"}
+        # Sanitizing is idempotent: stored bodies can be sanitized again without change.
+        assert sanitize_html(sanitized) == sanitized
+
+
+def test_seed_body_keeps_its_quote_and_subheading(seed_article: dict[str, Any]) -> None:
+    root = parse_fragment(sanitize_html(seed_article["body_html"]))
+    assert root.findall(".//blockquote")
+    assert root.findall(".//h2")
+    assert "Lavrov" in "".join(root.itertext())
