@@ -12,7 +12,7 @@ from feedgen.ext.base import BaseEntryExtension, BaseExtension
 from feedgen.feed import FeedGenerator
 from lxml import etree
 
-from services.render.feed_model import Feed
+from services.render.feed_model import Feed, FeedItem
 
 GENERATOR = "Newswire"
 
@@ -33,26 +33,36 @@ def render_json(feed: Feed) -> bytes:
         "feed_url": feed.self_urls["json"],
         "description": feed.description,
         "language": feed.language,
-        "items": [
-            {
-                "id": item.guid,
-                "url": item.url,
-                "title": item.title,
-                "summary": item.summary,
-                "content_html": item.content_html,
-                "date_published": item.published.isoformat(),
-                "date_modified": item.updated.isoformat(),
-                "authors": [
-                    {"name": a.name, **({"url": a.url} if a.url else {})} for a in item.authors
-                ],
-                "tags": [c.term for c in item.categories],
-                **({"image": item.image.url} if item.image else {}),
-                **({"language": item.language} if item.language else {}),
-            }
-            for item in feed.items
-        ],
+        "items": [_json_item(item) for item in feed.items],
     }
     return orjson.dumps(document)
+
+
+def _json_item(item: FeedItem) -> dict[str, object]:
+    entry: dict[str, object] = {
+        "id": item.guid,
+        "url": item.url,
+        "title": item.title,
+        "date_published": item.published.isoformat(),
+        "date_modified": item.updated.isoformat(),
+        "tags": [c.term for c in item.categories],
+    }
+    # JSON Feed needs content_html or content_text; an article may come without a body.
+    if item.content_html:
+        entry["content_html"] = item.content_html
+    else:
+        entry["content_text"] = item.summary or item.title
+    if item.summary:
+        entry["summary"] = item.summary
+    if item.authors:
+        entry["authors"] = [
+            {"name": a.name} | ({"url": a.url} if a.url else {}) for a in item.authors
+        ]
+    if item.image:
+        entry["image"] = item.image.url
+    if item.language:
+        entry["language"] = item.language
+    return entry
 
 
 RENDERERS: dict[str, Callable[[Feed], bytes]] = {

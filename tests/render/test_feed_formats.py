@@ -103,6 +103,8 @@ def test_json_feed_1_1(dunya, seed_article):
     assert item["tags"][0] == "Dünya"
     imaged = next(i for i in document["items"] if WITH_IMAGE in i["id"])
     assert imaged["image"] == "https://haber.example.com.tr/img/a.jpg"
+    assert "content_html" not in imaged  # no body: the summary stands in as text
+    assert imaged["content_text"] == imaged["summary"]
     assert [i["id"] for i in document["items"]] == [
         i.guid for i in feed.items
     ]  # same order as the model
