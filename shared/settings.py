@@ -49,7 +49,8 @@ class Settings(BaseSettings):
 
     # Rendering.
     feed_size: int = Field(default=50, ge=1, le=1000)
-    brotli_quality: int = Field(default=9, ge=0, le=11)
+    # Quality 5 is within ~3% of 9's size at a fifth of the time, on the build's hot path.
+    brotli_quality: int = Field(default=5, ge=0, le=11)
 
     # Artifact store: "filesystem" needs a disk shared by workers and the feeds service;
     # "redis" keeps artifacts in Redis, for hosts that share nothing else.

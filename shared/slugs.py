@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from slugify import slugify as _slugify
 
 # Apostrophes join a Turkish suffix to a name ("Rusya'dan", "Tabka'yı"): drop them so the
@@ -18,9 +20,16 @@ _REPLACEMENTS = [
 ]
 
 
+@lru_cache(maxsize=65536)
 def slugify(name: str) -> str:
     """Return the URL slug of a display name: "Dışişleri" → "disisleri".
 
     Returns an empty string when the name has no letters or digits at all.
     """
-    return _slugify(name, replacements=_REPLACEMENTS, max_length=120, word_boundary=True)
+    return _slugify(
+        name,
+        replacements=_REPLACEMENTS,
+        max_length=120,
+        word_boundary=True,
+        backend="text-unidecode",
+    )

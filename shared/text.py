@@ -34,15 +34,17 @@ def clean_text(value: str) -> str:
     return unicodedata.normalize("NFC", _C1_CONTROLS.sub("", _XML_FORBIDDEN.sub("", value)))
 
 
+_CLEANER = nh3.Cleaner(
+    tags=_ALLOWED_TAGS,
+    attributes=_ALLOWED_ATTRIBUTES,
+    url_schemes={"http", "https", "mailto"},
+    link_rel="noopener noreferrer",
+)
+
+
 def sanitize_html(value: str) -> str:
     """Return `value` reduced to an allow-list of tags and attributes, safe to embed anywhere."""
-    html = nh3.clean(
-        clean_text(value),
-        tags=_ALLOWED_TAGS,
-        attributes=_ALLOWED_ATTRIBUTES,
-        url_schemes={"http", "https", "mailto"},
-        link_rel="noopener noreferrer",
-    )
+    html = _CLEANER.clean(clean_text(value))
     # Character references ("&#x1b;") decode to forbidden characters inside nh3. Replace
     # them rather than delete: deleting could join "java&#1;script:" into a live scheme.
     return _C1_CONTROLS.sub("\ufffd", _XML_FORBIDDEN.sub("\ufffd", html))

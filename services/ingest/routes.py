@@ -31,11 +31,11 @@ _BATCH_BODY = _json_body(
 )
 
 
-def publisher(request: Request, authorization: Annotated[str | None, Header()] = None) -> str:
+async def publisher(request: Request, authorization: Annotated[str | None, Header()] = None) -> str:
     return request.app.state.api_keys.publisher(authorization)
 
 
-def writer(request: Request) -> ArticleWriter:
+async def writer(request: Request) -> ArticleWriter:
     return request.app.state.writer
 
 

@@ -16,10 +16,21 @@ BUILD_TASK = "newswire.build_target"
 QUEUES = ("feeds", "sitemaps", "cards")
 
 
+# With the Redis broker, 0 is the highest priority; a worker always takes the most urgent
+# message first, so the site-wide and section feeds never wait behind tag and author feeds.
+URGENT, ROUTINE = 0, 6
+_URGENT_PREFIXES = ("feed:all", "feed:section:")
+
+
 def queue_for(target: str) -> str:
     """The queue a target's builds run on, so operators can scale each kind of work."""
     kind = target.partition(":")[0]
     return {"feed": "feeds", "sitemap": "sitemaps", "card": "cards"}[kind]
+
+
+def priority_for(target: str) -> int:
+    """How urgent a build is: what most readers and crawlers fetch goes first."""
+    return URGENT if target.startswith(_URGENT_PREFIXES) else ROUTINE
 
 
 def make_context(settings: Settings) -> BuildContext:
@@ -46,7 +57,7 @@ def make_celery(settings: Settings) -> Celery:
         worker_hijack_root_logger=False,
         broker_connection_retry_on_startup=True,
         # Only a backstop: a lost build is requeued by the coordinator's lease long before.
-        broker_transport_options={"visibility_timeout": 3600},
+        broker_transport_options={"visibility_timeout": 3600, "priority_steps": [URGENT, ROUTINE]},
     )
     context: dict[str, BuildContext] = {}
 

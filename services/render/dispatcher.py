@@ -16,7 +16,7 @@ from collections.abc import Callable
 import redis
 from kombu.exceptions import OperationalError
 
-from services.render.celery_app import BUILD_TASK, make_celery, queue_for
+from services.render.celery_app import BUILD_TASK, make_celery, priority_for, queue_for
 from services.render.coordinator import Coordinator
 from shared.articles import EmbargoRelease
 from shared.events import Event
@@ -136,7 +136,9 @@ def main() -> None:
     celery = make_celery(settings)
 
     def enqueue(target: str) -> None:
-        celery.send_task(BUILD_TASK, args=[target], queue=queue_for(target))
+        celery.send_task(
+            BUILD_TASK, args=[target], queue=queue_for(target), priority=priority_for(target)
+        )
 
     consumer = settings.consumer_name or f"{socket.gethostname()}-{os.getpid()}"
     dispatcher = Dispatcher(client, Coordinator(client, settings), enqueue, settings, consumer)

@@ -9,7 +9,7 @@ from urllib.parse import urljoin
 
 from shared.models import Article
 from shared.settings import Settings
-from shared.targets import FeedTarget
+from shared.targets import FEED_FORMATS, FeedTarget
 
 # An empty feed still needs a date; the epoch keeps its bytes the same build after build.
 EMPTY_FEED_DATE = datetime(1970, 1, 1, tzinfo=UTC)
@@ -66,26 +66,45 @@ def build_feed(
     target: FeedTarget, articles: list[Article], display_name: str | None, settings: Settings
 ) -> Feed:
     """The feed of `target` holding `articles` (already visible, newest first)."""
-    items = tuple(_item(article, settings) for article in articles)
+    site = _Site.of(settings)
+    items = tuple(_item(article, site) for article in articles)
     label = display_name or target.slug
     title = settings.site_name if target.kind == "all" else f"{settings.site_name} — {label}"
-    base = str(settings.feeds_base_url)
     return Feed(
-        guid=f"tag:{settings.site_host},2026:{target.name}",
+        guid=f"{site.tag_prefix}{target.name}",
         title=title,
         description=title,
         home_url=str(settings.site_url),
-        self_urls={fmt: urljoin(base, target.path(fmt)) for fmt in ("rss", "atom", "json")},
+        self_urls={fmt: urljoin(site.feeds_base, target.path(fmt)) for fmt in FEED_FORMATS},
         language=settings.language,
         updated=max((item.updated for item in items), default=EMPTY_FEED_DATE),
         items=items,
     )
 
 
-def _item(article: Article, settings: Settings) -> FeedItem:
-    base = str(settings.feeds_base_url)
-    categories = [Category(article.section, urljoin(base, "feeds/sections/"))]
-    categories += [Category(tag, urljoin(base, "feeds/tags/")) for tag in article.tags]
+@dataclass(frozen=True)
+class _Site:
+    """What every item of a feed shares, worked out once per feed rather than per item."""
+
+    feeds_base: str
+    tag_prefix: str
+    section_scheme: str
+    tag_scheme: str
+
+    @classmethod
+    def of(cls, settings: Settings) -> _Site:
+        base = str(settings.feeds_base_url)
+        return cls(
+            feeds_base=base,
+            tag_prefix=f"tag:{settings.site_host},2026:",
+            section_scheme=urljoin(base, "feeds/sections/"),
+            tag_scheme=urljoin(base, "feeds/tags/"),
+        )
+
+
+def _item(article: Article, site: _Site) -> FeedItem:
+    categories = [Category(article.section, site.section_scheme)]
+    categories += [Category(tag, site.tag_scheme) for tag in article.tags]
     image = None
     if article.image is not None:
         url = str(article.image.url)
@@ -93,7 +112,7 @@ def _item(article: Article, settings: Settings) -> FeedItem:
         image = Enclosure(url, media_type, article.image.alt)
     return FeedItem(
         # The article id, not the URL: a URL fix must not make readers see a new story.
-        guid=f"tag:{settings.site_host},2026:article:{article.id}",
+        guid=f"{site.tag_prefix}article:{article.id}",
         url=str(article.url),
         title=article.title,
         summary=article.summary,
