@@ -52,7 +52,7 @@ def encode(path: str, body: bytes, brotli_quality: int) -> Artifact:
     return Artifact(
         path,
         body,
-        gzip=gzip.compress(body, compresslevel=9, mtime=0),
+        gzip=gzip.compress(body, compresslevel=6, mtime=0),
         br=brotli.compress(body, quality=brotli_quality),
     )
 

@@ -48,9 +48,11 @@ class Coordinator:
     def finish(self, target: str, watermark: str) -> None:
         self._call("finish", target, watermark)
 
-    def due(self, limit: int = 1000) -> list[str]:
-        """Targets whose cooling window or lease ended and that must be enqueued now."""
-        return self._decode(self._call("due", limit))
+    def due(self, limit: int = 1000) -> tuple[list[str], int | None]:
+        """Targets whose cooling window or lease ended and that must be enqueued now, and
+        the milliseconds until the next one falls due (None when nothing is waiting)."""
+        wait_ms, *targets = self._call("due", limit)  # type: ignore[misc]
+        return self._decode(targets), (None if wait_ms < 0 else wait_ms)
 
     def builds(self, target: str | None = None) -> int:
         """How many builds have finished, ever: of one target, or of all."""

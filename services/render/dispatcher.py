@@ -24,7 +24,7 @@ from shared.settings import Settings
 
 log = logging.getLogger("newswire.dispatcher")
 
-_POLL_MS = 50  # how often cooling windows, leases and embargoes are checked
+_POLL_MS = 50  # the longest wait between checks of leases and embargoes
 _CLAIM_EVERY_S = 1.0  # how often entries of crashed dispatchers are looked for
 
 
@@ -45,6 +45,7 @@ class Dispatcher:
         self._group = settings.consumer_group
         self._consumer = consumer
         self._reread_pending = True
+        self.block_ms = _POLL_MS
         self._next_claim = 0.0
         self._embargoes = EmbargoRelease(client, settings)
 
@@ -60,7 +61,7 @@ class Dispatcher:
         backoff = 0.1
         while not stop.is_set():
             try:
-                self.step(block_ms=_POLL_MS)
+                self.step(block_ms=self.block_ms)
                 backoff = 0.1
             except (redis.ConnectionError, redis.TimeoutError, OperationalError) as exc:
                 log.warning("redis or broker unavailable (%s); retrying in %.1fs", exc, backoff)
@@ -75,8 +76,11 @@ class Dispatcher:
             How many events were handled.
         """
         handled = self._read(block_ms)
-        for target in self._coordinator.due():
+        targets, wait_ms = self._coordinator.due()
+        for target in targets:
             self._enqueue(target)
+        # Wake for the next window's end rather than a fixed tick: it is added latency.
+        self.block_ms = _POLL_MS if wait_ms is None else max(1, min(_POLL_MS, wait_ms))
         # Every round, so an embargo lifts within one poll of its time.
         released = self._embargoes.release_due()
         if released:

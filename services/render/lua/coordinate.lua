@@ -4,7 +4,7 @@
 --   mark:   (target, event id) pairs     -> targets to enqueue now
 --   begin:  target                       -> watermark to build for, or false to skip
 --   finish: target, watermark            -> 1
---   due:    limit                        -> targets to enqueue now
+--   due:    limit                        -> ms until the next due (-1: none), then targets
 local due, builds = KEYS[1], KEYS[2]
 local op, prefix = ARGV[1], ARGV[2]
 local lease, window = tonumber(ARGV[3]), tonumber(ARGV[4])
@@ -84,6 +84,9 @@ elseif op == 'due' then
       out[#out + 1] = target
     end
   end
+  -- First element: ms until the next target falls due (-1: none), so callers sleep just that.
+  local nxt = redis.call('ZRANGE', due, 0, 0, 'WITHSCORES')
+  table.insert(out, 1, nxt[2] and math.max(0, tonumber(nxt[2]) - now) or -1)
   return out
 end
 return redis.error_reply('unknown op ' .. tostring(op))
