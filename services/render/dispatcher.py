@@ -46,7 +46,7 @@ class Dispatcher:
         self._consumer = consumer
         self._reread_pending = True
         self.block_ms = _POLL_MS
-        self._next_claim = 0.0
+        self._next_claim = self._next_release = 0.0
         self._embargoes = EmbargoRelease(client, settings)
 
     def ensure_group(self) -> None:
@@ -81,11 +81,13 @@ class Dispatcher:
             self._enqueue(target)
         # Wake for the next window's end rather than a fixed tick: it is added latency.
         self.block_ms = _POLL_MS if wait_ms is None else max(1, min(_POLL_MS, wait_ms))
-        # Every round, so an embargo lifts within one poll of its time.
-        released = self._embargoes.release_due()
-        if released:
-            log.info("released %d embargoed articles", released)
-        if time.monotonic() >= self._next_claim:
+        now = time.monotonic()
+        if now >= self._next_release:  # an embargo lifts within one poll of its time
+            self._next_release = now + _POLL_MS / 1000
+            released = self._embargoes.release_due()
+            if released:
+                log.info("released %d embargoed articles", released)
+        if now >= self._next_claim:
             self._next_claim = time.monotonic() + _CLAIM_EVERY_S
             handled += self._claim_stale()
         return handled

@@ -1,0 +1,19 @@
+"""Benchmarks of a whole Newswire stack on this machine; they print figures, never assert.
+
+    .venv/bin/python -m bench                        # all three, then a summary table
+    .venv/bin/python -m bench.ingest_throughput      # single-PUT ingest
+    .venv/bin/python -m bench.batch_ingest           # POST /v1/articles:batch
+    .venv/bin/python -m bench.publish_latency        # PUT to visible in a section feed
+
+Each starts its own throwaway stack (devstack.stack.Stack) under a temporary directory.
+"""
+
+try:
+    import orjson  # noqa: F401
+    import redis  # noqa: F401
+    import requests  # noqa: F401
+except ImportError as exc:
+    raise SystemExit(
+        f"the benchmarks need the project's virtualenv ({exc}): run `make venv`, then "
+        "`.venv/bin/python -m bench` from the repository root"
+    ) from None

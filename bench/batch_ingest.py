@@ -1,0 +1,193 @@
+"""Batch ingest throughput: `POST /v1/articles:batch` with 1,000 articles per request.
+
+    .venv/bin/python -m bench.batch_ingest [--batches 10] [--batch-size 1000]
+
+The first half of the batches creates new articles and the second half sends newer
+revisions of the same ones, as a newsroom re-syncing after edits would; every response must
+hold one result per article, each `created` or `updated`. Afterwards the benchmark waits for
+the dispatcher and the worker to work off the burst and reports how many builds it cost.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import time
+from collections import Counter
+from urllib.parse import urlsplit
+
+import orjson
+
+from bench.common import (
+    ArticleFactory,
+    CpuMeter,
+    Figure,
+    Profiler,
+    Progress,
+    add_ingest_only_argument,
+    add_stack_arguments,
+    builds,
+    describe,
+    env_overrides,
+    positive,
+    positive_int,
+    run_main,
+    running_stack,
+    say,
+    script_stats,
+    stop_builders,
+    wait_settled,
+)
+
+TARGET_PER_S = 10_000
+
+
+def make_batches(factory: ArticleFactory, batches: int, size: int) -> list[bytes]:
+    """Request bodies: new articles first, then newer revisions of them."""
+    fresh = (batches + 1) // 2
+    bodies = []
+    for b in range(batches):
+        revision, first = (0, b * size) if b < fresh else (1, (b - fresh) * size)
+        articles = [factory.make(n, revision=revision) for n in range(first, first + size)]
+        bodies.append(orjson.dumps({"articles": articles}))
+    return bodies
+
+
+def run(args: argparse.Namespace) -> list[Figure]:
+    say(f"== batch ingest throughput: {args.batches} batches of {args.batch_size:,} articles")
+    factory = ArticleFactory()
+    warm_factory = ArticleFactory(run=factory.run + "w")
+    bodies = make_batches(factory, args.batches, args.batch_size)
+    warm = make_batches(warm_factory, 1, min(args.batch_size, 200))[0]
+    with running_stack(env_overrides(args.env)) as stack:
+        for line in describe(stack):
+            say(line)
+        url = urlsplit(stack.ingest_url)
+        headers = {
+            "Authorization": stack.http.headers["Authorization"],
+            "Content-Type": "application/json",
+        }
+        conn = http.client.HTTPConnection(url.hostname, url.port, timeout=300)
+
+        def post(body: bytes) -> tuple[int, dict]:
+            conn.request("POST", "/v1/articles:batch", body, headers)
+            response = conn.getresponse()
+            return response.status, orjson.loads(response.read())
+
+        status, _ = post(warm)
+        say(f"warm-up: one batch of {min(args.batch_size, 200)} (HTTP {status}, not counted)")
+        if args.ingest_only:
+            stop_builders(stack)
+            say("ingest only: dispatcher and worker stopped; events wait in the stream")
+        else:
+            # Start from a quiet stack: the warm-up's own builds are not part of the figure.
+            wait_settled(stack, 60, Progress("warm-up builds"))
+        builds_before = builds(stack)
+        scripts_before = script_stats(stack)
+        conn.close()  # idle past the server's keep-alive timeout while settling; reopen
+        size = sum(map(len, bodies)) / len(bodies)
+        say(f"measuring: {len(bodies)} batches of {size / 1e6:.1f} MB each, one after another")
+        progress = Progress("batch", every=0)
+        profiler = Profiler(stack, args.profile, ("ingest",)).start()
+        meter = CpuMeter(stack).start()
+        statuses: Counter[str] = Counter()
+        problems: list[str] = []
+        times = []
+        for index, body in enumerate(bodies):
+            sent = time.monotonic()
+            try:
+                status, reply = post(body)
+            except (OSError, http.client.HTTPException, orjson.JSONDecodeError) as exc:
+                conn.close()  # the next request opens a fresh connection
+                status, reply = 0, {"error": f"{type(exc).__name__}: {exc}"}
+            times.append(time.monotonic() - sent)
+            results = reply.get("results", []) if status == 200 else []
+            batch_statuses = Counter(r["status"] for r in results)
+            statuses += batch_statuses
+            if status != 200 or len(results) != args.batch_size:
+                problems.append(
+                    f"batch {index}: HTTP {status}, {len(results)} results"
+                    + (f" ({reply['error']})" if "error" in reply else "")
+                )
+            elif set(batch_statuses) - {"created", "updated"}:
+                problems.append(f"batch {index}: {dict(batch_statuses)}")
+            progress.update(
+                f"batch {index + 1}/{len(bodies)}: {times[-1] * 1000:,.0f} ms, "
+                f"{sum(batch_statuses.values()) / times[-1]:,.0f} articles/s, "
+                f"{dict(batch_statuses)}"
+            )
+        meter.stop()
+        calls, usec = (b - a for a, b in zip(scripts_before, script_stats(stack), strict=True))
+        profiler.stop()
+        conn.close()
+        elapsed = sum(times)
+        good = statuses["created"] + statuses["updated"]
+        rate = good / elapsed
+        say(
+            f"result:  {good:,} articles in {elapsed:.2f}s = {rate:,.0f} articles/s "
+            f"(batches took {min(times) * 1000:,.0f}-{max(times) * 1000:,.0f} ms); "
+            f"results {dict(statuses)}"
+        )
+        for problem in problems:
+            say(f"problem: {problem}")
+        say(meter.line())
+        if calls:
+            say(
+                f"redis:   {calls:,} Lua script calls (upserts and build coordination), "
+                f"{usec / calls:.0f} µs each inside Redis, {usec / 1e6:.2f}s in all"
+            )
+        if not args.ingest_only:
+            say(f"settling: waiting ≤ {args.settle:.0f}s for the dispatcher and worker to catch up")
+            settled = wait_settled(stack, args.settle, Progress("settle"))
+            say(
+                f"builds:  {builds(stack) - builds_before} builds for {good:,} events"
+                + (
+                    f"; all done {settled:.1f}s after the last batch"
+                    if settled is not None
+                    else f"; still busy after {args.settle:.0f}s"
+                )
+            )
+    return [
+        Figure(
+            f"batch ingest ({args.batch_size:,}/request)",
+            f"{rate:,.0f} articles/s",
+            f"≥ {TARGET_PER_S:,}/s",
+            rate >= TARGET_PER_S,
+        ),
+        Figure(
+            "batch results created/updated",
+            f"{good:,} of {args.batches * args.batch_size:,}",
+            "all",
+            not problems and good == args.batches * args.batch_size,
+        ),
+    ]
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python -m bench.batch_ingest", description=__doc__.splitlines()[0]
+    )
+    p.add_argument("--batches", type=positive_int, default=10, help="timed batches (default 10)")
+    p.add_argument(
+        "--batch-size",
+        type=positive_int,
+        default=1_000,
+        help="articles per batch (default 1000, the limit)",
+    )
+    p.add_argument(
+        "--settle",
+        type=positive,
+        default=60.0,
+        help="seconds to wait for the burst's builds afterwards (default 60)",
+    )
+    add_ingest_only_argument(p)
+    add_stack_arguments(p)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    return run_main(run, parser(), argv)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
