@@ -68,6 +68,12 @@ class Dispatcher:
                 self._reread_pending = True
                 stop.wait(backoff)
                 backoff = min(backoff * 2, 5.0)
+            except redis.ResponseError as exc:
+                if "NOGROUP" not in str(exc):
+                    raise
+                # Redis came back without the stream (restarted with no persistence).
+                log.warning("consumer group missing; creating it again")
+                self.ensure_group()
 
     def step(self, block_ms: int) -> int:
         """One round: new events, due targets, and now and then maintenance.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from datetime import UTC, datetime, timedelta
 
@@ -11,6 +12,7 @@ import redis
 from services.render.coordinator import Coordinator
 from services.render.dispatcher import Dispatcher
 from shared.settings import Settings
+from tests.conftest import wait_until
 
 
 @pytest.fixture
@@ -99,3 +101,19 @@ def test_embargo_is_released_once_and_never_early(settings, queued, write, db, s
     assert entries[1][1]["type"] == "article.published"
     assert entries[1][1]["id"] == seed_article["id"]
     assert db.zcard("nw:embargo") == 0
+
+
+def test_dispatcher_survives_redis_losing_the_stream(settings, queued, write, db, seed_article):
+    dispatcher = make_dispatcher(settings, queued)
+    db.flushall()  # as a restart without persistence would leave it
+    stop = threading.Event()
+    runner = threading.Thread(target=dispatcher.run, args=(stop,))
+    runner.start()
+    try:
+        time.sleep(0.2)
+        write(seed_article)
+        wait_until(lambda: "feed:section:dunya" in queued, timeout=5)
+    finally:
+        stop.set()
+        runner.join(timeout=5)
+    assert not runner.is_alive()
