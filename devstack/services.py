@@ -16,6 +16,8 @@ from pathlib import Path
 
 import requests
 
+from services.render.celery_app import QUEUES
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -26,7 +28,7 @@ def commands(python: str = sys.executable) -> dict[str, list[str]]:
         "dispatcher": [python, "-m", "services.render.dispatcher"],
         "worker": [
             python, "-m", "celery", "-A", "services.render.worker", "worker",
-            "--queues", "feeds,sitemaps,cards", "--concurrency", "1",
+            "--queues", ",".join(QUEUES), "--concurrency", "1",
             "--loglevel", "INFO", "--without-mingle", "--without-gossip",
             "--hostname", f"worker-{os.getpid()}@%h",
         ],

@@ -138,9 +138,6 @@ class Article(_Strict):
         doc = self.model_dump_json()
         return doc, hashlib.sha256(doc.encode()).hexdigest()
 
-    def content_hash(self) -> str:
-        return self.serialized()[1]
-
 
 def _require_slug(name: str) -> str:
     if not slugify(name):
