@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
@@ -41,3 +42,32 @@ def validate_article(data: Any, settings: Settings, path_id: str | None = None) 
     except ValidationError as exc:
         fields = field_errors(exc)
         raise InvalidArticle("invalid " + ", ".join(f["field"] for f in fields), fields) from exc
+
+
+@dataclass
+class Batch:
+    """A batch request, validated item by item: invalid items already have their result."""
+
+    results: list[dict[str, Any] | None]
+    valid: list[tuple[int, Article]] = field(default_factory=list)
+
+
+def validate_batch(data: Any, settings: Settings) -> Batch:
+    """Validate `{"articles": [...]}`; one bad item does not fail the others.
+
+    Raises:
+        InvalidArticle: `articles` is missing, not a list, or over the item limit.
+    """
+    items = data.get("articles") if isinstance(data, dict) else None
+    if not isinstance(items, list) or len(items) > settings.max_batch_items:
+        message = f"must be a list of at most {settings.max_batch_items} articles"
+        raise InvalidArticle("invalid articles", [{"field": "articles", "message": message}])
+    batch = Batch(results=[None] * len(items))
+    for index, item in enumerate(items):
+        try:
+            batch.valid.append((index, validate_article(item, settings)))
+        except InvalidArticle as exc:
+            fields = [{**f, "field": f"articles.{index}.{f['field']}"} for f in exc.fields]
+            item_id = item.get("id") if isinstance(item, dict) else None
+            batch.results[index] = {"id": item_id, "status": "invalid", "errors": fields}
+    return batch

@@ -7,8 +7,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Header, Path, Request
 from fastapi.responses import JSONResponse
 
-from services.ingest.articles_api import parse_json, validate_article
-from services.ingest.errors import Forbidden, Gone, InvalidArticle, NotFound
+from services.ingest.articles_api import parse_json, validate_article, validate_batch
+from services.ingest.errors import Forbidden, Gone, NotFound
 from shared.articles import ArticleWriter, WriteResult
 from shared.models import ARTICLE_ID_PATTERN, Article
 
@@ -78,22 +78,12 @@ async def get_article(article_id: ArticleId, who: Publisher, w: Writer) -> Any:
 
 @router.post("/articles:batch", openapi_extra=_BATCH_BODY)
 async def batch_articles(request: Request, who: Publisher, w: Writer) -> Any:
-    settings = request.app.state.settings
-    data = parse_json(await request.body())
-    items = data.get("articles") if isinstance(data, dict) else None
-    if not isinstance(items, list) or len(items) > settings.max_batch_items:
-        message = f"must be a list of at most {settings.max_batch_items} articles"
-        raise InvalidArticle("invalid articles", [{"field": "articles", "message": message}])
-    results: list[dict[str, Any] | None] = [None] * len(items)
-    valid: list[tuple[int, Article]] = []
-    for index, item in enumerate(items):
-        try:
-            valid.append((index, validate_article(item, settings)))
-        except InvalidArticle as exc:
-            fields = [{**f, "field": f"articles.{index}.{f['field']}"} for f in exc.fields]
-            item_id = item.get("id") if isinstance(item, dict) else None
-            results[index] = {"id": item_id, "status": "invalid", "errors": fields}
-    written = await w.upsert_many([article for _, article in valid], who)
-    for (index, _), result in zip(valid, written, strict=True):
-        results[index] = {"id": result.id, "status": result.status, "revision": result.revision}
-    return {"results": results}
+    batch = validate_batch(parse_json(await request.body()), request.app.state.settings)
+    written = await w.upsert_many([article for _, article in batch.valid], who)
+    for (index, _), result in zip(batch.valid, written, strict=True):
+        batch.results[index] = {
+            "id": result.id,
+            "status": result.status,
+            "revision": result.revision,
+        }
+    return {"results": batch.results}
