@@ -16,6 +16,12 @@ from shared.settings import Settings
 from shared.store import ArtifactStore, make_store
 
 
+# The ingest API's error shape, so clients parse one format from both services.
+_NOT_FOUND = {
+    "error": {"status": 404, "code": "not_found", "message": "no such feed", "fields": []}
+}
+
+
 def create_app(settings: Settings, store: ArtifactStore | None = None) -> Starlette:
     store = store or make_store(settings)
 
@@ -29,7 +35,7 @@ def create_app(settings: Settings, store: ArtifactStore | None = None) -> Starle
     async def artifact(request: Request) -> Response:
         found = store.get(request.path_params["path"])
         if found is None:
-            return JSONResponse({"error": {"status": 404, "code": "not_found"}}, status_code=404)
+            return JSONResponse(_NOT_FOUND, status_code=404)
         head = request.method == "HEAD"
         return artifact_response(found, request.headers, head, settings.feed_max_age)
 
