@@ -15,7 +15,6 @@ from services.feeds.responses import artifact_response
 from shared.settings import Settings
 from shared.store import ArtifactStore, make_store
 
-
 # The ingest API's error shape, so clients parse one format from both services.
 _NOT_FOUND = {
     "error": {"status": 404, "code": "not_found", "message": "no such feed", "fields": []}
