@@ -19,6 +19,7 @@ from shared.events import event_id_key
 from shared.store import ArtifactStore
 
 _VARIANTS = (("gzip", ".gz"), ("br", ".br"))
+_VARIANT_SUFFIXES = tuple(suffix for _, suffix in _VARIANTS)
 
 
 class FilesystemStore(ArtifactStore):
@@ -49,7 +50,7 @@ class FilesystemStore(ArtifactStore):
     def get(self, path: str) -> Artifact | None:
         path = safe_path(path)  # type: ignore[assignment]
         # Variant files belong to their artifact; alone they would be served as octet-streams.
-        if path is None or path.endswith(tuple(suffix for _, suffix in _VARIANTS)):
+        if path is None or path.endswith(_VARIANT_SUFFIXES):
             return None
         file = self._root / path
         try:
