@@ -57,6 +57,20 @@ class Settings(BaseSettings):
     store_backend: Literal["filesystem", "redis"] = "filesystem"
     artifact_dir: Path = Path("var/artifacts")
 
+    # Outbound HTTP (card images, WebSub callbacks) through the guarded fetcher. Addresses
+    # that are not globally routable are refused unless a network here allows them (tests).
+    fetch_allow_networks: list[str] = Field(default_factory=list)
+    fetch_deadline_s: float = Field(default=5.0, gt=0)
+    fetch_max_bytes: int = Field(default=10 * 1024 * 1024, gt=0)
+
+    # Social cards: colours as #rrggbb, an optional logo (PNG with transparency), and how
+    # recent an article must be to get a card (0: every article, archives included).
+    card_background: str = "#12284c"
+    card_accent: str = "#e30a17"
+    card_text: str = "#ffffff"
+    card_logo: Path | None = None
+    card_recent_days: int = Field(default=30, ge=0)
+
     # Feeds service.
     feeds_host: str = "127.0.0.1"
     feeds_port: int = 8080
