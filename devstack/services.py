@@ -16,24 +16,30 @@ from pathlib import Path
 
 import requests
 
-from services.render.celery_app import QUEUES
-
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def commands(python: str = sys.executable) -> dict[str, list[str]]:
-    """Process name → argv, in start order."""
+    """Process name → argv, in start order.
+
+    Cards build on their own workers so they scale apart from feeds and sitemaps; the other
+    worker takes every other queue, so a new kind's builds run without a change here.
+    """
+
+    def worker(name: str, *queues: str) -> list[str]:
+        return [
+            python, "-m", "celery", "-A", "services.render.worker", "worker", *queues,
+            "--concurrency", "1", "--loglevel", "INFO", "--without-mingle", "--without-gossip",
+            "--hostname", f"{name}-{os.getpid()}@%h",
+        ]  # fmt: skip
+
     return {
         "ingest": [python, "-m", "services.ingest"],
         "dispatcher": [python, "-m", "services.render.dispatcher"],
-        "worker": [
-            python, "-m", "celery", "-A", "services.render.worker", "worker",
-            "--queues", ",".join(QUEUES), "--concurrency", "1",
-            "--loglevel", "INFO", "--without-mingle", "--without-gossip",
-            "--hostname", f"worker-{os.getpid()}@%h",
-        ],
+        "worker": worker("worker", "--exclude-queues", "cards"),
+        "card-worker": worker("card-worker", "--queues", "cards"),
         "feeds": [python, "-m", "services.feeds"],
-    }  # fmt: skip
+    }
 
 
 def wait_http(url: str, timeout: float = 20.0, process: subprocess.Popen | None = None) -> None:

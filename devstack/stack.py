@@ -31,7 +31,7 @@ def wait_until(check: Callable[[], Any], timeout: float, interval: float = 0.02)
 
 
 class Stack:
-    """Redis, ingest, dispatcher, a worker and the feeds service, each its own process."""
+    """Redis, ingest, dispatcher, the workers and the feeds service, each its own process."""
 
     def __init__(
         self, root: Path, api_keys: dict[str, str], api_key: str, **overrides: str
@@ -53,7 +53,7 @@ class Stack:
         self.http.headers["Authorization"] = f"Bearer {api_key}"
 
     def start(self) -> Stack:
-        for name in ("ingest", "dispatcher", "worker", "feeds"):
+        for name in ("ingest", "dispatcher", "worker", "card-worker", "feeds"):
             self.processes.start(name)
         wait_http(self.ingest_url + "/healthz", process=self.processes.running["ingest"])
         wait_http(self.feeds_url + "/healthz", process=self.processes.running["feeds"])
@@ -61,7 +61,9 @@ class Stack:
         return self
 
     def wait_worker_ready(self, timeout: float = 30.0) -> None:
-        wait_until(lambda: "ready." in self.processes.log("worker"), timeout, interval=0.1)
+        for name in ("worker", "card-worker"):
+            if name in self.processes.running:
+                wait_until(lambda n=name: "ready." in self.processes.log(n), timeout, 0.1)
 
     def restart_worker(self) -> None:
         (self.processes.log_dir / "worker.log").unlink()

@@ -1,36 +1,37 @@
-"""Articles in Redis: the atomic write-plus-event step (async, for ingest) and the reads
-that builds make (sync, for workers)."""
+"""The atomic write-plus-event step for articles: upserts and retractions (async, for ingest
+and `newswire import`)."""
 
 from __future__ import annotations
 
 import json
-from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
 from importlib.resources import files
 from typing import Literal
 
-import redis
 import redis.asyncio
 
 from shared import keys
 from shared.models import Article
 from shared.settings import Settings
-from shared.targets import display_names, targets_for
+from shared.targets import TargetEntry
 
 WriteStatus = Literal[
     "created", "updated", "unchanged", "stale", "retracted", "forbidden", "not_found"
 ]
-
-_INDEX_PREFIX = keys.INDEX.format(target="")
-_ARTICLE_PREFIX = keys.ARTICLE.format(id="")
+# Which targets show an article, and what each keeps of it: the kind registry's answer.
+EntriesFor = Callable[[Article], Sequence[TargetEntry]]
 
 
 @cache
-def _lua(name: str) -> str:
-    return files("shared.lua").joinpath(name).read_text()
+def lua(name: str) -> str:
+    """A script from shared/lua; the write scripts get the target-index functions in front."""
+    source = files("shared.lua").joinpath(name).read_text()
+    if name in ("upsert.lua", "retract.lua"):
+        source = files("shared.lua").joinpath("targets.lua").read_text() + source
+    return source
 
 
 def _ms(moment: datetime) -> int:
@@ -50,12 +51,15 @@ class WriteResult:
 class ArticleWriter:
     """Upserts and retractions, each stored together with its event in one Lua call."""
 
-    def __init__(self, client: redis.asyncio.Redis, settings: Settings) -> None:
+    def __init__(
+        self, client: redis.asyncio.Redis, settings: Settings, entries_for: EntriesFor
+    ) -> None:
         self._redis = client
         self._stream = settings.events_stream
         self._maxlen = settings.events_maxlen
-        self._upsert = client.register_script(_lua("upsert.lua"))
-        self._retract = client.register_script(_lua("retract.lua"))
+        self._entries_for = entries_for
+        self._upsert = client.register_script(lua("upsert.lua"))
+        self._retract = client.register_script(lua("retract.lua"))
 
     async def upsert(self, article: Article, publisher: str) -> WriteResult:
         """Store `article` for `publisher` unless it is unchanged, stale or not theirs."""
@@ -72,8 +76,9 @@ class ArticleWriter:
 
     def _upsert_call(self, article: Article, publisher: str) -> dict[str, list]:
         doc, digest = article.serialized()
+        entries = [entry.to_wire() for entry in self._entries_for(article)]
         return {
-            "keys": [keys.article(article.id), self._stream, keys.EMBARGO, keys.NAMES],
+            "keys": [keys.article(article.id), self._stream, keys.SWEEP, keys.NAMES],
             "args": [
                 article.id,
                 doc,
@@ -81,18 +86,17 @@ class ArticleWriter:
                 _ms(article.modified),
                 _ms(article.published_at),
                 publisher,
-                json.dumps(targets_for(article)),
-                json.dumps(display_names(article), ensure_ascii=False),
+                json.dumps(entries, ensure_ascii=False),
                 self._maxlen,
-                _INDEX_PREFIX,
+                keys.PREFIX,
             ],
         }
 
     async def retract(self, article_id: str, publisher: str) -> WriteResult:
         """Take `article_id` out of every output; a second call changes nothing."""
         reply = await self._retract(
-            keys=[keys.article(article_id), self._stream, keys.EMBARGO],
-            args=[article_id, publisher, self._maxlen, _INDEX_PREFIX],
+            keys=[keys.article(article_id), self._stream, keys.SWEEP],
+            args=[article_id, publisher, self._maxlen, keys.PREFIX],
         )
         return _result(article_id, reply)
 
@@ -112,64 +116,3 @@ def _result(article_id: str, reply: list[bytes | int]) -> WriteResult:
         revision=int(revision),
         event_id=event_id.decode() if isinstance(event_id, bytes) else str(event_id),
     )
-
-
-class ArticleReader:
-    """What a build sees: the visible articles of a target, newest first.
-
-    Parsed articles are kept by (id, digest): an unchanged article is read by every build of
-    every feed it is in, and parsing it each time was a large share of a build.
-    """
-
-    def __init__(self, client: redis.Redis, cache_size: int = 10_000) -> None:
-        self._redis = client
-        self._parsed: OrderedDict[tuple[bytes, bytes], Article] = OrderedDict()
-        self._cache_size = cache_size
-
-    def now_ms(self) -> int:
-        """Redis's clock: the one clock that ingest, the sweeper and builds all agree on."""
-        seconds, micros = self._redis.time()
-        return seconds * 1000 + micros // 1000
-
-    def visible(self, target: str, limit: int) -> list[Article]:
-        """The latest `limit` articles of `target` whose publish time has come."""
-        ids = self._redis.zrevrangebyscore(
-            keys.INDEX.format(target=target), self.now_ms(), "-inf", start=0, num=limit
-        )
-        pipe = self._redis.pipeline(transaction=False)
-        for article_id in ids:
-            pipe.hmget(_ARTICLE_PREFIX + article_id.decode(), "hash", "doc")
-        return [
-            self._parse(article_id, digest, doc)
-            for article_id, (digest, doc) in zip(ids, pipe.execute() if ids else [], strict=True)
-            if doc
-        ]
-
-    def _parse(self, article_id: bytes, digest: bytes, doc: bytes) -> Article:
-        key = (article_id, digest)
-        article = self._parsed.get(key)
-        if article is None:
-            article = Article.model_validate_json(doc, context={"stored": True})
-            self._parsed[key] = article
-            if len(self._parsed) > self._cache_size:
-                self._parsed.popitem(last=False)
-        else:
-            self._parsed.move_to_end(key)
-        return article
-
-    def display_name(self, target: str) -> str | None:
-        name = self._redis.hget(keys.NAMES, target)
-        return name.decode() if name else None
-
-
-class EmbargoRelease:
-    """Lifts embargoes whose time has come, one `article.published` event for each."""
-
-    def __init__(self, client: redis.Redis, settings: Settings) -> None:
-        self._script = client.register_script(_lua("release.lua"))
-        self._keys = [keys.EMBARGO, settings.events_stream]
-        self._maxlen = settings.events_maxlen
-
-    def release_due(self, limit: int = 500) -> int:
-        """Returns how many articles were released."""
-        return int(self._script(keys=self._keys, args=[_ARTICLE_PREFIX, self._maxlen, limit]))

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import gzip
 import hashlib
-import posixpath
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -16,6 +15,7 @@ CONTENT_TYPES = {
     "json": "application/feed+json; charset=utf-8",
     "xml": "application/xml; charset=utf-8",
     "html": "text/html; charset=utf-8",
+    "txt": "text/plain; charset=utf-8",
     "jpg": "image/jpeg",
 }
 # Already-compressed formats gain nothing from gzip or brotli.
@@ -58,12 +58,15 @@ def encode(path: str, body: bytes, brotli_quality: int) -> Artifact:
 
 
 def safe_path(path: str) -> str | None:
-    """`path` if it names an artifact inside the store, else None (no traversal, no dotfiles)."""
+    """`path` if it names an artifact inside the store, else None.
+
+    Refused: traversal and empty segments, backslashes, NUL, and a first segment starting
+    with "." (where stores keep their bookkeeping). Deeper names may start with "." because
+    article ids may: `cards/.abc.jpg` is the card of article ".abc".
+    """
     if not path or "\\" in path or "\x00" in path:
         return None
-    normal = posixpath.normpath(path)
-    if normal != path or normal.startswith(("/", "..")):
+    parts = path.split("/")
+    if parts[0].startswith(".") or any(part in ("", ".", "..") for part in parts):
         return None
-    if any(part.startswith(".") for part in normal.split("/")):
-        return None
-    return normal
+    return path

@@ -6,12 +6,19 @@ import json
 from dataclasses import dataclass
 from typing import Literal
 
-EventType = Literal["article.published", "article.updated", "article.retracted"]
+EventType = Literal[
+    "article.published",
+    "article.updated",
+    "article.retracted",
+    "targets.due",  # the sweeper: these targets' output changes with time
+    "targets.rebuild",  # `newswire rebuild`: rebuild these from stored state
+]
 
 
 @dataclass(frozen=True)
 class Event:
-    """One stream entry: an article changed, and these targets must be rebuilt."""
+    """One stream entry: these targets must be rebuilt, because an article changed (its id
+    and revision are given) or for the reason the type names (then id is "" and rev 0)."""
 
     event_id: str
     type: EventType

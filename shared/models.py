@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import re
 from datetime import datetime
+from functools import cached_property
 from typing import Annotated, Self
 
 from pydantic import (
@@ -135,8 +136,16 @@ class Article(_Strict):
 
     def serialized(self) -> tuple[str, str]:
         """The stored JSON document and its digest: equal digests mean nothing changed."""
-        doc = self.model_dump_json()
-        return doc, hashlib.sha256(doc.encode()).hexdigest()
+        return self._document, self.digest
+
+    @cached_property
+    def _document(self) -> str:
+        return self.model_dump_json()
+
+    @cached_property
+    def digest(self) -> str:
+        """SHA-256 of the stored document."""
+        return hashlib.sha256(self._document.encode()).hexdigest()
 
 
 def _require_slug(name: str) -> str:

@@ -52,6 +52,16 @@ class Settings(BaseSettings):
     # Quality 5 is within ~3% of 9's size at a fifth of the time, on the build's hot path.
     brotli_quality: int = Field(default=5, ge=0, le=11)
 
+    # Sitemaps. A monthly partition splits into parts past these limits (the protocol's);
+    # the index and robots.txt name files under `sitemap_base_url` (default: the feeds
+    # service), which may be the news site itself when it proxies /sitemap*.
+    sitemap_max_urls: int = Field(default=50_000, ge=1, le=50_000)
+    sitemap_max_bytes: int = Field(default=50 * 1024 * 1024, ge=4096, le=50 * 1024 * 1024)
+    sitemap_base_url: HttpUrl | None = None
+
+    # Artifact kinds beyond the built-in ones (services/render/kinds): "module:Class" paths.
+    extra_kinds: list[str] = Field(default_factory=list)
+
     # Artifact store: "filesystem" needs a disk shared by workers and the feeds service;
     # "redis" keeps artifacts in Redis, for hosts that share nothing else.
     store_backend: Literal["filesystem", "redis"] = "filesystem"
@@ -97,6 +107,10 @@ class Settings(BaseSettings):
         if url.startswith("unix://"):
             return "redis+socket://" + url.removeprefix("unix://")
         return url
+
+    @property
+    def sitemap_base(self) -> str:
+        return str(self.sitemap_base_url or self.feeds_base_url)
 
     @property
     def site_host(self) -> str:

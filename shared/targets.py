@@ -1,62 +1,64 @@
-"""Rebuild targets: which artifacts an article touches, and where each target's files live."""
+"""What an artifact kind asks the write step to keep about an article, per target.
+
+Kinds (services/render/kinds/) describe targets; the write step (shared/lua/upsert.lua)
+stores these entries with the article and compares them with the previous revision's, so an
+event names exactly the targets whose output changes, old ones included.
+"""
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
-
-from shared.models import Article
-from shared.slugs import slugify
-
-FEED_FORMATS = ("rss", "atom", "json")
-_FEED_DIRS = {"section": "sections", "tag": "tags", "author": "authors"}
+from typing import Any
 
 
 @dataclass(frozen=True)
-class FeedTarget:
-    """A feed target: `feed:all` or `feed:<kind>:<slug>`."""
+class Shard:
+    """Split a target's index into stable parts of at most this many entries and bytes.
 
-    kind: str  # "all", "section", "tag" or "author"
-    slug: str = ""
-
-    @property
-    def name(self) -> str:
-        return "feed:all" if self.kind == "all" else f"feed:{self.kind}:{self.slug}"
-
-    @property
-    def path_stem(self) -> str:
-        """The artifact path without its format suffix, e.g. `feeds/sections/dunya`."""
-        return "feeds/all" if self.kind == "all" else f"feeds/{_FEED_DIRS[self.kind]}/{self.slug}"
-
-    def path(self, fmt: str) -> str:
-        return f"{self.path_stem}.{fmt}"
-
-
-def parse_target(name: str) -> FeedTarget:
-    """Parse a target name.
-
-    Raises:
-        ValueError: the name is not a known target.
+    An entry keeps its part for as long as it fits, so it never moves when others arrive.
     """
-    if name == "feed:all":
-        return FeedTarget("all")
-    prefix, _, rest = name.partition(":")
-    kind, _, slug = rest.partition(":")
-    if prefix != "feed" or kind not in _FEED_DIRS or not slug or slugify(slug) != slug:
-        raise ValueError(f"unknown target {name!r}")
-    return FeedTarget(kind, slug)
+
+    max_items: int
+    max_bytes: int
 
 
-def targets_for(article: Article) -> list[str]:
-    """The names of every target whose output shows `article`."""
-    targets = [FeedTarget("all"), FeedTarget("section", article.section_slug)]
-    targets += [FeedTarget("tag", slugify(tag)) for tag in article.tags]
-    targets += [FeedTarget("author", slugify(author.name)) for author in article.authors]
-    return list(dict.fromkeys(t.name for t in targets))
+@dataclass(frozen=True)
+class TargetEntry:
+    """One target an article appears in, and what of the article that target shows."""
+
+    name: str
+    # A digest of what the target shows of the article: when it changes, the target rebuilds.
+    fingerprint: str
+    # Index the article under the target, ordered by this score (publish time in ms).
+    score: int | None = None
+    # Stored beside the index entry, so builds read it without loading the article.
+    payload: str | None = None
+    shard: Shard | None = None
+    label: str | None = None  # the target's display name, e.g. "Dünya"
+    # Keep a record of the article's retraction, for tombstones in the target's output.
+    keep_retractions: bool = False
+
+    def to_wire(self) -> dict[str, Any]:
+        """The compact form the write script reads."""
+        wire: dict[str, Any] = {"n": self.name, "f": self.fingerprint}
+        if self.score is not None:
+            wire["s"] = self.score
+        if self.payload is not None:
+            wire["p"] = self.payload
+        if self.shard is not None:
+            wire["c"] = [self.shard.max_items, self.shard.max_bytes]
+        if self.label is not None:
+            wire["l"] = self.label
+        if self.keep_retractions:
+            wire["r"] = 1
+        return wire
 
 
-def display_names(article: Article) -> dict[str, str]:
-    """Target name → the display name a feed title uses ("feed:section:dunya" → "Dünya")."""
-    names = {FeedTarget("section", article.section_slug).name: article.section}
-    names |= {FeedTarget("tag", slugify(tag)).name: tag for tag in article.tags}
-    names |= {FeedTarget("author", slugify(a.name)).name: a.name for a in article.authors}
-    return names
+def fingerprint(*parts: object) -> str:
+    """A short digest of `parts`, for `TargetEntry.fingerprint`."""
+    digest = hashlib.blake2b(digest_size=12)
+    for part in parts:
+        digest.update(repr(part).encode())
+        digest.update(b"\x1f")
+    return digest.hexdigest()

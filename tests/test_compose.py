@@ -34,7 +34,8 @@ from devstack.services import Processes, commands, wait_http
 from tests.conftest import API_KEY, API_KEYS, DATA, load_corpus, wait_until
 
 ROOT = Path(__file__).resolve().parent.parent
-APP_SERVICES = ("ingest", "dispatcher", "worker", "feeds")
+APP_SERVICES = ("ingest", "dispatcher", "worker", "card-worker", "feeds")
+WORKERS = ("worker", "card-worker")
 HTTP_SERVICES = {"ingest": "NEWSWIRE_INGEST", "feeds": "NEWSWIRE_FEEDS"}
 OPERATOR_ENV = {"NEWSWIRE_API_KEYS": json.dumps(API_KEYS)}
 
@@ -184,8 +185,9 @@ def test_app_services_run_one_build_after_redis_is_healthy():
         assert service["restart"] == "unless-stopped", name
 
 
-def test_worker_can_be_scaled():
-    worker = load_compose()["services"]["worker"]
+@pytest.mark.parametrize("name", WORKERS)
+def test_workers_can_be_scaled(name):
+    worker = load_compose()["services"][name]
     assert "container_name" not in worker
     assert "ports" not in worker
     assert "hostname" not in worker
@@ -196,9 +198,10 @@ def test_services_run_the_commands_make_run_runs():
     local = commands(python="python")
     # Locally several workers share one host, so `make run` names each Celery node by pid;
     # in containers each hostname already differs.
-    at = local["worker"].index("--hostname")
-    del local["worker"][at : at + 2]
-    local["worker"][:3] = ["celery"]
+    for name in WORKERS:
+        at = local[name].index("--hostname")
+        del local[name][at : at + 2]
+        local[name][:3] = ["celery"]
     services = load_compose()["services"]
     assert {name: argv_of(services[name]["command"]) for name in APP_SERVICES} == local
 
@@ -234,9 +237,10 @@ def test_workers_and_feeds_share_the_artifacts_volume_at_the_image_artifact_dir(
     artifact_dir = dockerfile_env()["NEWSWIRE_ARTIFACT_DIR"]
     mounts = {
         name: [volume_mount(v) for v in compose["services"][name].get("volumes", [])]
-        for name in ("worker", "feeds")
+        for name in (*WORKERS, "feeds")
     }
-    assert mounts["worker"] == [("artifacts", artifact_dir, False)]
+    for name in WORKERS:
+        assert mounts[name] == [("artifacts", artifact_dir, False)]
     assert [(source, target) for source, target, _ in mounts["feeds"]] == [
         ("artifacts", artifact_dir)
     ]
@@ -351,8 +355,9 @@ def local_compose(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCom
         for name in HTTP_SERVICES:
             process = running[name].running[name]
             wait_http(local.url(name) + "/healthz", timeout=20, process=process)
-        worker = running["worker"]
-        wait_alive(lambda: "ready." in worker.log("worker"), worker, "worker", timeout=30)
+        for name in WORKERS:
+            worker = running[name]
+            wait_alive(lambda w=worker, n=name: "ready." in w.log(n), worker, name, timeout=30)
         yield local
     finally:
         for processes in reversed(running.values()):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -12,13 +13,20 @@ from starlette.routing import Route
 
 from services.feeds.index_page import render_index
 from services.feeds.responses import artifact_response
+from shared.artifacts import Artifact
 from shared.settings import Settings
 from shared.store import ArtifactStore, make_store
 
-# The ingest API's error shape, so clients parse one format from both services.
-_NOT_FOUND = {
-    "error": {"status": 404, "code": "not_found", "message": "no such feed", "fields": []}
-}
+
+def _error(status: int, code: str, message: str) -> JSONResponse:
+    # The ingest API's error shape, so clients parse one format from both services.
+    body = {"error": {"status": status, "code": code, "message": message, "fields": []}}
+    return JSONResponse(body, status_code=status)
+
+
+def robots_txt(settings: Settings) -> bytes:
+    """robots.txt: everything may be crawled, and the sitemap index is named."""
+    return f"User-agent: *\nAllow: /\nSitemap: {settings.sitemap_base}sitemap.xml\n".encode()
 
 
 def create_app(settings: Settings, store: ArtifactStore | None = None) -> Starlette:
@@ -31,10 +39,15 @@ def create_app(settings: Settings, store: ArtifactStore | None = None) -> Starle
     async def healthz(_: Request) -> Response:
         return JSONResponse({"status": "ok"})
 
+    robots = Artifact("robots.txt", robots_txt(settings), modified=time.time())
+
     async def artifact(request: Request) -> Response:
-        found = store.get(request.path_params["path"])
+        path = request.path_params["path"]
+        found = robots if path == robots.path else store.get(path)
         if found is None:
-            return JSONResponse(_NOT_FOUND, status_code=404)
+            if store.gone(path):
+                return _error(410, "gone", "this was taken down")
+            return _error(404, "not_found", "no such file")
         head = request.method == "HEAD"
         return artifact_response(found, request.headers, head, settings.feed_max_age)
 

@@ -13,6 +13,7 @@ from services.ingest.auth import ApiKeys
 from services.ingest.body_limit import BodyLimit
 from services.ingest.errors import install_handlers
 from services.ingest.routes import router
+from services.render.kinds import Registry
 from shared.articles import ArticleWriter
 from shared.settings import Settings
 
@@ -35,7 +36,7 @@ def create_app(settings: Settings) -> FastAPI:
     )
     app.state.settings = settings
     app.state.api_keys = ApiKeys(settings.api_keys)
-    app.state.writer = ArticleWriter(client, settings)
+    app.state.writer = ArticleWriter(client, settings, Registry.from_settings(settings).entries)
     install_handlers(app)
     app.include_router(router)
 

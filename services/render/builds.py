@@ -1,19 +1,22 @@
-"""Build one target: read current state, render every format, publish under a watermark."""
+"""Build one target: read current state, render through its kind, apply under a watermark."""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Literal
 
+import redis
+
 from services.render.coordinator import Coordinator
-from services.render.feed_formats import RENDERERS
-from services.render.feed_model import build_feed
-from shared.articles import ArticleReader
-from shared.artifacts import Artifact, encode
+from services.render.kinds import Registry
+from services.render.kinds.base import Output, RenderContext
+from shared.article_reader import ArticleReader
 from shared.settings import Settings
 from shared.store import ArtifactStore
-from shared.targets import parse_target
+from shared.sweeper import Sweeper
 
 log = logging.getLogger(__name__)
 
@@ -25,9 +28,17 @@ class BuildContext:
     """Everything a build needs, made once per worker process."""
 
     settings: Settings
+    redis: redis.Redis
     reader: ArticleReader
     store: ArtifactStore
     coordinator: Coordinator
+    registry: Registry
+    sweeper: Sweeper
+    enqueue: Callable[[str], None]  # queue a build of a target
+
+    @cached_property
+    def render_context(self) -> RenderContext:
+        return RenderContext(self.settings, self.reader, self.store, self.redis)
 
 
 def build_target(target: str, ctx: BuildContext) -> BuildOutcome:
@@ -36,22 +47,23 @@ def build_target(target: str, ctx: BuildContext) -> BuildOutcome:
     Raises:
         ValueError: `target` is not a known target name.
     """
+    kind = ctx.registry.kind(target)
     watermark = ctx.coordinator.begin(target)
     if watermark is None:
         return "skipped"
-    artifacts = render_target(target, ctx.reader, ctx.settings)
-    published = ctx.store.publish(target, artifacts, watermark)
+    output = kind.render(target, ctx.render_context)
+    published = _apply(target, output, watermark, ctx)
     ctx.coordinator.finish(target, watermark)
+    for follower in ctx.coordinator.mark([(name, watermark) for name in output.then]):
+        ctx.enqueue(follower)
     log.info("built %s at %s (%s)", target, watermark, "published" if published else "superseded")
     return "published" if published else "superseded"
 
 
-def render_target(target: str, reader: ArticleReader, settings: Settings) -> list[Artifact]:
-    """The artifacts of `target` as the current state of Redis says they should be."""
-    feed_target = parse_target(target)
-    articles = reader.visible(feed_target.name, settings.feed_size)
-    feed = build_feed(feed_target, articles, reader.display_name(feed_target.name), settings)
-    return [
-        encode(feed_target.path(fmt), render(feed), settings.brotli_quality)
-        for fmt, render in RENDERERS.items()
-    ]
+def _apply(target: str, output: Output, watermark: str, ctx: BuildContext) -> bool:
+    published = ctx.store.publish(target, output.artifacts, watermark)
+    if published and output.remove:
+        published = ctx.store.delete(target, output.remove, watermark, gone=output.gone)
+    if output.wake_at_ms is not None:
+        ctx.sweeper.schedule(target, output.wake_at_ms)
+    return published

@@ -2,55 +2,66 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import redis
 from celery import Celery
 from celery.signals import worker_process_init
+from kombu import Queue
 
 from services.render.builds import BuildContext, build_target
 from services.render.coordinator import Coordinator
-from shared.articles import ArticleReader
+from services.render.kinds import Registry
+from services.render.kinds.base import ROUTINE, URGENT
+from shared.article_reader import ArticleReader
 from shared.settings import Settings
 from shared.store import make_store
+from shared.sweeper import Sweeper
 
 BUILD_TASK = "newswire.build_target"
-QUEUES = ("feeds", "sitemaps", "cards")
 
 
-# With the Redis broker, 0 is the highest priority; a worker always takes the most urgent
-# message first, so the site-wide and section feeds never wait behind tag and author feeds.
-URGENT, ROUTINE = 0, 6
-_URGENT_PREFIXES = ("feed:all", "feed:section:")
+def enqueuer(app: Celery, registry: Registry) -> Callable[[str], None]:
+    """Queue a build of a target on its kind's queue, at its priority."""
+
+    def enqueue(target: str) -> None:
+        app.send_task(
+            BUILD_TASK,
+            args=[target],
+            queue=registry.queue(target),
+            priority=registry.priority(target),
+        )
+
+    return enqueue
 
 
-def queue_for(target: str) -> str:
-    """The queue a target's builds run on, so operators can scale each kind of work."""
-    kind = target.partition(":")[0]
-    return {"feed": "feeds", "sitemap": "sitemaps", "card": "cards"}[kind]
-
-
-def priority_for(target: str) -> int:
-    """How urgent a build is: what most readers and crawlers fetch goes first."""
-    return URGENT if target.startswith(_URGENT_PREFIXES) else ROUTINE
-
-
-def make_context(settings: Settings) -> BuildContext:
+def make_context(
+    settings: Settings, enqueue: Callable[[str], None], registry: Registry | None = None
+) -> BuildContext:
     client = redis.Redis.from_url(settings.redis_url)
     return BuildContext(
         settings=settings,
+        redis=client,
         reader=ArticleReader(client),
         store=make_store(settings),
         coordinator=Coordinator(client, settings),
+        registry=registry or Registry.from_settings(settings),
+        sweeper=Sweeper(client, settings),
+        enqueue=enqueue,
     )
 
 
-def make_celery(settings: Settings) -> Celery:
+def make_celery(settings: Settings, registry: Registry | None = None) -> Celery:
     """A Celery app whose tasks build targets with a per-process `BuildContext`."""
+    registry = registry or Registry.from_settings(settings)
     app = Celery("newswire", broker=settings.celery_broker_url, set_as_current=False)
     app.conf.update(
         task_acks_late=True,
         task_reject_on_worker_lost=True,
         task_ignore_result=True,
-        task_default_queue="feeds",
+        # A worker started without --queues consumes every kind's queue.
+        task_queues=[Queue(name) for name in registry.queues],
+        task_default_queue=registry.queues[0],
         task_serializer="json",
         accept_content=["json"],
         worker_prefetch_multiplier=1,
@@ -63,7 +74,7 @@ def make_celery(settings: Settings) -> Celery:
 
     def _context() -> BuildContext:
         if "ctx" not in context:
-            context["ctx"] = make_context(settings)
+            context["ctx"] = make_context(settings, enqueuer(app, registry), registry)
         return context["ctx"]
 
     @worker_process_init.connect(weak=False)

@@ -14,6 +14,7 @@ and workers may share the work.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from importlib.resources import files
 
 import redis
@@ -53,6 +54,15 @@ class Coordinator:
         the milliseconds until the next one falls due (None when nothing is waiting)."""
         wait_ms, *targets = self._call("due", limit)  # type: ignore[misc]
         return self._decode(targets), (None if wait_ms < 0 else wait_ms)
+
+    def done_marks(self, targets: Iterable[str]) -> list[tuple[str, str | None]]:
+        """(target, the newest event id a finished build of it covered), for each target."""
+        targets = list(targets)
+        pipe = self._redis.pipeline(transaction=False)
+        for target in targets:
+            pipe.hget(keys.target(target), "done")
+        marks = pipe.execute() if targets else []
+        return [(t, m.decode() if m else None) for t, m in zip(targets, marks, strict=True)]
 
     def builds(self, target: str | None = None) -> int:
         """How many builds have finished, ever: of one target, or of all."""

@@ -16,15 +16,16 @@ from collections.abc import Callable
 import redis
 from kombu.exceptions import OperationalError
 
-from services.render.celery_app import BUILD_TASK, make_celery, priority_for, queue_for
+from services.render.celery_app import enqueuer, make_celery
 from services.render.coordinator import Coordinator
-from shared.articles import EmbargoRelease
+from services.render.kinds import Registry
 from shared.events import Event
 from shared.settings import Settings
+from shared.sweeper import Sweeper
 
 log = logging.getLogger("newswire.dispatcher")
 
-_POLL_MS = 50  # the longest wait between checks of leases and embargoes
+_POLL_MS = 50  # the longest wait between checks of leases and the sweeper
 _CLAIM_EVERY_S = 1.0  # how often entries of crashed dispatchers are looked for
 
 
@@ -36,8 +37,10 @@ class Dispatcher:
         enqueue: Callable[[str], None],
         settings: Settings,
         consumer: str,
+        registry: Registry,
     ) -> None:
         self._redis = client
+        self._registry = registry
         self._coordinator = coordinator
         self._enqueue = enqueue
         self._settings = settings
@@ -46,8 +49,8 @@ class Dispatcher:
         self._consumer = consumer
         self._reread_pending = True
         self.block_ms = _POLL_MS
-        self._next_claim = self._next_release = 0.0
-        self._embargoes = EmbargoRelease(client, settings)
+        self._next_claim = self._next_sweep = 0.0
+        self._sweeper = Sweeper(client, settings)
 
     def ensure_group(self) -> None:
         """Create the consumer group at the start of the stream, so nothing is ever skipped."""
@@ -88,11 +91,11 @@ class Dispatcher:
         # Wake for the next window's end rather than a fixed tick: it is added latency.
         self.block_ms = _POLL_MS if wait_ms is None else max(1, min(_POLL_MS, wait_ms))
         now = time.monotonic()
-        if now >= self._next_release:  # an embargo lifts within one poll of its time
-            self._next_release = now + _POLL_MS / 1000
-            released = self._embargoes.release_due()
-            if released:
-                log.info("released %d embargoed articles", released)
+        if now >= self._next_sweep:  # a wakeup happens within one poll of its time
+            self._next_sweep = now + _POLL_MS / 1000
+            swept = self._sweeper.sweep()
+            if swept.released or swept.due:
+                log.info("released %d embargoes; %d targets due", swept.released, swept.due)
         if now >= self._next_claim:
             self._next_claim = time.monotonic() + _CLAIM_EVERY_S
             handled += self._claim_stale()
@@ -132,7 +135,7 @@ class Dispatcher:
             except ValueError as exc:
                 log.error("skipping %s", exc)
                 continue
-            touched += [(target, event.event_id) for target in event.targets]
+            touched += [(t, event.event_id) for t in event.targets if self._known(t, event)]
         for target in self._coordinator.mark(touched):
             self._enqueue(target)
         # Acknowledge only once the builds are queued: a crash before this replays them.
@@ -140,20 +143,25 @@ class Dispatcher:
             self._redis.xack(self._stream, self._group, *ids)
         return len(ids)
 
+    def _known(self, target: str, event: Event) -> bool:
+        try:
+            self._registry.kind(target)
+            return True
+        except ValueError as exc:
+            log.error("event %s: %s; skipped", event.event_id, exc)
+            return False
+
 
 def main() -> None:
     settings = Settings()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     client = redis.Redis.from_url(settings.redis_url)
-    celery = make_celery(settings)
-
-    def enqueue(target: str) -> None:
-        celery.send_task(
-            BUILD_TASK, args=[target], queue=queue_for(target), priority=priority_for(target)
-        )
-
+    registry = Registry.from_settings(settings)
+    enqueue = enqueuer(make_celery(settings, registry), registry)
     consumer = settings.consumer_name or f"{socket.gethostname()}-{os.getpid()}"
-    dispatcher = Dispatcher(client, Coordinator(client, settings), enqueue, settings, consumer)
+    dispatcher = Dispatcher(
+        client, Coordinator(client, settings), enqueue, settings, consumer, registry
+    )
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())

@@ -9,10 +9,33 @@ from urllib.parse import urljoin
 
 from shared.models import Article
 from shared.settings import Settings
-from shared.targets import FEED_FORMATS, FeedTarget
+
+FEED_FORMATS = ("rss", "atom", "json")
+_FEED_DIRS = {"section": "sections", "tag": "tags", "author": "authors"}
+FEED_KINDS = ("all", *_FEED_DIRS)
 
 # An empty feed still needs a date; the epoch keeps its bytes the same build after build.
 EMPTY_FEED_DATE = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class FeedTarget:
+    """Which feed: `feed:all` or `feed:<kind>:<slug>`, and where its files live."""
+
+    kind: str  # "all", "section", "tag" or "author"
+    slug: str = ""
+
+    @property
+    def name(self) -> str:
+        return "feed:all" if self.kind == "all" else f"feed:{self.kind}:{self.slug}"
+
+    @property
+    def path_stem(self) -> str:
+        """The artifact path without its format suffix, e.g. `feeds/sections/dunya`."""
+        return "feeds/all" if self.kind == "all" else f"feeds/{_FEED_DIRS[self.kind]}/{self.slug}"
+
+    def path(self, fmt: str) -> str:
+        return f"{self.path_stem}.{fmt}"
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,8 @@
 -- Publish a target's artifacts unless a newer watermark is stored; announce each change.
--- KEYS: watermark hash, artifact path set
+-- KEYS: watermark hash, artifact path set, gone path set
 -- ARGV: target, watermark ms, watermark seq, key prefix, channel, now (s),
 --       then per artifact: path, body, gzip, br
-local marks, paths = KEYS[1], KEYS[2]
+local marks, paths, gone = KEYS[1], KEYS[2], KEYS[3]
 local target, ms, seq = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
 local prefix, channel, now = ARGV[4], ARGV[5], ARGV[6]
 
@@ -15,6 +15,7 @@ end
 redis.call('HSET', marks, target, ARGV[2] .. '-' .. ARGV[3])  -- as given: no float formatting
 for i = 7, #ARGV, 4 do
   local key = prefix .. ARGV[i]
+  redis.call('SREM', gone, ARGV[i])
   if redis.call('HGET', key, 'body') ~= ARGV[i + 1] then
     redis.call('HSET', key, 'body', ARGV[i + 1], 'gzip', ARGV[i + 2], 'br', ARGV[i + 3],
       'modified', now)

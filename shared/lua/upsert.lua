@@ -1,12 +1,11 @@
 -- Store one article revision and append its event in one atomic step.
--- KEYS: article hash, event stream, embargo zset, display-name hash
--- ARGV: id, doc, digest, updated_ms, published_ms, publisher, targets (JSON list),
---       display names (JSON object), stream maxlen, index key prefix
-local akey, stream, embargo, names = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+-- KEYS: article hash, event stream, sweep zset, display-name hash
+-- ARGV: id, doc, digest, updated_ms, published_ms, publisher, target entries (JSON list, see
+--       shared/targets.py), stream maxlen, key prefix
+local akey, stream, sweep, names = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local id, doc, digest = ARGV[1], ARGV[2], ARGV[3]
 local updated, published = tonumber(ARGV[4]), tonumber(ARGV[5])
-local publisher, targets_json = ARGV[6], ARGV[7]
-local display, maxlen, idx = cjson.decode(ARGV[8]), ARGV[9], ARGV[10]
+local publisher, entries, maxlen = ARGV[6], cjson.decode(ARGV[7]), ARGV[8]
 
 local cur = redis.call('HMGET', akey, 'publisher', 'hash', 'updated', 'rev', 'targets', 'retracted')
 local exists, retracted = cur[1] ~= false, cur[6] == '1'
@@ -19,33 +18,49 @@ if exists then
   if not retracted and cur[2] == digest then return {'unchanged', rev, ''} end
 end
 
-local touched, wanted = {}, {}
-for _, t in ipairs(cjson.decode(targets_json)) do
-  wanted[t] = true
-  touched[#touched + 1] = t
-  redis.call('ZADD', idx .. t, published, id)
-end
-if exists and cur[5] then
-  for _, t in ipairs(cjson.decode(cur[5])) do
-    if not wanted[t] then
-      redis.call('ZREM', idx .. t, id)
-      touched[#touched + 1] = t
+local old = decode_targets(cur[5])
+local held, touched = {}, {}
+for _, e in ipairs(entries) do
+  local name, before = e.n, old[e.n]
+  local part, bytes, moved = 0, 0, false
+  if e.s then
+    if e.c then
+      bytes = e.p and #e.p or 0
+      part, moved = choose_part(id, name, e.c, bytes, before)
+      if before and (moved or tonumber(before[2]) ~= part) then unindex(id, name, before) end
+      if not before or moved then
+        redis.call('HINCRBY', P .. 'shards:' .. name, part, bytes)
+      else
+        redis.call('HINCRBY', P .. 'shards:' .. name, part, bytes - (tonumber(before[3]) or 0))
+      end
     end
+    redis.call('ZADD', index_key(name, part), e.s, id)
+    if e.p then redis.call('HSET', payload_key(name, part), id, e.p) end
+  end
+  if e.r then redis.call('ZREM', P .. 'gone:' .. name, id) end
+  if e.l then redis.call('HSET', names, name, e.l) end
+  redis.call('SADD', P .. 'targets', name)
+  held[name] = {e.f, part, bytes, e.r and 1 or 0}
+  if not before or before[1] ~= e.f then touched[#touched + 1] = name end
+end
+for name, before in pairs(old) do
+  if not held[name] then
+    unindex(id, name, before)
+    touched[#touched + 1] = name
   end
 end
 
 local time = redis.call('TIME')
 local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
 if published > now then
-  redis.call('ZADD', embargo, published, id)
+  redis.call('ZADD', sweep, published, 'release:' .. id)
 else
-  redis.call('ZREM', embargo, id)
+  redis.call('ZREM', sweep, 'release:' .. id)
 end
-for name, label in pairs(display) do redis.call('HSET', names, name, label) end
 
 rev = rev + 1
 redis.call('HSET', akey, 'doc', doc, 'hash', digest, 'publisher', publisher, 'rev', rev,
-  'updated', updated, 'published', published, 'targets', targets_json, 'retracted', '0')
+  'updated', updated, 'published', published, 'targets', cjson.encode(held), 'retracted', '0')
 local kind, status = 'article.published', 'created'
 if exists and not retracted then kind, status = 'article.updated', 'updated' end
 local eid = redis.call('XADD', stream, 'MAXLEN', '~', maxlen, '*',

@@ -4,16 +4,23 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
+from typing import NamedTuple
 
 from shared.artifacts import Artifact
 from shared.settings import Settings
 
 
+class Listed(NamedTuple):
+    path: str
+    modified: float  # seconds since the epoch: when the bytes last changed
+
+
 class ArtifactStore(ABC):
     """Where builds publish artifacts and the feeds service reads them.
 
-    `publish` is conditional on a watermark (the last event id a build saw), so a slower,
-    older build never overwrites a newer one. `get` serves from memory and notices changes.
+    Writes are conditional on a watermark (the last event id a build saw), so a slower,
+    older build never overwrites or deletes what a newer one wrote. `get` serves from memory
+    and notices changes.
     """
 
     @abstractmethod
@@ -25,12 +32,31 @@ class ArtifactStore(ABC):
         """
 
     @abstractmethod
+    def delete(
+        self, target: str, paths: Sequence[str], watermark: str, *, gone: bool = False
+    ) -> bool:
+        """Delete artifacts of `target` unless a newer watermark is stored; with `gone`, they
+        are remembered as deliberately removed (served as 410) until published again.
+
+        Returns:
+            False when the delete was refused because it was older than what is stored.
+        """
+
+    @abstractmethod
     def get(self, path: str) -> Artifact | None:
         """The current artifact at `path`, or None."""
 
     @abstractmethod
+    def gone(self, path: str) -> bool:
+        """Whether `path` was deleted as gone (and not published since)."""
+
+    @abstractmethod
+    def listing(self, prefix: str) -> list[Listed]:
+        """The stored artifacts under `prefix`, sorted by path."""
+
     def paths(self, prefix: str) -> list[str]:
         """Sorted paths of the stored artifacts under `prefix`."""
+        return [listed.path for listed in self.listing(prefix)]
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release background resources."""

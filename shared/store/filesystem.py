@@ -8,18 +8,21 @@ import os
 import stat
 import tempfile
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from urllib.parse import quote
 
 import brotli
 
 from shared.artifacts import Artifact, safe_path
 from shared.events import event_id_key
-from shared.store import ArtifactStore
+from shared.store import ArtifactStore, Listed
 
 _VARIANTS = (("gzip", ".gz"), ("br", ".br"))
 _VARIANT_SUFFIXES = tuple(suffix for _, suffix in _VARIANTS)
+# Bookkeeping lives beside the artifacts, in a top-level name `safe_path` never serves.
+_STATE = ".state"
 
 
 class FilesystemStore(ArtifactStore):
@@ -28,24 +31,38 @@ class FilesystemStore(ArtifactStore):
     Every file is written to a temporary name and renamed into place, so a reader sees the
     old or the new file, never a partial one. Compressed variants are renamed before the
     plain file; a reader that catches them out of step serves the plain file alone.
+    Watermarks, locks and gone-markers are kept under `.state/`, named by target with
+    percent-encoding so that distinct targets never share a file.
     """
 
     def __init__(self, root: Path) -> None:
         self._root = Path(root)
-        self._root.mkdir(parents=True, exist_ok=True)
+        self._state = self._root / _STATE
+        for folder in ("watermarks", "locks", "gone", "tmp"):
+            (self._state / folder).mkdir(parents=True, exist_ok=True)
         self._cache: dict[str, tuple[tuple[int, int, int], Artifact]] = {}
         self._lock = threading.Lock()
 
     def publish(self, target: str, artifacts: Sequence[Artifact], watermark: str) -> bool:
-        with self._target_lock(target):
-            mark_file = self._root / ".watermarks" / target.replace(":", "_")
-            stored = mark_file.read_text() if mark_file.exists() else ""
-            if stored and event_id_key(watermark) < event_id_key(stored):
-                return False
-            for artifact in artifacts:
-                self._write_artifact(artifact)
-            _atomic_write(mark_file, watermark.encode())
-            return True
+        with self._newer_than_stored(target, watermark) as newer:
+            if newer:
+                for artifact in artifacts:
+                    self._write_artifact(artifact)
+                    (self._state / "gone" / artifact.path).unlink(missing_ok=True)
+            return newer
+
+    def delete(
+        self, target: str, paths: Sequence[str], watermark: str, *, gone: bool = False
+    ) -> bool:
+        with self._newer_than_stored(target, watermark) as newer:
+            for path in paths if newer else ():
+                file = self._root / _checked(path)
+                for suffix in _VARIANT_SUFFIXES:
+                    file.with_name(file.name + suffix).unlink(missing_ok=True)
+                file.unlink(missing_ok=True)
+                if gone:
+                    self._atomic_write(self._state / "gone" / path, b"")
+            return newer
 
     def get(self, path: str) -> Artifact | None:
         path = safe_path(path)  # type: ignore[assignment]
@@ -56,6 +73,7 @@ class FilesystemStore(ArtifactStore):
         try:
             st = os.stat(file)
         except (FileNotFoundError, NotADirectoryError):
+            self._cache.pop(path, None)
             return None
         if not stat.S_ISREG(st.st_mode):
             return None  # a directory such as "feeds"
@@ -69,20 +87,26 @@ class FilesystemStore(ArtifactStore):
                 self._cache[path] = (signature, artifact)
         return artifact
 
-    def paths(self, prefix: str) -> list[str]:
+    def gone(self, path: str) -> bool:
+        return safe_path(path) is not None and (self._state / "gone" / path).is_file()
+
+    def listing(self, prefix: str) -> list[Listed]:
         base = self._root / prefix
         if not base.is_dir():
             return []
         found = []
         for dirpath, dirnames, filenames in os.walk(base):
-            dirnames[:] = [d for d in dirnames if not d.startswith(".")]
+            if Path(dirpath) == self._root:
+                dirnames[:] = [d for d in dirnames if d != _STATE]
             for name in filenames:
-                if not name.startswith(".") and not name.endswith((".gz", ".br")):
-                    found.append(Path(dirpath, name).relative_to(self._root).as_posix())
+                file = Path(dirpath, name)
+                path = file.relative_to(self._root).as_posix()
+                if safe_path(path) and not name.endswith(_VARIANT_SUFFIXES):
+                    found.append(Listed(path, file.stat().st_mtime))
         return sorted(found)
 
     def _write_artifact(self, artifact: Artifact) -> None:
-        file = self._root / artifact.path
+        file = self._root / _checked(artifact.path)
         try:
             if file.read_bytes() == artifact.body:
                 return  # same bytes: keep the mtime, and so Last-Modified, stable
@@ -94,8 +118,8 @@ class FilesystemStore(ArtifactStore):
             if data is None:
                 variant.unlink(missing_ok=True)
             else:
-                _atomic_write(variant, data)
-        _atomic_write(file, artifact.body)
+                self._atomic_write(variant, data)
+        self._atomic_write(file, artifact.body)
 
     def _load(self, path: str, file: Path, modified: float) -> Artifact | None:
         try:
@@ -116,25 +140,38 @@ class FilesystemStore(ArtifactStore):
         return Artifact(path, body, modified=modified, **variants)
 
     @contextmanager
-    def _target_lock(self, target: str):  # type: ignore[no-untyped-def]
-        lock_file = self._root / ".locks" / target.replace(":", "_")
-        lock_file.parent.mkdir(parents=True, exist_ok=True)
-        with open(lock_file, "a") as handle:
-            fcntl.flock(handle, fcntl.LOCK_EX)
+    def _newer_than_stored(self, target: str, watermark: str) -> Iterator[bool]:
+        """Hold the target's lock; yield whether `watermark` is not older than the stored
+        one, and store it when the block completes."""
+        name = quote(target, safe="")
+        with open(self._state / "locks" / name, "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
             try:
-                yield
+                mark_file = self._state / "watermarks" / name
+                stored = mark_file.read_text() if mark_file.exists() else ""
+                newer = not stored or event_id_key(watermark) >= event_id_key(stored)
+                yield newer
+                if newer:
+                    self._atomic_write(mark_file, watermark.encode())
             finally:
-                fcntl.flock(handle, fcntl.LOCK_UN)
+                fcntl.flock(lock, fcntl.LOCK_UN)
+
+    def _atomic_write(self, file: Path, data: bytes) -> None:
+        # No fsync: readers need atomicity, not durability; a lost artifact is rebuilt from
+        # Redis. Temporary files live under .state/tmp (same filesystem), never in a folder
+        # that is served.
+        file.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=self._state / "tmp")
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
+            os.replace(tmp, file)
+        except BaseException:
+            os.unlink(tmp)
+            raise
 
 
-def _atomic_write(file: Path, data: bytes) -> None:
-    # No fsync: readers need atomicity, not durability; a lost artifact is rebuilt from Redis.
-    file.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=file.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(tmp, file)
-    except BaseException:
-        os.unlink(tmp)
-        raise
+def _checked(path: str) -> str:
+    if safe_path(path) is None:
+        raise ValueError(f"unsafe artifact path {path!r}")
+    return path

@@ -15,20 +15,24 @@ import redis
 
 from shared.artifacts import Artifact, safe_path
 from shared.events import event_id_key
-from shared.store import ArtifactStore
+from shared.store import ArtifactStore, Listed
 
 _PREFIX = "nw:artifact:"
 _PATHS = "nw:artifacts"
+_GONE = "nw:artifacts:gone"
 _MARKS = "nw:artifact-marks"
 _CHANNEL = "nw:artifacts:changed"
+
+
+def _script(client: redis.Redis, name: str):  # type: ignore[no-untyped-def]
+    return client.register_script(files("shared.lua").joinpath(name).read_text())
 
 
 class RedisStore(ArtifactStore):
     def __init__(self, client: redis.Redis) -> None:
         self._redis = client
-        self._publish = client.register_script(
-            files("shared.lua").joinpath("publish_artifacts.lua").read_text()
-        )
+        self._publish = _script(client, "publish_artifacts.lua")
+        self._delete = _script(client, "delete_artifacts.lua")
         self._cache: dict[str, Artifact] = {}
         # Bumped on every invalidation: a fetch that raced one is not cached.
         self._generation = 0
@@ -43,11 +47,21 @@ class RedisStore(ArtifactStore):
         args: list[str | bytes | float] = [target, ms, seq, _PREFIX, _CHANNEL, time.time()]
         for a in artifacts:
             args += [a.path, a.body, a.gzip or b"", a.br or b""]
-        published = bool(self._publish(keys=[_MARKS, _PATHS], args=args))
+        published = bool(self._publish(keys=[_MARKS, _PATHS, _GONE], args=args))
         # Our own announcement arrives later, on the listener thread: read our writes now.
         for a in artifacts if published else ():
             self._invalidate(a.path)
         return published
+
+    def delete(
+        self, target: str, paths: Sequence[str], watermark: str, *, gone: bool = False
+    ) -> bool:
+        ms, seq = event_id_key(watermark)
+        args = [target, ms, seq, _PREFIX, _CHANNEL, int(gone), *paths]
+        deleted = bool(self._delete(keys=[_MARKS, _PATHS, _GONE], args=args))
+        for path in paths if deleted else ():
+            self._invalidate(path)
+        return deleted
 
     def get(self, path: str) -> Artifact | None:
         if safe_path(path) is None:
@@ -67,10 +81,20 @@ class RedisStore(ArtifactStore):
                         self._cache[path] = artifact
             return artifact
 
-    def paths(self, prefix: str) -> list[str]:
-        return sorted(
-            p.decode() for p in self._redis.smembers(_PATHS) if p.decode().startswith(prefix)
-        )
+    def gone(self, path: str) -> bool:
+        return safe_path(path) is not None and bool(self._redis.sismember(_GONE, path))
+
+    def listing(self, prefix: str) -> list[Listed]:
+        paths = sorted(p.decode() for p in self._redis.smembers(_PATHS))
+        paths = [p for p in paths if p.startswith(prefix)]
+        pipe = self._redis.pipeline(transaction=False)
+        for path in paths:
+            pipe.hget(_PREFIX + path, "modified")
+        return [
+            Listed(path, float(modified))
+            for path, modified in zip(paths, pipe.execute() if paths else [], strict=True)
+            if modified is not None
+        ]
 
     def close(self) -> None:
         self._stop.set()

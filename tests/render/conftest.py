@@ -12,6 +12,7 @@ import redis.asyncio
 
 from services.render.builds import BuildContext
 from services.render.celery_app import make_context
+from services.render.kinds import Registry
 from shared.articles import ArticleWriter, WriteResult
 from shared.models import Article
 from shared.settings import Settings
@@ -27,7 +28,8 @@ def write(settings: Settings) -> Callable[..., WriteResult]:
         async def go() -> WriteResult:
             client = redis.asyncio.Redis.from_url(settings.redis_url)
             try:
-                return await ArticleWriter(client, settings).upsert(article, publisher)
+                writer = ArticleWriter(client, settings, Registry.from_settings(settings).entries)
+                return await writer.upsert(article, publisher)
             finally:
                 await client.aclose()
 
@@ -42,7 +44,8 @@ def retract(settings: Settings) -> Callable[[str], WriteResult]:
         async def go() -> WriteResult:
             client = redis.asyncio.Redis.from_url(settings.redis_url)
             try:
-                return await ArticleWriter(client, settings).retract(article_id, "newsroom")
+                writer = ArticleWriter(client, settings, Registry.from_settings(settings).entries)
+                return await writer.retract(article_id, "newsroom")
             finally:
                 await client.aclose()
 
@@ -52,8 +55,14 @@ def retract(settings: Settings) -> Callable[[str], WriteResult]:
 
 
 @pytest.fixture
-def ctx(settings: Settings) -> BuildContext:
-    return make_context(settings)
+def enqueued() -> list[str]:
+    """Targets a build asked to queue (the follow-ups of its output)."""
+    return []
+
+
+@pytest.fixture
+def ctx(settings: Settings, enqueued: list[str]) -> BuildContext:
+    return make_context(settings, enqueued.append)
 
 
 @pytest.fixture

@@ -11,6 +11,7 @@ import redis
 
 from services.render.coordinator import Coordinator
 from services.render.dispatcher import Dispatcher
+from services.render.kinds import Registry
 from shared.settings import Settings
 from tests.conftest import wait_until
 
@@ -22,7 +23,9 @@ def queued() -> list[str]:
 
 def make_dispatcher(settings: Settings, queued: list[str], name: str = "d1") -> Dispatcher:
     client = redis.Redis.from_url(settings.redis_url)
-    dispatcher = Dispatcher(client, Coordinator(client, settings), queued.append, settings, name)
+    coordinator = Coordinator(client, settings)
+    registry = Registry.from_settings(settings)
+    dispatcher = Dispatcher(client, coordinator, queued.append, settings, name, registry)
     dispatcher.ensure_group()
     return dispatcher
 
@@ -43,6 +46,7 @@ def test_events_queue_each_target_once_and_are_acknowledged(
             "feed:tag:nato",
             "feed:tag:agit",
             "feed:author:dis-haberler-servisi",
+            "sitemap:2026-01",
         ]
     )
     assert db.xpending("nw:events", "render")["pending"] == 0
@@ -100,7 +104,7 @@ def test_embargo_is_released_once_and_never_early(settings, queued, write, db, s
     assert len(entries) == 2  # exactly one release
     assert entries[1][1]["type"] == "article.published"
     assert entries[1][1]["id"] == seed_article["id"]
-    assert db.zcard("nw:embargo") == 0
+    assert db.zcard("nw:sweep") == 0
 
 
 def test_dispatcher_survives_redis_losing_the_stream(settings, queued, write, db, seed_article):

@@ -10,10 +10,9 @@ import pytest
 from lxml import etree
 
 from services.render.feed_formats import RENDERERS, render_atom, render_json, render_rss
-from services.render.feed_model import EMPTY_FEED_DATE, build_feed
+from services.render.feed_model import EMPTY_FEED_DATE, FeedTarget, build_feed
 from shared.models import Article
 from shared.settings import Settings
-from shared.targets import FeedTarget
 
 SETTINGS = Settings(feeds_base_url="https://feeds.example.com.tr/")
 DUNYA = FeedTarget("section", "dunya")

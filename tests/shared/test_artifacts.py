@@ -69,20 +69,33 @@ def test_content_type_by_extension(path: str, expected: str) -> None:
         "feeds//all.rss",
         "feeds/",
         ".watermarks/x",
-        "feeds/.hidden",
+        ".state/watermarks/feed%3Aall",
+        ".hidden",
         ".locks/feed_all",
+        "feeds/..",
+        "cards/../x.jpg",
         "a\\b",
         "..\\..\\windows",
         "a\x00b",
         "",
     ],
 )
-def test_safe_path_refuses_traversal_and_dotfiles(path: str) -> None:
+def test_safe_path_refuses_traversal_and_bookkeeping(path: str) -> None:
     assert safe_path(path) is None
 
 
 @pytest.mark.parametrize(
-    "path", ["feeds/sections/dunya.rss", "sitemap.xml", "cards/dunya-2026:01.jpg"]
+    "path",
+    [
+        "feeds/sections/dunya.rss",
+        "sitemap.xml",
+        "cards/dunya-2026:01.jpg",
+        # Article ids may contain ":" and start with ".": their cards must have paths.
+        "cards/.abc.jpg",
+        "cards/..jpg",
+        "cards/...html",
+        "cards/a:b:c.html",
+    ],
 )
 def test_safe_path_accepts_artifact_paths(path: str) -> None:
     assert safe_path(path) == path

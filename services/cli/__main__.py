@@ -1,0 +1,110 @@
+"""`newswire`: the operator's command (import, rebuild, status, keys).
+
+Settings come from the environment (NEWSWIRE_*), as for every service.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import redis
+from tqdm import tqdm
+
+from services.cli import api_keys, archive_import, rebuild
+from services.cli.status import print_status
+from services.render.celery_app import make_context
+from services.render.coordinator import Coordinator
+from services.render.kinds import Registry
+from shared.article_reader import ArticleReader
+from shared.settings import Settings
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="newswire", description=__doc__.split("\n")[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    imp = commands.add_parser("import", help="load an NDJSON archive (one article per line)")
+    imp.add_argument("file", type=Path, help="the archive, e.g. archive.ndjson")
+    imp.add_argument("--publisher", required=True, help="the publisher the articles belong to")
+
+    reb = commands.add_parser("rebuild", help="rebuild targets from stored state")
+    reb.add_argument("targets", nargs="*", help="target names, e.g. feed:section:dunya")
+    reb.add_argument("--kind", action="append", default=[], help="every target of a kind")
+    reb.add_argument("--local", action="store_true", help="build here, not on the workers")
+
+    commands.add_parser("status", help="the event stream, builds and wakeups at a glance")
+
+    keys = commands.add_parser("keys", help="API keys of publishers")
+    key_commands = keys.add_subparsers(dest="keys_command", required=True)
+    new = key_commands.add_parser("new", help="make a key for a publisher")
+    new.add_argument("publisher")
+    key_commands.add_parser("list", help="the publishers that have keys")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    settings = Settings()
+    try:
+        if args.command == "keys":
+            new = args.keys_command == "new"
+            key = api_keys.new_key(args.publisher, settings) if new else None
+            print(key or api_keys.list_keys(settings))
+            return 0
+        if args.command == "import":
+            return _import(args, settings)
+        if args.command == "rebuild":
+            return _rebuild(args, settings)
+        return print_status(redis.Redis.from_url(settings.redis_url), settings)
+    except redis.ConnectionError as exc:
+        print(
+            f"cannot reach Redis at {settings.redis_url} ({exc}). Is it running? "
+            "Set NEWSWIRE_REDIS_URL to the right server.",
+            file=sys.stderr,
+        )
+        return 2
+    except (ValueError, rebuild.Stalled) as exc:
+        print(f"newswire {args.command}: {exc}", file=sys.stderr)
+        return 2
+
+
+def _import(args: argparse.Namespace, settings: Settings) -> int:
+    if not args.file.is_file():
+        raise ValueError(f"no such file: {args.file}")
+    entries = Registry.from_settings(settings).entries
+    report = archive_import.run_import(args.file, args.publisher, settings, entries)
+    counts = ", ".join(f"{n} {status}" for status, n in sorted(report.statuses.items()))
+    print(f"imported: {counts or 'nothing'}; {len(report.invalid)} invalid lines skipped")
+    if report.invalid:
+        print(
+            "fix the lines named above and import the file again: "
+            "articles already stored come back as unchanged",
+            file=sys.stderr,
+        )
+        return 1
+    return 0
+
+
+def _rebuild(args: argparse.Namespace, settings: Settings) -> int:
+    registry = Registry.from_settings(settings)
+    client = redis.Redis.from_url(settings.redis_url)
+    targets = rebuild.select_targets(registry, ArticleReader(client), args.targets, args.kind)
+    if not targets:
+        print("nothing to rebuild: no stored article touches these kinds")
+        return 0
+    since = rebuild.request_rebuild(client, settings, targets)
+    with tqdm(total=len(targets), unit=" targets", desc="rebuild") as bar:
+        if args.local:
+            rebuild.build_here(
+                make_context(settings, lambda _: None, registry), targets, since, bar
+            )
+        else:
+            rebuild.wait_for_workers(Coordinator(client, settings), targets, since, bar)
+    print(f"rebuilt {len(targets)} targets")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,100 @@
+"""`newswire rebuild`: rebuild targets from stored state, by the workers or in this process.
+
+Either way the request is an event on the stream (`targets.rebuild`), so a rebuild takes the
+path every change takes: coordinated per target, never overwriting newer output.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import replace
+
+import redis
+from tqdm import tqdm
+
+from services.render.builds import BuildContext, build_target
+from services.render.coordinator import Coordinator
+from services.render.kinds import Registry
+from shared.article_reader import ArticleReader
+from shared.events import event_id_key
+from shared.settings import Settings
+
+_CHUNK = 1000  # targets per event
+STALL_S = 30.0  # no build finished for this long: say what to check
+
+
+class Stalled(RuntimeError):
+    """No build finished for a while; the message says what to check."""
+
+
+def select_targets(
+    registry: Registry, reader: ArticleReader, names: Sequence[str], kinds: Sequence[str]
+) -> list[str]:
+    """The named targets (checked), or every known target of `kinds` (default: all kinds).
+
+    Raises:
+        ValueError: a name is not a target, or a kind does not exist.
+    """
+    for name in names:
+        registry.kind(name)
+    if names:
+        return list(dict.fromkeys(names))
+    by_name = {kind.name: kind for kind in registry.kinds}
+    unknown = set(kinds) - set(by_name)
+    if unknown:
+        raise ValueError(f"unknown kind {sorted(unknown)[0]!r}: kinds are {', '.join(by_name)}")
+    return [t for k in (kinds or by_name) for t in by_name[k].known_targets(reader)]
+
+
+def request_rebuild(client: redis.Redis, settings: Settings, targets: Sequence[str]) -> str:
+    """Append rebuild events for `targets`; returns the id of the last one."""
+    last = ""
+    for start in range(0, len(targets), _CHUNK):
+        chunk = json.dumps(list(targets[start : start + _CHUNK]))
+        fields = {"type": "targets.rebuild", "id": "", "rev": 0, "targets": chunk}
+        last = client.xadd(settings.events_stream, fields, maxlen=settings.events_maxlen).decode()
+    return last
+
+
+def wait_for_workers(
+    coordinator: Coordinator, targets: Sequence[str], since: str, bar: tqdm
+) -> None:
+    """Wait until every target has a finished build covering event `since`.
+
+    Raises:
+        Stalled: nothing finished for STALL_S seconds.
+    """
+    pending, last_progress = set(targets), time.monotonic()
+    while pending:
+        done = {t for t, mark in coordinator.done_marks(pending) if _covers(mark, since)}
+        if done:
+            pending -= done
+            bar.update(len(done))
+            last_progress = time.monotonic()
+        elif time.monotonic() - last_progress > STALL_S:
+            raise Stalled(
+                f"no build finished in {STALL_S:.0f} s ({len(pending)} targets left): are the "
+                "dispatcher and a worker running? Start them (`make run`, or `docker compose up "
+                "dispatcher worker`), or rebuild in this process with --local."
+            )
+        time.sleep(0.2)
+
+
+def build_here(ctx: BuildContext, targets: Iterable[str], since: str, bar: tqdm) -> None:
+    """Build each target in this process, then the follow-ups their outputs ask for."""
+    queue = list(targets)
+    follow_ups: list[str] = []
+    local = replace(ctx, enqueue=follow_ups.append)
+    while queue:
+        for target in queue:
+            ctx.coordinator.mark([(target, since)])
+            build_target(target, local)
+            bar.update(1)
+        queue, follow_ups[:] = list(dict.fromkeys(follow_ups)), []
+        bar.total += len(queue)
+
+
+def _covers(mark: str | None, since: str) -> bool:
+    return mark is not None and event_id_key(mark) >= event_id_key(since)

@@ -1,0 +1,78 @@
+"""The registry of artifact kinds: the one place that lists them.
+
+A kind (see `base.Kind`) names its targets, says which targets an article touches, picks its
+Celery queue and priority, renders, and asks for time-driven rebuilds. Everything else (the
+write step, dispatcher, worker task, coordinator, stores, `newswire rebuild`) goes through
+`Registry` and knows no kind by name. Adding a kind is one module and one line below.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from importlib import import_module
+
+from services.render.kinds.base import Kind
+from shared.models import Article
+from shared.settings import Settings
+from shared.targets import TargetEntry
+
+KINDS = (
+    "services.render.kinds.feed:FeedKind",
+    "services.render.kinds.sitemap:SitemapKind",
+)
+
+
+class Registry:
+    def __init__(self, kinds: Sequence[Kind]) -> None:
+        self._kinds = {kind.name: kind for kind in kinds}
+
+    @classmethod
+    def from_settings(cls, settings: Settings, clock: Callable[[], float] = time.time) -> Registry:
+        """The built-in kinds and `settings.extra_kinds`, each made with `settings`.
+
+        Raises:
+            ValueError: an extra kind cannot be imported or is not a `Kind`.
+        """
+        return cls([_load(spec)(settings, clock) for spec in (*KINDS, *settings.extra_kinds)])
+
+    @property
+    def kinds(self) -> list[Kind]:
+        return list(self._kinds.values())
+
+    @property
+    def queues(self) -> list[str]:
+        return list(dict.fromkeys(kind.queue for kind in self._kinds.values()))
+
+    def kind(self, target: str) -> Kind:
+        """The kind of a target, which has checked the name.
+
+        Raises:
+            ValueError: no kind has such a target.
+        """
+        kind = self._kinds.get(target.partition(":")[0])
+        if kind is None:
+            raise ValueError(f"unknown target {target!r}: kinds are {', '.join(self._kinds)}")
+        kind.validate(target)
+        return kind
+
+    def entries(self, article: Article) -> list[TargetEntry]:
+        """Every target that shows `article`, of every kind."""
+        return [entry for kind in self._kinds.values() for entry in kind.entries(article)]
+
+    def queue(self, target: str) -> str:
+        return self.kind(target).queue
+
+    def priority(self, target: str) -> int:
+        return self.kind(target).priority(target)
+
+
+def _load(spec: str) -> type[Kind]:
+    module, _, name = spec.partition(":")
+    try:
+        found = getattr(import_module(module), name)
+    except (ImportError, AttributeError) as exc:
+        raise ValueError(f"cannot load artifact kind {spec!r}: {exc}") from exc
+    if not (isinstance(found, type) and issubclass(found, Kind)):
+        raise ValueError(f"{spec!r} is not an artifact kind")
+    return found

@@ -1,0 +1,74 @@
+"""The feed kind: RSS, Atom and JSON Feed for the site, each section, tag and author."""
+
+from __future__ import annotations
+
+from services.render.feed_formats import RENDERERS
+from services.render.feed_model import FEED_FORMATS, FEED_KINDS, FeedTarget, build_feed
+from services.render.kinds.base import ROUTINE, URGENT, Kind, Output, RenderContext
+from shared.article_reader import ArticleReader
+from shared.artifacts import encode
+from shared.models import Article
+from shared.slugs import slugify
+from shared.targets import TargetEntry
+
+ALL = FeedTarget("all")
+
+
+def parse(name: str) -> FeedTarget:
+    """The feed a target name denotes.
+
+    Raises:
+        ValueError: the name is not a feed target.
+    """
+    if name == ALL.name:
+        return ALL
+    prefix, _, rest = name.partition(":")
+    kind, _, slug = rest.partition(":")
+    if prefix != "feed" or kind not in FEED_KINDS[1:] or not slug or slugify(slug) != slug:
+        raise ValueError(f"unknown target {name!r}")
+    return FeedTarget(kind, slug)
+
+
+class FeedKind(Kind):
+    name = "feed"
+    queue = "feeds"
+
+    def validate(self, target: str) -> None:
+        parse(target)
+
+    def entries(self, article: Article) -> list[TargetEntry]:
+        # A feed item shows nearly all of an article: any change rebuilds its feeds.
+        digest, score = article.digest, int(article.published_at.timestamp() * 1000)
+        labelled = [(ALL, None), (FeedTarget("section", article.section_slug), article.section)]
+        labelled += [(FeedTarget("tag", slugify(tag)), tag) for tag in article.tags]
+        labelled += [(FeedTarget("author", slugify(a.name)), a.name) for a in article.authors]
+        entries: dict[str, TargetEntry] = {}
+        for feed, label in labelled:
+            entries.setdefault(
+                feed.name,
+                TargetEntry(feed.name, digest, score=score, label=label),
+            )
+        return list(entries.values())
+
+    def render(self, target: str, ctx: RenderContext) -> Output:
+        feed_target = parse(target)
+        articles = ctx.reader.visible(target, ctx.settings.feed_size)
+        feed = build_feed(feed_target, articles, ctx.reader.display_name(target), ctx.settings)
+        quality = ctx.settings.brotli_quality
+        return Output(
+            artifacts=[
+                encode(feed_target.path(fmt), render(feed), quality)
+                for fmt, render in RENDERERS.items()
+            ]
+        )
+
+    def paths(self, target: str) -> list[str]:
+        feed_target = parse(target)
+        return [feed_target.path(fmt) for fmt in FEED_FORMATS]
+
+    def priority(self, target: str) -> int:
+        # What most readers fetch goes first: the site-wide and section feeds.
+        return URGENT if target == ALL.name or target.startswith("feed:section:") else ROUTINE
+
+    def known_targets(self, reader: ArticleReader) -> list[str]:
+        return [ALL.name, *reader.targets(f"{self.name}:")]

@@ -1,0 +1,145 @@
+"""The sitemap kind: monthly partitions, the Google News sitemap, and the sitemap index.
+
+`sitemap:<yyyy-mm>` holds the articles published that month (in the site's time zone), split
+into stable parts past the protocol's limits; `sitemap:news` the last 48 hours, at most 1,000;
+`sitemap:index` every partition file that exists. A partition's build reads only its own
+index, so an article costs the same at a million archived articles as at a hundred.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import UTC, datetime
+from functools import cached_property
+from zoneinfo import ZoneInfo
+
+from services.render import sitemap_xml
+from services.render.kinds.base import ROUTINE, URGENT, Kind, Output, RenderContext
+from shared import keys
+from shared.article_reader import ArticleReader
+from shared.artifacts import encode
+from shared.models import Article
+from shared.targets import Shard, TargetEntry, fingerprint
+
+INDEX, NEWS = "sitemap:index", "sitemap:news"
+INDEX_PATH, NEWS_PATH = "sitemap.xml", "sitemaps/news.xml"
+NEWS_WINDOW_MS = 48 * 3600 * 1000
+NEWS_MAX_URLS = 1000
+_MONTH = re.compile(r"^sitemap:(\d{4})-(0[1-9]|1[0-2])$")
+
+
+def part_path(target: str, part: int) -> str:
+    """`sitemaps/2026-01.xml` for the first part of a month, `sitemaps/2026-01-2.xml` after."""
+    month = target.removeprefix("sitemap:")
+    return f"sitemaps/{month}.xml" if part == 1 else f"sitemaps/{month}-{part}.xml"
+
+
+class SitemapKind(Kind):
+    name = "sitemap"
+    queue = "sitemaps"
+
+    @cached_property
+    def _zone(self) -> ZoneInfo:
+        return ZoneInfo(self.settings.timezone)
+
+    @cached_property
+    def _shard(self) -> Shard:
+        room = self.settings.sitemap_max_bytes - sitemap_xml.URLSET_OVERHEAD
+        return Shard(self.settings.sitemap_max_urls, room)
+
+    def validate(self, target: str) -> None:
+        if target not in (INDEX, NEWS) and not _MONTH.match(target):
+            raise ValueError(f"unknown target {target!r}")
+
+    def entries(self, article: Article) -> list[TargetEntry]:
+        loc = str(article.url)
+        if len(loc) > sitemap_xml.MAX_LOC:
+            return []  # the protocol cannot list it
+        published = int(article.published_at.timestamp() * 1000)
+        image = str(article.image.url) if article.image else None
+        entry = sitemap_xml.url_entry(loc, article.modified, image)
+        month = article.published_at.astimezone(self._zone).strftime("%Y-%m")
+        entries = [
+            TargetEntry(f"sitemap:{month}", fingerprint(entry), published, entry, shard=self._shard)
+        ]
+        # Only recent articles enter the news index (archives would only be dropped again).
+        if published >= self.clock() * 1000 - NEWS_WINDOW_MS:
+            news = [loc, article.title, article.published_at.isoformat(), published]
+            payload = json.dumps(news, ensure_ascii=False)
+            entries.append(TargetEntry(NEWS, fingerprint(payload), published, payload))
+        return entries
+
+    def render(self, target: str, ctx: RenderContext) -> Output:
+        if target == INDEX:
+            return self._render_index(ctx)
+        if target == NEWS:
+            return self._render_news(ctx)
+        return self._render_month(target, ctx)
+
+    def _render_month(self, target: str, ctx: RenderContext) -> Output:
+        artifacts, emptied = [], []
+        for part in ctx.reader.parts(target):
+            rows = ctx.reader.payloads(target, part)
+            if rows:
+                body = sitemap_xml.urlset(entry for _, entry in rows)
+                artifacts.append(encode(part_path(target, part), body, ctx.settings.brotli_quality))
+            else:
+                emptied.append(part_path(target, part))
+        return Output(artifacts=artifacts, remove=emptied, then=(INDEX,))
+
+    def _render_news(self, ctx: RenderContext) -> Output:
+        since = ctx.reader.now_ms() - NEWS_WINDOW_MS
+        _drop_older(ctx, NEWS, since)
+        rows = ctx.reader.payloads(NEWS, since_ms=since, limit=NEWS_MAX_URLS, newest_first=True)
+        items = [json.loads(payload) for _, payload in rows]
+        body = sitemap_xml.news_urlset(
+            ((loc, title, date) for loc, title, date, _ in items),
+            ctx.settings.site_name,
+            ctx.settings.language,
+            fallback=str(ctx.settings.site_url),
+        )
+        # The oldest item leaves the window 48 hours after it was published: wake then.
+        wake = items[-1][3] + NEWS_WINDOW_MS + 1 if items else None
+        artifact = encode(NEWS_PATH, body, ctx.settings.brotli_quality)
+        return Output(artifacts=[artifact], wake_at_ms=wake, then=(INDEX,))
+
+    def _render_index(self, ctx: RenderContext) -> Output:
+        # What the store holds right now, so the index never names a missing file.
+        files = [
+            (ctx.settings.sitemap_base + listed.path, _local(listed.modified, self._zone))
+            for listed in ctx.store.listing("sitemaps/")
+            if listed.path.endswith(".xml")
+        ]
+        if not files:
+            return Output(remove=[INDEX_PATH])
+        body = sitemap_xml.sitemap_index(files)
+        return Output(artifacts=[encode(INDEX_PATH, body, ctx.settings.brotli_quality)])
+
+    def paths(self, target: str) -> list[str]:
+        self.validate(target)
+        if target == INDEX:
+            return [INDEX_PATH]
+        return [NEWS_PATH] if target == NEWS else [part_path(target, 1)]
+
+    def priority(self, target: str) -> int:
+        return URGENT if target == NEWS else ROUTINE
+
+    def known_targets(self, reader: ArticleReader) -> list[str]:
+        months = [t for t in reader.targets(f"{self.name}:") if _MONTH.match(t)]
+        # The index last: it lists what the others publish.
+        return [NEWS, *months, INDEX]
+
+
+def _drop_older(ctx: RenderContext, target: str, before_ms: int) -> None:
+    """Remove index entries that aged out, so the news index stays small."""
+    aged = ctx.redis.zrangebyscore(keys.index(target), "-inf", f"({before_ms}")
+    if aged:
+        pipe = ctx.redis.pipeline(transaction=False)
+        pipe.zrem(keys.index(target), *aged)
+        pipe.hdel(keys.payloads(target), *aged)
+        pipe.execute()
+
+
+def _local(timestamp: float, zone: ZoneInfo) -> datetime:
+    return datetime.fromtimestamp(int(timestamp), UTC).astimezone(zone)
