@@ -6,6 +6,7 @@ it down; nothing else reads the environment.
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
@@ -93,6 +94,13 @@ class Settings(BaseSettings):
             if len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
                 raise ValueError("api_keys must map lowercase SHA-256 hex digests to publishers")
         return keys
+
+    @field_validator("fetch_allow_networks")
+    @classmethod
+    def _networks(cls, networks: list[str]) -> list[str]:
+        for network in networks:
+            ipaddress.ip_network(network)  # a ValueError names the bad one
+        return networks
 
     @model_validator(mode="after")
     def _production_needs_keys(self) -> Settings:

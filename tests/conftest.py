@@ -1,7 +1,9 @@
-"""Fixtures: throwaway redis-servers, settings pointing at them, and whole stacks of processes."""
+"""Fixtures: throwaway redis-servers, settings pointing at them, articles written the way ingest
+writes them, and whole stacks of processes."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import threading
@@ -11,11 +13,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import redis
+import redis.asyncio
 import uvicorn
 
 from devstack.redis_server import RedisServer, free_port
 from devstack.stack import Stack
 from devstack.stack import wait_until as stack_wait_until
+from services.render.kinds import Registry
+from shared.articles import ArticleWriter, WriteResult
+from shared.models import Article
 from shared.settings import Settings
 
 DATA = Path(__file__).parent / "data"
@@ -79,6 +86,57 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     running = make_stack(tmp_path_factory.mktemp("stack"))
     yield running
     running.stop()
+
+
+@pytest.fixture
+def write_many(settings: Settings) -> Callable[..., list[WriteResult]]:
+    """Store articles (dicts) with their events, exactly as the ingest service does; `using`
+    gives the writer other settings (e.g. smaller sitemap parts)."""
+
+    def _write(
+        raws: list[dict[str, Any]], publisher: str = "newsroom", using: Settings | None = None
+    ) -> list[WriteResult]:
+        chosen = using or settings
+        articles = [Article.model_validate(r, context={"default_language": "tr"}) for r in raws]
+
+        async def go() -> list[WriteResult]:
+            client = redis.asyncio.Redis.from_url(chosen.redis_url)
+            try:
+                writer = ArticleWriter(client, chosen, Registry.from_settings(chosen).entries)
+                return await writer.upsert_many(articles, publisher)
+            finally:
+                await client.aclose()
+
+        return asyncio.run(go())
+
+    return _write
+
+
+@pytest.fixture
+def write(write_many: Callable[..., list[WriteResult]]) -> Callable[..., WriteResult]:
+    """Store one article (dict) with its event."""
+    return lambda raw, publisher="newsroom", using=None: write_many([raw], publisher, using)[0]
+
+
+@pytest.fixture
+def retract(settings: Settings) -> Callable[[str], WriteResult]:
+    def _retract(article_id: str) -> WriteResult:
+        async def go() -> WriteResult:
+            client = redis.asyncio.Redis.from_url(settings.redis_url)
+            try:
+                writer = ArticleWriter(client, settings, Registry.from_settings(settings).entries)
+                return await writer.retract(article_id, "newsroom")
+            finally:
+                await client.aclose()
+
+        return asyncio.run(go())
+
+    return _retract
+
+
+@pytest.fixture
+def db(settings: Settings) -> redis.Redis:
+    return redis.Redis.from_url(settings.redis_url, decode_responses=True)
 
 
 @contextmanager

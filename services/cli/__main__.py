@@ -33,6 +33,9 @@ def _parser() -> argparse.ArgumentParser:
     reb.add_argument("targets", nargs="*", help="target names, e.g. feed:section:dunya")
     reb.add_argument("--kind", action="append", default=[], help="every target of a kind")
     reb.add_argument("--local", action="store_true", help="build here, not on the workers")
+    reb.add_argument(
+        "--wait", type=float, default=30.0, help="give up after this many seconds without progress"
+    )
 
     commands.add_parser("status", help="the event stream, builds and wakeups at a glance")
 
@@ -101,7 +104,8 @@ def _rebuild(args: argparse.Namespace, settings: Settings) -> int:
                 make_context(settings, lambda _: None, registry), targets, since, bar
             )
         else:
-            rebuild.wait_for_workers(Coordinator(client, settings), targets, since, bar)
+            coordinator = Coordinator(client, settings)
+            rebuild.wait_for_workers(coordinator, targets, since, bar, args.wait)
     print(f"rebuilt {len(targets)} targets")
     return 0
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sys
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -59,7 +60,7 @@ async def import_archive(
         except InvalidArticle as exc:
             reason = "; ".join(f"{f['field']}: {f['message']}" for f in exc.fields) or exc.message
             report.invalid.append((number, reason))
-            progress.write(f"line {number}: {reason}")
+            progress.write(f"line {number}: {reason}", file=sys.stderr)
             progress.update(1)
         if len(batch) >= batch_size:
             await _write(batch, writer, publisher, report, progress)

@@ -22,7 +22,6 @@ from shared.events import event_id_key
 from shared.settings import Settings
 
 _CHUNK = 1000  # targets per event
-STALL_S = 30.0  # no build finished for this long: say what to check
 
 
 class Stalled(RuntimeError):
@@ -59,12 +58,12 @@ def request_rebuild(client: redis.Redis, settings: Settings, targets: Sequence[s
 
 
 def wait_for_workers(
-    coordinator: Coordinator, targets: Sequence[str], since: str, bar: tqdm
+    coordinator: Coordinator, targets: Sequence[str], since: str, bar: tqdm, stall_s: float
 ) -> None:
     """Wait until every target has a finished build covering event `since`.
 
     Raises:
-        Stalled: nothing finished for STALL_S seconds.
+        Stalled: nothing finished for `stall_s` seconds.
     """
     pending, last_progress = set(targets), time.monotonic()
     while pending:
@@ -73,9 +72,9 @@ def wait_for_workers(
             pending -= done
             bar.update(len(done))
             last_progress = time.monotonic()
-        elif time.monotonic() - last_progress > STALL_S:
+        elif time.monotonic() - last_progress > stall_s:
             raise Stalled(
-                f"no build finished in {STALL_S:.0f} s ({len(pending)} targets left): are the "
+                f"no build finished in {stall_s:.0f} s ({len(pending)} targets left): are the "
                 "dispatcher and a worker running? Start them (`make run`, or `docker compose up "
                 "dispatcher worker`), or rebuild in this process with --local."
             )

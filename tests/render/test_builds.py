@@ -10,12 +10,7 @@ import feedparser
 
 from services.render.builds import build_target
 from shared.artifacts import encode
-
-
-def build(ctx, target: str) -> str:
-    """Owe the target one build, as an event would, and run it."""
-    ctx.coordinator.mark([(target, ctx.reader.now_ms().__str__() + "-0")])
-    return build_target(target, ctx)
+from tests.render.building import build
 
 
 def titles(ctx, path: str) -> list[str]:

@@ -23,7 +23,15 @@ def test_files_are_laid_out_like_urls(tmp_path: Path) -> None:
     assert (tmp_path / RSS).read_bytes() == artifact.body
     assert (tmp_path / (RSS + ".gz")).read_bytes() == artifact.gzip
     assert (tmp_path / (RSS + ".br")).read_bytes() == artifact.br
-    assert not list(tmp_path.rglob(".tmp-*"))
+    assert not list((tmp_path / ".state" / "tmp").iterdir())  # no temporary file left
+
+
+def test_bookkeeping_is_never_served_or_listed(tmp_path: Path) -> None:
+    store = FilesystemStore(tmp_path)
+    assert store.publish("feed:all", [encode("feeds/all.rss", b"<rss/>", 5)], "1-0")
+    assert (tmp_path / ".state" / "watermarks" / "feed%3Aall").read_text() == "1-0"
+    assert store.get(".state/watermarks/feed%3Aall") is None
+    assert store.paths("") == ["feeds/all.rss"]
 
 
 def test_watermark_survives_a_restart(tmp_path: Path) -> None:

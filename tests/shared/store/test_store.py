@@ -191,3 +191,72 @@ def test_concurrent_publishers_leave_the_newest_watermark(
     assert got is not None
     assert got.body == body("39")
     assert gzip.decompress(got.gzip) == body("39")
+
+
+def test_delete_removes_an_artifact_with_its_variants(store: ArtifactStore) -> None:
+    card = [encode("cards/a1.html", body("kart"), 5), encode("cards/a1.jpg", b"\xff\xd8jpg", 5)]
+    assert store.publish("card:a1", card, "1-0")
+    assert store.delete("card:a1", ["cards/a1.html", "cards/a1.jpg"], "2-0")
+    assert store.get("cards/a1.html") is None
+    assert store.get("cards/a1.jpg") is None
+    assert store.paths("cards/") == []
+    assert not store.gone("cards/a1.html")  # deleted, not taken down
+
+
+def test_a_deletion_as_gone_is_remembered_until_published_again(store: ArtifactStore) -> None:
+    assert store.publish("card:a1", [encode("cards/a1.html", body("kart"), 5)], "1-0")
+    assert store.delete("card:a1", ["cards/a1.html"], "2-0", gone=True)
+    assert store.get("cards/a1.html") is None
+    assert store.gone("cards/a1.html")
+    assert not store.gone("cards/a2.html")
+    assert store.publish("card:a1", [encode("cards/a1.html", body("geri"), 5)], "3-0")
+    assert not store.gone("cards/a1.html")
+    assert store.get("cards/a1.html").body == body("geri")  # type: ignore[union-attr]
+
+
+def test_an_older_delete_is_refused(store: ArtifactStore) -> None:
+    assert store.publish("card:a1", [encode("cards/a1.html", body("yeni"), 5)], "9-0")
+    assert store.delete("card:a1", ["cards/a1.html"], "5-0", gone=True) is False
+    assert store.get("cards/a1.html").body == body("yeni")  # type: ignore[union-attr]
+    assert not store.gone("cards/a1.html")
+
+
+def test_a_delete_is_seen_by_another_reader(store_factory: Callable[[], ArtifactStore]) -> None:
+    writer, reader = store_factory(), store_factory()
+    assert writer.publish("card:a1", [encode("cards/a1.html", body("kart"), 5)], "1-0")
+    assert reader.get("cards/a1.html") is not None
+    assert writer.delete("card:a1", ["cards/a1.html"], "2-0", gone=True)
+    deadline = time.monotonic() + 2
+    while reader.get("cards/a1.html") is not None and time.monotonic() < deadline:
+        time.sleep(0.01)  # the Redis store's readers hear of it by pub/sub
+    assert reader.get("cards/a1.html") is None
+    assert reader.gone("cards/a1.html")
+
+
+def test_listing_gives_each_path_with_when_its_bytes_changed(store: ArtifactStore) -> None:
+    before = time.time()
+    assert store.publish("sitemap:2026-01", [encode("sitemaps/2026-01.xml", body("a"), 5)], "1-0")
+    assert store.publish("sitemap:news", [encode("sitemaps/news.xml", body("n"), 5)], "1-0")
+    listed = store.listing("sitemaps/")
+    assert [item.path for item in listed] == ["sitemaps/2026-01.xml", "sitemaps/news.xml"]
+    for item in listed:
+        assert before - 2 <= item.modified <= time.time() + 2
+        assert item.modified == store.get(item.path).modified  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(("first", "second"), [("a:b", "a_b"), ("a/b", "a%2Fb"), ("x", "X")])
+def test_targets_never_share_a_watermark(store: ArtifactStore, first: str, second: str) -> None:
+    assert store.publish(first, [encode("feeds/one.rss", body("1"), 5)], "9-0")
+    assert store.publish(second, [encode("feeds/two.rss", body("2"), 5)], "1-0") is True
+
+
+@pytest.mark.parametrize("article_id", [".abc", "..", "a:b:c", "-x_y.z"])
+def test_every_valid_article_id_has_card_paths(store: ArtifactStore, article_id: str) -> None:
+    paths = [f"cards/{article_id}.html", f"cards/{article_id}.jpg"]
+    artifacts = [encode(path, body(path), 5) for path in paths]
+    assert store.publish(f"card:{article_id}", artifacts, "1-0")
+    for path in paths:
+        assert store.get(path).body == body(path)  # type: ignore[union-attr]
+    assert store.paths("cards/") == sorted(paths)
+    assert store.delete(f"card:{article_id}", paths, "2-0", gone=True)
+    assert all(store.gone(path) for path in paths)

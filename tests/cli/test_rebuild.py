@@ -1,0 +1,88 @@
+"""`newswire rebuild`: targets rebuilt from stored state, here or by the real workers."""
+
+from __future__ import annotations
+
+import shutil
+import time
+from pathlib import Path
+
+import feedparser
+
+from tests.conftest import wait_until
+from tests.sitemap_schemas import validate
+
+
+def artifacts(root: Path) -> list[str]:
+    return sorted(
+        p.relative_to(root).as_posix()
+        for p in root.rglob("*")
+        if p.is_file() and ".state" not in p.parts and p.suffix not in (".gz", ".br")
+    )
+
+
+def test_local_rebuild_builds_every_known_target(newswire, write, corpus, settings):
+    for article in corpus:
+        write(article)
+    result = newswire("rebuild", "--local")
+    assert result.returncode == 0, result.stderr
+    assert "rebuild: 100%" in result.stderr
+    built = artifacts(settings.artifact_dir)
+    for path in (
+        "feeds/all.rss",
+        "feeds/sections/dunya.atom",
+        "feeds/sections/yasam.json",
+        "feeds/tags/agit.rss",
+        "feeds/authors/dis-haberler-servisi.rss",
+        "sitemaps/2026-01.xml",
+        "sitemaps/news.xml",
+        "sitemap.xml",
+    ):
+        assert path in built, path
+    parsed = feedparser.parse((settings.artifact_dir / "feeds/sections/dunya.rss").read_bytes())
+    assert len(parsed.entries) == 4
+    index = validate((settings.artifact_dir / "sitemap.xml").read_bytes())
+    assert len(index) == 2  # the January partition and the news sitemap
+
+
+def test_rebuild_by_kind_and_by_name(newswire, write, seed_article, settings):
+    write(seed_article)
+    assert newswire("rebuild", "--local", "--kind", "sitemap").returncode == 0
+    assert not any(p.startswith("feeds/") for p in artifacts(settings.artifact_dir))
+    assert newswire("rebuild", "--local", "feed:tag:nato").returncode == 0
+    assert [p for p in artifacts(settings.artifact_dir) if p.startswith("feeds/")] == [
+        "feeds/tags/nato.atom",
+        "feeds/tags/nato.json",
+        "feeds/tags/nato.rss",
+    ]
+
+
+def test_unknown_names_are_refused_with_the_choices(newswire):
+    bad_target = newswire("rebuild", "feed:nope:x")
+    assert bad_target.returncode == 2
+    assert "unknown target 'feed:nope:x'" in bad_target.stderr
+    bad_kind = newswire("rebuild", "--kind", "podcast")
+    assert bad_kind.returncode == 2
+    assert "unknown kind 'podcast': kinds are feed, sitemap" in bad_kind.stderr
+
+
+def test_without_workers_it_says_what_to_start(newswire, write, seed_article):
+    write(seed_article)
+    started = time.monotonic()
+    result = newswire("rebuild", "feed:all", "--wait", "1")
+    assert result.returncode == 2
+    assert time.monotonic() - started < 15
+    assert "are the dispatcher and a worker running?" in result.stderr
+    assert "--local" in result.stderr
+
+
+def test_rebuild_by_the_workers_restores_lost_files(stack, newswire, seed_article):
+    assert stack.put(seed_article).status_code in (200, 201)
+    wait_until(lambda: stack.feed("sitemaps/2026-01.xml").ok, timeout=5)
+    root = Path(stack.env["NEWSWIRE_ARTIFACT_DIR"])
+    shutil.rmtree(root / "feeds")
+    (root / "sitemaps" / "2026-01.xml").unlink()
+    env = {k: v for k, v in stack.env.items() if k.startswith("NEWSWIRE_")}
+    result = newswire("rebuild", "--wait", "10", **env)
+    assert result.returncode == 0, result.stderr
+    assert stack.feed("feeds/sections/dunya.rss").ok
+    assert seed_article["url"] in stack.feed("sitemaps/2026-01.xml").text
