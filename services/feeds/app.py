@@ -11,7 +11,6 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from services.feeds.index_page import render_index
 from services.feeds.responses import artifact_response
 from shared.artifacts import Artifact
 from shared.settings import Settings
@@ -32,17 +31,13 @@ def robots_txt(settings: Settings) -> bytes:
 def create_app(settings: Settings, store: ArtifactStore | None = None) -> Starlette:
     store = store or make_store(settings)
 
-    async def index(_: Request) -> Response:
-        html = render_index(store.paths("feeds/"), settings)
-        return Response(html, media_type="text/html; charset=utf-8")
-
     async def healthz(_: Request) -> Response:
         return JSONResponse({"status": "ok"})
 
     robots = Artifact("robots.txt", robots_txt(settings), modified=time.time())
 
     async def artifact(request: Request) -> Response:
-        path = request.path_params["path"]
+        path = request.path_params.get("path") or "index.html"
         found = robots if path == robots.path else store.get(path)
         if found is None:
             if store.gone(path):
@@ -53,7 +48,7 @@ def create_app(settings: Settings, store: ArtifactStore | None = None) -> Starle
 
     return Starlette(
         routes=[
-            Route("/", index, methods=["GET", "HEAD"]),
+            Route("/", artifact, methods=["GET", "HEAD"]),
             Route("/healthz", healthz, methods=["GET"]),
             Route("/{path:path}", artifact, methods=["GET", "HEAD"]),
         ],

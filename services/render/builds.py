@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Literal
@@ -14,6 +14,8 @@ from services.render.coordinator import Coordinator
 from services.render.kinds import Registry
 from services.render.kinds.base import Output, RenderContext
 from shared.article_reader import ArticleReader
+from shared.artifacts import Artifact
+from shared.fetcher import Fetcher
 from shared.settings import Settings
 from shared.store import ArtifactStore
 from shared.sweeper import Sweeper
@@ -35,10 +37,13 @@ class BuildContext:
     registry: Registry
     sweeper: Sweeper
     enqueue: Callable[[str], None]  # queue a build of a target
+    fetcher: Fetcher  # outbound HTTP, guarded (article images)
+    # Told of every published build's artifacts (WebSub notifies subscribers).
+    after_publish: Sequence[Callable[[str, Sequence[Artifact]], None]] = ()
 
     @cached_property
     def render_context(self) -> RenderContext:
-        return RenderContext(self.settings, self.reader, self.store, self.redis)
+        return RenderContext(self.settings, self.reader, self.store, self.redis, self.fetcher)
 
 
 def build_target(target: str, ctx: BuildContext) -> BuildOutcome:
@@ -66,4 +71,6 @@ def _apply(target: str, output: Output, watermark: str, ctx: BuildContext) -> bo
         published = ctx.store.delete(target, output.remove, watermark, gone=output.gone)
     if output.wake_at_ms is not None:
         ctx.sweeper.schedule(target, output.wake_at_ms)
+    for hook in ctx.after_publish if published and output.artifacts else ():
+        hook(target, output.artifacts)
     return published

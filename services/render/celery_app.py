@@ -14,6 +14,7 @@ from services.render.coordinator import Coordinator
 from services.render.kinds import Registry
 from services.render.kinds.base import ROUTINE, URGENT
 from shared.article_reader import ArticleReader
+from shared.fetcher import Fetcher, FetchPolicy
 from shared.settings import Settings
 from shared.store import make_store
 from shared.sweeper import Sweeper
@@ -48,6 +49,7 @@ def make_context(
         registry=registry or Registry.from_settings(settings),
         sweeper=Sweeper(client, settings),
         enqueue=enqueue,
+        fetcher=Fetcher(FetchPolicy.from_settings(settings)),
     )
 
 

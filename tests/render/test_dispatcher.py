@@ -46,6 +46,7 @@ def test_events_queue_each_target_once_and_are_acknowledged(
             "feed:tag:nato",
             "feed:tag:agit",
             "feed:author:dis-haberler-servisi",
+            "feed:index",
             "sitemap:2026-01",
         ]
     )

@@ -13,6 +13,7 @@ TARGETS = {
     "feed:tag:nato",
     "feed:tag:agit",
     "feed:author:dis-haberler-servisi",
+    "feed:index",
     "sitemap:2026-01",
 }
 

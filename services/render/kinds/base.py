@@ -11,6 +11,7 @@ import redis
 
 from shared.article_reader import ArticleReader
 from shared.artifacts import Artifact
+from shared.fetcher import Fetcher
 from shared.models import Article
 from shared.settings import Settings
 from shared.store import ArtifactStore
@@ -29,6 +30,7 @@ class RenderContext:
     reader: ArticleReader
     store: ArtifactStore
     redis: redis.Redis  # for index upkeep a kind owns, such as dropping aged entries
+    fetcher: Fetcher  # the only way out to the network (article images)
 
 
 @dataclass(frozen=True)

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 from services.render.feed_formats import RENDERERS
 from services.render.feed_model import FEED_FORMATS, FEED_KINDS, FeedTarget, build_feed
+from services.render.index_page import render_index
 from services.render.kinds.base import ROUTINE, URGENT, Kind, Output, RenderContext
 from shared.article_reader import ArticleReader
 from shared.artifacts import encode
 from shared.models import Article
 from shared.slugs import slugify
-from shared.targets import TargetEntry
+from shared.targets import TargetEntry, fingerprint
 
 ALL = FeedTarget("all")
+# The index page at `/`: what feeds exist, under their display names.
+INDEX, INDEX_PATH = "feed:index", "index.html"
 
 
 def parse(name: str) -> FeedTarget:
@@ -34,7 +37,8 @@ class FeedKind(Kind):
     queue = "feeds"
 
     def validate(self, target: str) -> None:
-        parse(target)
+        if target != INDEX:
+            parse(target)
 
     def entries(self, article: Article) -> list[TargetEntry]:
         # A feed item shows nearly all of an article: any change rebuilds its feeds.
@@ -48,9 +52,15 @@ class FeedKind(Kind):
                 feed.name,
                 TargetEntry(feed.name, digest, score=score, label=label),
             )
+        # The index changes only when a feed appears or is renamed.
+        entries[INDEX] = TargetEntry(INDEX, fingerprint(*entries))
         return list(entries.values())
 
     def render(self, target: str, ctx: RenderContext) -> Output:
+        if target == INDEX:
+            paths = ctx.store.paths("feeds/") + ctx.store.paths("sitemap")
+            page = render_index(ctx.settings, ctx.reader.display_names(), paths)
+            return Output(artifacts=[encode(INDEX_PATH, page, ctx.settings.brotli_quality)])
         feed_target = parse(target)
         articles = ctx.reader.visible(target, ctx.settings.feed_size)
         feed = build_feed(feed_target, articles, ctx.reader.display_name(target), ctx.settings)
@@ -63,6 +73,8 @@ class FeedKind(Kind):
         )
 
     def paths(self, target: str) -> list[str]:
+        if target == INDEX:
+            return [INDEX_PATH]
         feed_target = parse(target)
         return [feed_target.path(fmt) for fmt in FEED_FORMATS]
 
@@ -71,4 +83,6 @@ class FeedKind(Kind):
         return URGENT if target == ALL.name or target.startswith("feed:section:") else ROUTINE
 
     def known_targets(self, reader: ArticleReader) -> list[str]:
-        return [ALL.name, *reader.targets(f"{self.name}:")]
+        # The index last: it lists what the others publish.
+        feeds = [t for t in reader.targets(f"{self.name}:") if t not in (ALL.name, INDEX)]
+        return [ALL.name, *feeds, INDEX]

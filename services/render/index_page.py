@@ -1,4 +1,4 @@
-"""The HTML index at `/`: every published feed, grouped by kind."""
+"""The HTML index at `/`: every published feed and sitemap, grouped by kind."""
 
 from __future__ import annotations
 
@@ -11,11 +11,15 @@ _GROUPS = (
     ("feeds/sections/", "Bölümler"),
     ("feeds/tags/", "Etiketler"),
     ("feeds/authors/", "Yazarlar"),
+    ("sitemap", "Site haritaları"),
 )
 
 
-def render_index(paths: list[str], settings: Settings) -> bytes:
-    """An index page linking each feed path (already sorted) under its group."""
+def render_index(settings: Settings, labels: dict[str, str], paths: list[str]) -> bytes:
+    """An index page linking each artifact path (sorted) under its group.
+
+    `labels` maps target names ("feed:section:dunya") to display names ("Dünya").
+    """
     parts = [
         "<!doctype html><html lang='",
         escape(settings.language),
