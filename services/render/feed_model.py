@@ -10,7 +10,7 @@ from urllib.parse import urljoin
 from shared.models import Article
 from shared.settings import Settings
 
-FEED_FORMATS = ("rss", "atom", "json")
+FEED_FORMATS = ("rss", "atom", "json", "html")  # html: the page for people, in a browser
 _FEED_DIRS = {"section": "sections", "tag": "tags", "author": "authors"}
 FEED_KINDS = ("all", *_FEED_DIRS)
 
@@ -81,6 +81,7 @@ class Feed:
     home_url: str
     self_urls: dict[str, str]  # format → URL of this feed in that format
     language: str
+    timezone: str  # the site's, for dates shown to people
     updated: datetime
     items: tuple[FeedItem, ...]
 
@@ -100,6 +101,7 @@ def build_feed(
         home_url=str(settings.site_url),
         self_urls={fmt: urljoin(site.feeds_base, target.path(fmt)) for fmt in FEED_FORMATS},
         language=settings.language,
+        timezone=settings.timezone,
         updated=max((item.updated for item in items), default=EMPTY_FEED_DATE),
         items=items,
     )

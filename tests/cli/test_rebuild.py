@@ -51,6 +51,7 @@ def test_rebuild_by_kind_and_by_name(newswire, write, seed_article, settings):
     assert newswire("rebuild", "--local", "feed:tag:nato").returncode == 0
     assert [p for p in artifacts(settings.artifact_dir) if p.startswith("feeds/")] == [
         "feeds/tags/nato.atom",
+        "feeds/tags/nato.html",
         "feeds/tags/nato.json",
         "feeds/tags/nato.rss",
     ]

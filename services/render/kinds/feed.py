@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from services.render.feed_formats import RENDERERS
 from services.render.feed_model import FEED_FORMATS, FEED_KINDS, FeedTarget, build_feed
+from services.render.feed_page import render_html
 from services.render.index_page import render_index
 from services.render.kinds.base import ROUTINE, URGENT, Kind, Output, RenderContext
 from shared.article_reader import ArticleReader
@@ -68,7 +69,7 @@ class FeedKind(Kind):
         return Output(
             artifacts=[
                 encode(feed_target.path(fmt), render(feed), quality)
-                for fmt, render in RENDERERS.items()
+                for fmt, render in {**RENDERERS, "html": render_html}.items()
             ]
         )
 
