@@ -33,13 +33,8 @@ from bench.common import (
     run_main,
     say,
 )
-from services.render.card_image import (
-    CARD_SIZE,
-    CardContent,
-    CardStyle,
-    decode_background,
-    render_card,
-)
+from services.render.card_background import CARD_SIZE, decode_background
+from services.render.card_image import CardContent, CardStyle, render_card
 from shared.turkish import format_date
 
 TARGET_MEDIAN_MS = 20

@@ -1,21 +1,19 @@
-"""Social card images: decode a background photo safely and draw a 1200×630 JPEG card."""
+"""Social card images: a 1200×630 JPEG with headline, section, site and date, over a photo
+(see card_background) or the site's colours."""
 
 from __future__ import annotations
 
 import functools
 import io
-import math
-import struct
 import unicodedata
-import warnings
-import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import font_source_sans_pro
-from PIL import Image, ImageDraw, ImageFont, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageDraw, ImageFont
 
+from services.render.card_background import CARD_SIZE, cover
 from shared import turkish
 
 if TYPE_CHECKING:
@@ -23,7 +21,6 @@ if TYPE_CHECKING:
 
 RGB = tuple[int, int, int]
 
-CARD_SIZE = (1200, 630)
 MARGIN = 64
 HEADLINE_SIZES = (72, 64, 56)  # the largest that fits without an ellipsis wins
 HEADLINE_LINES = 3
@@ -34,24 +31,7 @@ LOGO_HEIGHT = 40
 ELLIPSIS = "…"
 JPEG_QUALITY = 85
 
-ALLOWED_FORMATS = ("JPEG", "PNG", "WEBP", "GIF")
-# Pillow's own limit (~89 MP) is for general use; a card needs 0.76 MP, and no newsroom photo
-# is near 40 MP, so anything larger is refused before a single row is decoded.
-MAX_IMAGE_PIXELS = 40_000_000
-# JPEG draft mode decodes at 1/2, 1/4 or 1/8 scale inside libjpeg; a scale that leaves the
-# photo up to this much smaller than the card covers it is still accepted, because upscaling
-# 1000×667 to 1200×800 under a dark overlay is invisible and halves the decode time.
-DRAFT_UPSCALE_TOLERANCE = 1.25
-
-# What Pillow's plugins raise on broken data ("image file is truncated" is an OSError).
-_DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, struct.error, zlib.error)
-_BOMB = (Image.DecompressionBombError, Image.DecompressionBombWarning)
-
 _FONT_DIR = Path(font_source_sans_pro.font_directory)
-
-
-class UnsafeImage(ValueError):
-    """Background image bytes that were refused: not JPEG/PNG/WebP/GIF, too big or broken."""
 
 
 def parse_colour(value: str) -> RGB:
@@ -223,68 +203,6 @@ def _balance(
     return _fill(text, font, hi, len(lines))[0]
 
 
-# --- background photo -----------------------------------------------------------------------
-
-
-def decode_background(data: bytes, size: tuple[int, int] = CARD_SIZE) -> Image.Image:
-    """Decode untrusted image bytes into an RGB image at least about `size` to cover.
-
-    Only JPEG, PNG, WebP and GIF are read (the first frame of an animation). Dimensions are
-    checked from the header before any pixel is decoded, and a JPEG is decoded at the
-    smallest 1/2, 1/4 or 1/8 scale that still covers `size`.
-
-    Raises:
-        UnsafeImage: another format, more than MAX_IMAGE_PIXELS, or truncated/corrupt data.
-    """
-    try:
-        with warnings.catch_warnings():
-            # Only inside this block: Pillow's bomb warning is an error for untrusted input.
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            image = Image.open(io.BytesIO(data), formats=ALLOWED_FORMATS)
-            if image.format not in ALLOWED_FORMATS:
-                raise UnsafeImage(f"{image.format} images are not accepted")
-            width, height = image.size
-            if width < 1 or height < 1 or width * height > MAX_IMAGE_PIXELS:
-                raise UnsafeImage(f"a {width}×{height} image is over the size limit")
-            if image.format == "JPEG":
-                image.draft("RGB", _draft_request(width, height, size))
-            image.load()
-            ImageOps.exif_transpose(image, in_place=True)
-            return _to_rgb(image)
-    except UnsafeImage:
-        raise
-    except UnidentifiedImageError as exc:
-        raise UnsafeImage("not a JPEG, PNG, WebP or GIF image") from exc
-    except (*_DECODE_ERRORS, *_BOMB) as exc:
-        raise UnsafeImage(f"not a usable image: {type(exc).__name__}: {exc}") from exc
-
-
-def _to_rgb(image: Image.Image) -> Image.Image:
-    """Plain RGB: 16-bit grey scaled (Pillow's convert would clip it), transparency on black."""
-    if image.mode.startswith("I"):
-        image = image.convert("I").point(lambda v: v / 256).convert("L")
-    if image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info:
-        rgba = image.convert("RGBA")
-        image = Image.alpha_composite(Image.new("RGBA", rgba.size, (0, 0, 0, 255)), rgba)
-    return image if image.mode == "RGB" else image.convert("RGB")
-
-
-def _draft_request(width: int, height: int, size: tuple[int, int]) -> tuple[int, int]:
-    """The size to ask `Image.draft` for, so its scale still (nearly) covers `size`."""
-    reach = max(size[0] / width, size[1] / height) / DRAFT_UPSCALE_TOLERANCE
-    return (math.ceil(width * reach), math.ceil(height * reach))
-
-
-def cover(image: Image.Image, size: tuple[int, int] = CARD_SIZE) -> Image.Image:
-    """`image` scaled to fill `size` and cropped around its centre."""
-    scale = max(size[0] / image.width, size[1] / image.height)
-    width, height = size[0] / scale, size[1] / scale  # the part of the image that is kept
-    left, top = (image.width - width) / 2, (image.height - height) / 2
-    # Resizing just that box does the crop and the scale in one pass.
-    box = (left, top, left + width, top + height)
-    return image.resize(size, Image.Resampling.BILINEAR, box=box, reducing_gap=3.0)
-
-
 # --- drawing --------------------------------------------------------------------------------
 
 
@@ -380,11 +298,15 @@ def _draw_footer(card: Image.Image, content: CardContent, style: CardStyle) -> N
 
 
 def render_card(
-    content: CardContent, style: CardStyle, background: Image.Image | None = None
+    content: CardContent,
+    style: CardStyle,
+    background: Image.Image | None = None,
+    comment: bytes = b"",
 ) -> bytes:
     """Return the 1200×630 JPEG card: headline, section, site, date, over a photo or colour.
 
     `background` is a decoded photo (see `decode_background`); it is cover-cropped and shaded.
+    `comment` is stored in the file (a JPEG COM segment), e.g. what the card was drawn from.
     The same arguments always give the same bytes.
     """
     if background is None:
@@ -400,5 +322,5 @@ def render_card(
     _draw_footer(card, content, style)
     out = io.BytesIO()
     # 4:4:4 (no chroma subsampling): with 4:2:0, white text on red and blue gets soft edges.
-    card.save(out, "JPEG", quality=JPEG_QUALITY, subsampling=0, optimize=False)
+    card.save(out, "JPEG", quality=JPEG_QUALITY, subsampling=0, optimize=False, comment=comment)
     return out.getvalue()

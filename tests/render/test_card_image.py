@@ -12,15 +12,13 @@ from pathlib import Path
 import pytest
 from PIL import Image, ImageDraw, ImageFont, JpegImagePlugin, features
 
+from services.render.card_background import CARD_SIZE, UnsafeImage, decode_background
 from services.render.card_image import (
-    CARD_SIZE,
     ELLIPSIS,
     HEADLINE_SIZES,
     MARGIN,
     CardContent,
     CardStyle,
-    UnsafeImage,
-    decode_background,
     layout_headline,
     load_font,
     parse_colour,

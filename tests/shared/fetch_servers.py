@@ -94,6 +94,11 @@ class _Handler(BaseHTTPRequestHandler):
         self.close_connection = True
         self._trickle(b"X", pause=0.25, prefix=b"HTTP/1.1 200 OK\r\nX-Slow: ")
 
+    def route_files(self, path: str, query: dict[str, str]) -> None:
+        """Bytes put in `server.files[path]`, with their content type."""
+        body, content_type = self.server.files.get(path, (b"not here", "text/plain"))
+        self._send(200 if path in self.server.files else 404, body, Content_Type=content_type)
+
     def route_status(self, path: str, query: dict[str, str]) -> None:
         self._send(int(path.rsplit("/", 1)[1]), b"as asked")
 
@@ -126,6 +131,7 @@ class LocalServer(ThreadingHTTPServer):
         self.stopping = threading.Event()
         self.connections = 0
         self.requests = 0
+        self.files: dict[str, tuple[bytes, str]] = {}  # served under /files/
         self._lock = threading.Lock()
         self._tls = tls
         if ":" in host:

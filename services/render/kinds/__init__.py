@@ -20,6 +20,7 @@ from shared.targets import TargetEntry
 KINDS = (
     "services.render.kinds.feed:FeedKind",
     "services.render.kinds.sitemap:SitemapKind",
+    "services.render.kinds.card:CardKind",
 )
 
 
