@@ -30,6 +30,8 @@ class Settings(BaseSettings):
     language: str = "tr"
     timezone: str = "Europe/Istanbul"
     feeds_base_url: HttpUrl = HttpUrl("http://127.0.0.1:8080/")
+    # The date in item ids (tag:<site host>,<date>:…): a day the site's owner held its host.
+    tag_date: str = Field(default="2026", pattern=r"^\d{4}(-\d{2}(-\d{2})?)?$")
 
     # Ingest API. Keys are SHA-256 hex digests of the bearer tokens, mapped to publisher names.
     api_keys: dict[str, str] = Field(default_factory=dict)
@@ -82,6 +84,18 @@ class Settings(BaseSettings):
     card_logo: Path | None = None
     card_recent_days: int = Field(default=30, ge=0)
 
+    # WebSub hub at <feeds_base_url>websub. A subscription lasts the lease it asked for,
+    # capped at `websub_max_lease_s`, or `websub_default_lease_s` if it asked for none. A failed
+    # delivery is retried after each delay here, then kept as a dead letter (the newest
+    # `websub_dead_letters_max`); delays stay short because the Redis broker redelivers tasks
+    # whose ETA is past its visibility timeout. Changed topics are also announced (a
+    # `hub.mode=publish` ping) to each of `websub_external_hubs`.
+    websub_default_lease_s: int = Field(default=86_400, ge=1)
+    websub_max_lease_s: int = Field(default=10 * 86_400, ge=1)
+    websub_retry_delays_s: list[float] = Field(default_factory=lambda: [1.0, 2.0, 4.0])
+    websub_dead_letters_max: int = Field(default=1000, ge=1)
+    websub_external_hubs: list[HttpUrl] = Field(default_factory=list)
+
     # Feeds service.
     feeds_host: str = "127.0.0.1"
     feeds_port: int = 8080
@@ -102,10 +116,24 @@ class Settings(BaseSettings):
             ipaddress.ip_network(network)  # a ValueError names the bad one
         return networks
 
+    @field_validator("websub_retry_delays_s")
+    @classmethod
+    def _short_delays(cls, delays: list[float]) -> list[float]:
+        if any(not 0 <= delay <= 10 for delay in delays):
+            raise ValueError("websub_retry_delays_s must each be 0 to 10 seconds")
+        return delays
+
     @model_validator(mode="after")
-    def _production_needs_keys(self) -> Settings:
-        if self.environment == "production" and not self.api_keys:
+    def _production_needs_identity(self) -> Settings:
+        if self.environment != "production":
+            return self
+        if not self.api_keys:
             raise ValueError("NEWSWIRE_API_KEYS must be set in production")
+        # Item ids and self links derive from these: a default now, corrected later, would
+        # change every id and make feed readers show every story again.
+        for name in ("site_url", "feeds_base_url"):
+            if name not in self.model_fields_set:
+                raise ValueError(f"NEWSWIRE_{name.upper()} must be set in production")
         return self
 
     @property

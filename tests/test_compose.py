@@ -37,7 +37,11 @@ ROOT = Path(__file__).resolve().parent.parent
 APP_SERVICES = ("ingest", "dispatcher", "worker", "card-worker", "feeds")
 WORKERS = ("worker", "card-worker")
 HTTP_SERVICES = {"ingest": "NEWSWIRE_INGEST", "feeds": "NEWSWIRE_FEEDS"}
-OPERATOR_ENV = {"NEWSWIRE_API_KEYS": json.dumps(API_KEYS)}
+OPERATOR_ENV = {
+    "NEWSWIRE_API_KEYS": json.dumps(API_KEYS),
+    "NEWSWIRE_SITE_URL": "https://haber.example.com.tr/",
+    "NEWSWIRE_FEEDS_BASE_URL": "https://feeds.haber.example.com.tr/",
+}
 
 
 def load_compose() -> dict[str, Any]:
@@ -213,9 +217,13 @@ def test_every_app_service_gets_the_production_environment():
         assert environment["NEWSWIRE_ENVIRONMENT"] == "production", name
         assert environment["NEWSWIRE_REDIS_URL"] == "redis://redis:6379/0", name
         assert re.fullmatch(r"\$\{NEWSWIRE_API_KEYS:\?.+\}", environment["NEWSWIRE_API_KEYS"])
-    # Without the keys, compose refuses to start and says what to set.
+    # Without the keys or the site's identity, compose refuses to start and says what to set.
     with pytest.raises(ValueError, match=r"NEWSWIRE_API_KEYS: .*JSON"):
         interpolate(load_compose(), {})
+    for name in ("NEWSWIRE_SITE_URL", "NEWSWIRE_FEEDS_BASE_URL"):
+        without = {k: v for k, v in OPERATOR_ENV.items() if k != name}
+        with pytest.raises(ValueError, match=f"{name}: set {name}"):
+            interpolate(load_compose(), without)
     worker = interpolate(load_compose(), OPERATOR_ENV)["services"]["worker"]
     assert environment_of(worker)["NEWSWIRE_API_KEYS"] == json.dumps(API_KEYS)
 

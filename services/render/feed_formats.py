@@ -15,9 +15,12 @@ from feedgen.ext.base import BaseEntryExtension, BaseExtension
 from feedgen.feed import FeedGenerator
 from lxml import etree
 
-from services.render.feed_model import Feed, FeedItem
+from services.render.feed_model import Feed, FeedItem, Person, Tombstone
 
 GENERATOR = "Newswire"
+ATOM_NS = "http://www.w3.org/2005/Atom"
+TOMBSTONES_NS = "http://purl.org/atompub/tombstones/1.0"
+SELF_TYPES = {"rss": "application/rss+xml", "atom": "application/atom+xml"}
 
 
 def render_rss(feed: Feed) -> bytes:
@@ -35,10 +38,16 @@ def render_json(feed: Feed) -> bytes:
         "home_page_url": feed.home_url,
         "feed_url": feed.self_urls["json"],
         "description": feed.description,
+        "authors": [_json_person(feed.author)],
         "language": feed.language,
+        "hubs": [{"type": "WebSub", "url": feed.hub_url}],
         "items": [_json_item(item) for item in feed.items],
     }
     return orjson.dumps(document)
+
+
+def _json_person(person: Person) -> dict[str, str]:
+    return {"name": person.name} | ({"url": person.url} if person.url else {})
 
 
 def _json_item(item: FeedItem) -> dict[str, object]:
@@ -57,10 +66,7 @@ def _json_item(item: FeedItem) -> dict[str, object]:
         entry["content_text"] = item.summary or item.title
     if item.summary:
         entry["summary"] = item.summary
-    if item.authors:
-        entry["authors"] = [
-            {"name": a.name} | ({"url": a.url} if a.url else {}) for a in item.authors
-        ]
+    entry["authors"] = [_json_person(person) for person in item.authors]
     if item.image:
         entry["image"] = item.image.url
     if item.language:
@@ -92,6 +98,36 @@ class AtomEntryLinks(BaseEntryExtension):
         return entry
 
 
+class RssHubLink(BaseExtension):
+    """The WebSub hub link in an RSS channel (feedgen 1.0.0 writes only the self link)."""
+
+    def __init__(self) -> None:
+        self.hub = ""
+
+    def extend_rss(self, rss: etree._Element) -> etree._Element:
+        channel = rss[0]
+        # Beside the self link feedgen writes after title, link and description.
+        channel.insert(4, etree.Element(f"{{{ATOM_NS}}}link", href=self.hub, rel="hub"))
+        return rss
+
+
+class AtomTombstones(BaseExtension):
+    """RFC 6721 deleted-entry elements: the items taken down in the last 48 hours."""
+
+    def __init__(self) -> None:
+        self.tombstones: tuple[Tombstone, ...] = ()
+
+    def extend_ns(self) -> dict[str, str]:
+        return {"at": TOMBSTONES_NS}
+
+    def extend_atom(self, feed: etree._Element) -> etree._Element:
+        for tombstone in self.tombstones:
+            deleted = etree.SubElement(feed, f"{{{TOMBSTONES_NS}}}deleted-entry")
+            deleted.set("ref", tombstone.guid)
+            deleted.set("when", tombstone.when.isoformat())
+        return feed
+
+
 class RenderedOnceEntry(FeedEntry):
     """A feed entry that builds its XML element once; every feed holding the item gets a copy.
 
@@ -119,16 +155,23 @@ def _generator(feed: Feed, fmt: str) -> FeedGenerator:
     fg.load_extension("dc", atom=False, rss=True)
     fg.load_extension("media")
     fg.register_extension("links", BaseExtension, AtomEntryLinks, atom=True, rss=False)
+    fg.register_extension("hub", RssHubLink, BaseEntryExtension, atom=False, rss=True)
+    fg.register_extension("tombstones", AtomTombstones, BaseEntryExtension, atom=True, rss=False)
+    fg.hub.hub = feed.hub_url
+    fg.tombstones.tombstones = feed.tombstones
     fg.id(feed.guid)
     fg.title(feed.title)
     fg.description(feed.description)
+    fg.author({"name": feed.author.name, "uri": feed.author.url})
     fg.language(feed.language)
     fg.generator(GENERATOR)
     fg.updated(feed.updated)
     fg.lastBuildDate(feed.updated)
     # RSS takes the channel <link> from the last link added: self first, site last.
-    fg.link(href=feed.self_urls[fmt], rel="self")
-    fg.link(href=feed.home_url, rel="alternate")
+    fg.link(href=feed.self_urls[fmt], rel="self", type=SELF_TYPES[fmt])
+    if fmt == "atom":  # RSS gets its hub link from RssHubLink
+        fg.link(href=feed.hub_url, rel="hub")
+    fg.link(href=feed.home_url, rel="alternate", type="text/html")
     for item in feed.items:
         fg.add_entry(_entry(item, fmt), order="append")
     return fg
@@ -161,7 +204,10 @@ def _entry(item: FeedItem, fmt: str) -> RenderedOnceEntry:
             entry.enclosure(item.image.url, "0", item.image.media_type)
         else:
             entry.links.add(item.image.url, "enclosure", item.image.media_type, "0")
-        entry.media.content(url=item.image.url, medium="image", type=item.image.media_type)
+        # Straight under the item: a media:group is for alternatives of one medium.
+        entry.media.content(
+            url=item.image.url, medium="image", type=item.image.media_type, group=None
+        )
     if item.comments_url:
         entry.comments(item.comments_url)
         entry.links.add(item.comments_url, "replies", "text/html")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import mimetypes
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from urllib.parse import urljoin
@@ -74,36 +75,57 @@ class FeedItem:
 
 
 @dataclass(frozen=True)
+class Tombstone:
+    """An item taken down: RFC 6721's deleted-entry, for readers to remove their copy."""
+
+    guid: str
+    when: datetime
+
+
+@dataclass(frozen=True)
 class Feed:
     guid: str
     title: str
     description: str
     home_url: str
     self_urls: dict[str, str]  # format → URL of this feed in that format
+    hub_url: str  # the WebSub hub that pushes this feed to subscribers
+    author: Person  # the site: also every item's author when it has no byline
     language: str
     timezone: str  # the site's, for dates shown to people
     updated: datetime
     items: tuple[FeedItem, ...]
+    tombstones: tuple[Tombstone, ...] = ()
 
 
 def build_feed(
-    target: FeedTarget, articles: list[Article], display_name: str | None, settings: Settings
+    target: FeedTarget,
+    articles: list[Article],
+    display_name: str | None,
+    settings: Settings,
+    retractions: Sequence[tuple[str, datetime]] = (),
 ) -> Feed:
-    """The feed of `target` holding `articles` (already visible, newest first)."""
+    """The feed of `target` holding `articles` (already visible, newest first), and
+    tombstones for the (article id, time) `retractions`."""
     site = _Site.of(settings)
     items = tuple(_item(article, site) for article in articles)
+    tombstones = tuple(Tombstone(site.guid(article_id), when) for article_id, when in retractions)
     label = display_name or target.slug
     title = settings.site_name if target.kind == "all" else f"{settings.site_name} — {label}"
+    changes = [item.updated for item in items] + [t.when for t in tombstones]
     return Feed(
         guid=f"{site.tag_prefix}{target.name}",
         title=title,
         description=title,
         home_url=str(settings.site_url),
         self_urls={fmt: urljoin(site.feeds_base, target.path(fmt)) for fmt in FEED_FORMATS},
+        hub_url=urljoin(site.feeds_base, "websub"),
+        author=site.author,
         language=settings.language,
         timezone=settings.timezone,
-        updated=max((item.updated for item in items), default=EMPTY_FEED_DATE),
+        updated=max(changes, default=EMPTY_FEED_DATE),
         items=items,
+        tombstones=tombstones,
     )
 
 
@@ -115,16 +137,24 @@ class _Site:
     tag_prefix: str
     section_scheme: str
     tag_scheme: str
+    author: Person
 
     @classmethod
     def of(cls, settings: Settings) -> _Site:
         base = str(settings.feeds_base_url)
         return cls(
             feeds_base=base,
-            tag_prefix=f"tag:{settings.site_host},2026:",
+            # RFC 4151: the site's host and a date it owned it. Both are settings, fixed
+            # for good: changing either changes every id, and readers show every story again.
+            tag_prefix=f"tag:{settings.site_host},{settings.tag_date}:",
             section_scheme=urljoin(base, "feeds/sections/"),
             tag_scheme=urljoin(base, "feeds/tags/"),
+            author=Person(settings.site_name, str(settings.site_url)),
         )
+
+    def guid(self, article_id: str) -> str:
+        # The article id, not the URL: a URL fix must not make readers see a new story.
+        return f"{self.tag_prefix}article:{article_id}"
 
 
 def _item(article: Article, site: _Site) -> FeedItem:
@@ -135,16 +165,16 @@ def _item(article: Article, site: _Site) -> FeedItem:
         url = str(article.image.url)
         media_type = mimetypes.guess_type(url.split("?")[0])[0] or "image/jpeg"
         image = Enclosure(url, media_type, article.image.alt)
+    authors = tuple(Person(a.name, str(a.url) if a.url else None) for a in article.authors)
     return FeedItem(
-        # The article id, not the URL: a URL fix must not make readers see a new story.
-        guid=f"{site.tag_prefix}article:{article.id}",
+        guid=site.guid(article.id),
         url=str(article.url),
         title=article.title,
         summary=article.summary,
         content_html=article.body_html,
         published=article.published_at,
         updated=article.modified,
-        authors=tuple(Person(a.name, str(a.url) if a.url else None) for a in article.authors),
+        authors=authors or (site.author,),  # RFC 4287: every entry has an author
         categories=tuple(categories),
         image=image,
         comments_url=str(article.comments_url) if article.comments_url else None,

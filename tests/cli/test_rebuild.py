@@ -63,7 +63,7 @@ def test_unknown_names_are_refused_with_the_choices(newswire):
     assert "unknown target 'feed:nope:x'" in bad_target.stderr
     bad_kind = newswire("rebuild", "--kind", "podcast")
     assert bad_kind.returncode == 2
-    assert "unknown kind 'podcast': kinds are feed, sitemap" in bad_kind.stderr
+    assert "unknown kind 'podcast': kinds are feed, sitemap, card" in bad_kind.stderr
 
 
 def test_without_workers_it_says_what_to_start(newswire, write, seed_article):

@@ -72,7 +72,7 @@ def test_an_extra_kind_that_is_not_one_is_refused(settings, spec):
 def test_an_extra_kind_joins_every_registry_function(settings, seed_article):
     extended = settings.model_copy(update={"extra_kinds": ["tests.render.test_kinds:NoteKind"]})
     registry = Registry.from_settings(extended)
-    assert registry.queues == ["feeds", "sitemaps", "notes"]
+    assert registry.queues == ["feeds", "sitemaps", "cards", "notes"]
     article = Article.model_validate(seed_article)
     assert "note:dunya" in {entry.name for entry in registry.entries(article)}
     assert registry.queue("note:dunya") == "notes"

@@ -2,18 +2,25 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+from functools import cached_property
+from zoneinfo import ZoneInfo
+
 from services.render.feed_formats import RENDERERS
 from services.render.feed_model import FEED_FORMATS, FEED_KINDS, FeedTarget, build_feed
 from services.render.feed_page import render_html
 from services.render.index_page import render_index
 from services.render.kinds.base import ROUTINE, URGENT, Kind, Output, RenderContext
+from shared import keys
 from shared.article_reader import ArticleReader
 from shared.artifacts import encode
+from shared.index_upkeep import drop_older
 from shared.models import Article
 from shared.slugs import slugify
 from shared.targets import TargetEntry, fingerprint
 
 ALL = FeedTarget("all")
+TOMBSTONE_MS = 48 * 3600 * 1000  # how long a retraction stays in Atom feeds (RFC 6721)
 # The index page at `/`: what feeds exist, under their display names.
 INDEX, INDEX_PATH = "feed:index", "index.html"
 
@@ -37,6 +44,10 @@ class FeedKind(Kind):
     name = "feed"
     queue = "feeds"
 
+    @cached_property
+    def _zone(self) -> ZoneInfo:
+        return ZoneInfo(self.settings.timezone)
+
     def validate(self, target: str) -> None:
         if target != INDEX:
             parse(target)
@@ -51,7 +62,7 @@ class FeedKind(Kind):
         for feed, label in labelled:
             entries.setdefault(
                 feed.name,
-                TargetEntry(feed.name, digest, score=score, label=label),
+                TargetEntry(feed.name, digest, score, label=label, keep_retractions=True),
             )
         # The index changes only when a feed appears or is renamed.
         entries[INDEX] = TargetEntry(INDEX, fingerprint(*entries))
@@ -64,14 +75,29 @@ class FeedKind(Kind):
             return Output(artifacts=[encode(INDEX_PATH, page, ctx.settings.brotli_quality)])
         feed_target = parse(target)
         articles = ctx.reader.visible(target, ctx.settings.feed_size)
-        feed = build_feed(feed_target, articles, ctx.reader.display_name(target), ctx.settings)
+        retractions, wake = self._retractions(target, ctx)
+        label = ctx.reader.display_name(target)
+        feed = build_feed(feed_target, articles, label, ctx.settings, retractions)
         quality = ctx.settings.brotli_quality
         return Output(
             artifacts=[
                 encode(feed_target.path(fmt), render(feed), quality)
                 for fmt, render in {**RENDERERS, "html": render_html}.items()
-            ]
+            ],
+            wake_at_ms=wake,
         )
+
+    def _retractions(
+        self, target: str, ctx: RenderContext
+    ) -> tuple[list[tuple[str, datetime]], int | None]:
+        """Articles retracted from `target` in the last 48 hours (tombstones), and when the
+        oldest of them expires."""
+        since = ctx.reader.now_ms() - TOMBSTONE_MS
+        drop_older(ctx.redis, keys.RETRACTED.format(target=target), since)
+        found = ctx.reader.retractions(target, since)
+        zone = self._zone
+        retractions = [(aid, datetime.fromtimestamp(ms / 1000, zone)) for aid, ms in found]
+        return retractions, (found[-1][1] + TOMBSTONE_MS + 1 if found else None)
 
     def paths(self, target: str) -> list[str]:
         if target == INDEX:

@@ -19,6 +19,7 @@ from services.render.kinds.base import ROUTINE, URGENT, Kind, Output, RenderCont
 from shared import keys
 from shared.article_reader import ArticleReader
 from shared.artifacts import encode
+from shared.index_upkeep import drop_older
 from shared.models import Article
 from shared.targets import Shard, TargetEntry, fingerprint
 
@@ -90,7 +91,7 @@ class SitemapKind(Kind):
 
     def _render_news(self, ctx: RenderContext) -> Output:
         since = ctx.reader.now_ms() - NEWS_WINDOW_MS
-        _drop_older(ctx, NEWS, since)
+        drop_older(ctx.redis, keys.index(NEWS), since, keys.payloads(NEWS))
         rows = ctx.reader.payloads(NEWS, since_ms=since, limit=NEWS_MAX_URLS, newest_first=True)
         items = [json.loads(payload) for _, payload in rows]
         body = sitemap_xml.news_urlset(
@@ -129,16 +130,6 @@ class SitemapKind(Kind):
         months = [t for t in reader.targets(f"{self.name}:") if _MONTH.match(t)]
         # The index last: it lists what the others publish.
         return [NEWS, *months, INDEX]
-
-
-def _drop_older(ctx: RenderContext, target: str, before_ms: int) -> None:
-    """Remove index entries that aged out, so the news index stays small."""
-    aged = ctx.redis.zrangebyscore(keys.index(target), "-inf", f"({before_ms}")
-    if aged:
-        pipe = ctx.redis.pipeline(transaction=False)
-        pipe.zrem(keys.index(target), *aged)
-        pipe.hdel(keys.payloads(target), *aged)
-        pipe.execute()
 
 
 def _local(timestamp: float, zone: ZoneInfo) -> datetime:
