@@ -224,12 +224,15 @@ def stack_settings(stack: Stack) -> Any:
     """The settings the stack's processes run with (their environment, read the same way)."""
     from shared.settings import Settings
 
-    given = {
-        name: stack.env[f"NEWSWIRE_{name.upper()}"]
-        for name in Settings.model_fields
-        if f"NEWSWIRE_{name.upper()}" in stack.env and name != "api_keys"
-    }
-    return Settings(**given)
+    saved = dict(os.environ)
+    try:
+        for name in [k for k in os.environ if k.startswith("NEWSWIRE_")]:
+            del os.environ[name]
+        os.environ.update({k: v for k, v in stack.env.items() if k.startswith("NEWSWIRE_")})
+        return Settings()
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
 
 
 def describe(stack: Stack, workers: int = 1) -> list[str]:

@@ -1,0 +1,299 @@
+"""Archive scale: a million articles over ten years, and what one more article then costs.
+
+    .venv/bin/python -m bench.sitemap_scale [--articles 1000000] [--small 10000] [--samples 15]
+
+For each archive size (`--small`, then `--articles`) on a fresh stack:
+1. load the archive with `newswire import` (an NDJSON file through the API's validation and
+   atomic write) into a scratch Redis, and straight into the stack's Redis (the same write
+   step, pipelined, no HTTP) — both rates;
+2. build everything from stored state with `newswire rebuild`, by the real workers: feeds and
+   sitemaps, then cards (the last 30 days' articles get cards) — times, peak worker memory;
+3. PUT new articles over HTTP, one at a time, and time each from the request sent until every
+   target it touches is published (feeds, its month's sitemap, the news sitemap, the sitemap
+   index after them, its card) — the cost of one article, at both sizes;
+4. Redis memory per article.
+
+Article photos come from a local image server (127.0.0.2, allow-listed), so cards fetch and
+decode a real 2000×1333 JPEG.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from bench.common import (
+    ISTANBUL,
+    ArticleFactory,
+    Figure,
+    Progress,
+    add_stack_arguments,
+    env_overrides,
+    positive_int,
+    redis_client,
+    run_main,
+    running_stack,
+    say,
+    stack_settings,
+)
+from bench.image_server import ALLOW, image_server
+from devstack.redis_server import RedisServer
+from devstack.stack import Stack
+
+TARGET_RATIO = 1.5
+TARGET_RSS_MB = 300
+YEARS = 10
+BUILDERS = ("dispatcher", "worker", "card-worker")
+
+
+def archive(n: int, factory: ArticleFactory, images: str) -> Iterator[dict[str, Any]]:
+    """`n` articles published evenly over the last ten years, the newest an hour ago."""
+    end = datetime.now(ISTANBUL).replace(microsecond=0) - timedelta(hours=1)
+    step = timedelta(days=365.25 * YEARS) / n
+    for i in range(n):
+        article = factory.make(i, published=end - step * (n - 1 - i))
+        if "image" in article:
+            article["image"]["url"] = f"{images}{article['id']}.jpg"
+        yield article
+
+
+# --- loading --------------------------------------------------------------------------------
+
+
+def load_pipelined(stack: Stack, articles: Iterator[dict[str, Any]], n: int) -> float:
+    """Write through the write step (Lua), pipelined, 1,000 at a time; returns articles/s."""
+    from services.render.kinds import Registry
+    from shared.articles import ArticleWriter
+    from shared.models import Article
+
+    settings = stack_settings(stack)
+    context = {"default_language": settings.language}
+    progress = Progress("load")
+
+    async def go() -> None:
+        import redis.asyncio
+
+        client = redis.asyncio.Redis.from_url(settings.redis_url)
+        writer = ArticleWriter(client, settings, Registry.from_settings(settings).entries)
+        batch: list[Article] = []
+        for done, raw in enumerate(articles, start=1):
+            batch.append(Article.model_validate(raw, context=context))
+            if len(batch) == 1000 or done == n:
+                await writer.upsert_many(batch, "bench")
+                batch = []
+                progress.update(f"{done:,} of {n:,} written")
+        await client.aclose()
+
+    started = time.monotonic()
+    asyncio.run(go())
+    return n / (time.monotonic() - started)
+
+
+def load_with_import(stack: Stack, articles: Iterator[dict[str, Any]], n: int) -> float:
+    """`newswire import` of the archive as NDJSON into a scratch Redis; returns articles/s."""
+    with tempfile.TemporaryDirectory(prefix="newswire-import-") as tmp:
+        path = Path(tmp) / "archive.ndjson"
+        with path.open("w", encoding="utf-8") as out:
+            for raw in articles:
+                out.write(json.dumps(raw, ensure_ascii=False) + "\n")
+        scratch = RedisServer(Path(tmp) / "redis").start()
+        try:
+            env = {**stack.env, "NEWSWIRE_REDIS_URL": scratch.url}
+            started = time.monotonic()
+            result = newswire(env, "import", str(path), "--publisher", "bench")
+            elapsed = time.monotonic() - started
+        finally:
+            scratch.stop()
+    if result.returncode != 0:
+        raise SystemExit(f"newswire import failed:\n{result.stderr[-2000:]}")
+    return n / elapsed
+
+
+def newswire(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    """Run the operator command; its progress bar goes to this terminal."""
+    full = {**os.environ, **env}
+    argv = [sys.executable, "-m", "services.cli", *args]
+    return subprocess.run(argv, env=full, stdout=subprocess.PIPE, stderr=None, text=True)
+
+
+# --- building -------------------------------------------------------------------------------
+
+
+def pause_builders(stack: Stack) -> None:
+    for name in BUILDERS:
+        stack.processes.kill(name)
+
+
+def resume_builders(stack: Stack) -> None:
+    """Start the dispatcher and workers again, the dispatcher past the loaded events: the
+    archive is built by `newswire rebuild`, as an operator migrating one would."""
+    db = redis_client(stack)
+    settings = stack_settings(stack)
+    db.xgroup_setid(settings.events_stream, settings.consumer_group, "$")
+    for name in BUILDERS:
+        (stack.processes.log_dir / f"{name}.log").unlink(missing_ok=True)
+        stack.processes.start(name)
+    stack.wait_worker_ready()
+
+
+def timed_rebuild(stack: Stack, *kinds: str) -> float:
+    args = [arg for kind in kinds for arg in ("--kind", kind)]
+    started = time.monotonic()
+    result = newswire(stack.env, "rebuild", *args, "--wait", "300")
+    if result.returncode != 0:
+        raise SystemExit(f"newswire rebuild {' '.join(args)} failed")
+    return time.monotonic() - started
+
+
+def peak_rss_mb(stack: Stack, names: tuple[str, ...] = ("worker", "card-worker")) -> float:
+    """The largest peak resident memory (VmHWM) of any process of these services."""
+    groups = {stack.processes.running[name].pid for name in names}
+    peak = 0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rpartition(")")[2].split()
+            if int(fields[2]) not in groups:
+                continue
+            for line in (entry / "status").read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    peak = max(peak, int(line.split()[1]))
+        except OSError:
+            continue
+    return peak / 1024
+
+
+# --- one more article -----------------------------------------------------------------------
+
+
+def time_one_article(stack: Stack, factory: ArticleFactory, n: int, images: str) -> float:
+    """Seconds from the PUT sent until every target the article touches is published."""
+    from services.render.coordinator import Coordinator
+
+    db = redis_client(stack)
+    coordinator = Coordinator(db, stack_settings(stack))
+    article = factory.make(n, published=datetime.now(ISTANBUL).replace(microsecond=0))
+    article["image"] = {"url": f"{images}{article['id']}.jpg", "alt": article["title"]}
+    started = time.monotonic()
+    response = stack.put(article)
+    if response.status_code != 201:
+        raise SystemExit(f"PUT failed: {response.status_code} {response.text}")
+    event_id, fields = next(
+        (eid.decode(), f)
+        for eid, f in db.xrevrange("nw:events", count=20)
+        if f.get(b"id", b"").decode() == article["id"]
+    )
+    targets = [*json.loads(fields[b"targets"]), "sitemap:index"]
+    while True:
+        marks = coordinator.done_marks(targets)
+        if all(mark and _not_before(mark, event_id) for _, mark in marks):
+            return time.monotonic() - started
+        if time.monotonic() - started > 30:
+            raise SystemExit(f"not all of {targets} were built within 30 s")
+        time.sleep(0.002)
+
+
+def _not_before(mark: str, event_id: str) -> bool:
+    from shared.events import event_id_key
+
+    return event_id_key(mark) >= event_id_key(event_id)
+
+
+# --- the run --------------------------------------------------------------------------------
+
+
+def measure(size: int, args: argparse.Namespace, images: str) -> dict[str, float]:
+    say(f"== an archive of {size:,} articles over {YEARS} years")
+    overrides = {
+        "NEWSWIRE_FETCH_ALLOW_NETWORKS": ALLOW,
+        "NEWSWIRE_BUILD_LEASE_MS": "120000",
+        **env_overrides(args.env),
+    }
+    factory = ArticleFactory(run=f"s{size}")
+    with running_stack(overrides) as stack:
+        pause_builders(stack)
+        db = redis_client(stack)
+        before = db.info("memory")["used_memory"]
+        found: dict[str, float] = {}
+        if not args.skip_import:
+            found["import"] = load_with_import(stack, archive(size, factory, images), size)
+            say(f"newswire import: {found['import']:,.0f} articles/s")
+        found["pipelined"] = load_pipelined(stack, archive(size, factory, images), size)
+        found["bytes"] = (db.info("memory")["used_memory"] - before) / size
+        say(f"pipelined load: {found['pipelined']:,.0f} articles/s, {found['bytes']:,.0f} B each")
+        resume_builders(stack)
+        found["build"] = timed_rebuild(stack, "feed", "sitemap")
+        found["cards_build"] = timed_rebuild(stack, "card")
+        cards = Path(stack.env["NEWSWIRE_ARTIFACT_DIR"]) / "cards"
+        found["cards"] = len(list(cards.glob("*.jpg")))
+        say(
+            f"full build: {found['build']:.1f} s, then {found['cards']:,.0f} cards in "
+            f"{found['cards_build']:.1f} s"
+        )
+        samples = []
+        for i in range(args.samples):
+            time.sleep(1.0)  # a lone article: nothing else building
+            samples.append(time_one_article(stack, factory, size + i, images))
+        found["one"] = statistics.median(samples)
+        found["one_max"] = max(samples)
+        found["rss"] = peak_rss_mb(stack)
+        say(
+            f"one more article: median {1000 * found['one']:.0f} ms, max "
+            f"{1000 * found['one_max']:.0f} ms; peak worker RSS {found['rss']:.0f} MB"
+        )
+    return found
+
+
+def run(args: argparse.Namespace) -> list[Figure]:
+    with image_server() as images:
+        small = measure(args.small, args, images)
+        large = measure(args.articles, args, images)
+    ratio = large["one"] / small["one"]
+    rss = max(small["rss"], large["rss"])
+    figures = []
+    if "import" in large:
+        figures.append(Figure("newswire import", f"{large['import']:,.0f} articles/s"))
+    figures += [
+        Figure("pipelined load", f"{large['pipelined']:,.0f} articles/s"),
+        Figure(f"full build, feeds + sitemaps, {args.articles:,}", f"{large['build']:.1f} s"),
+        Figure(
+            f"full build, {large['cards']:,.0f} cards (last 30 days)",
+            f"{large['cards_build']:.1f} s",
+        ),
+        Figure(f"one article at {args.small:,}", f"{1000 * small['one']:.0f} ms (median)"),
+        Figure(f"one article at {args.articles:,}", f"{1000 * large['one']:.0f} ms (median)"),
+        Figure("ratio", f"{ratio:.2f}", f"≤ {TARGET_RATIO}", ratio <= TARGET_RATIO),
+        Figure("peak worker RSS", f"{rss:.0f} MB", f"≤ {TARGET_RSS_MB} MB", rss <= TARGET_RSS_MB),
+        Figure("Redis memory per article", f"{large['bytes']:,.0f} B"),
+    ]
+    return figures
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m bench.sitemap_scale", description=__doc__)
+    p.add_argument("--articles", type=positive_int, default=1_000_000, help="the large archive")
+    p.add_argument("--small", type=positive_int, default=10_000, help="the small archive")
+    p.add_argument("--samples", type=positive_int, default=15, help="new articles to time")
+    p.add_argument("--skip-import", action="store_true", help="load only the pipelined way")
+    add_stack_arguments(p)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    return run_main(run, parser(), argv)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
