@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: venv run test lint format bench clean
+.PHONY: venv chromium run test lint format bench clean
 
 venv: $(STAMP)
 
@@ -16,10 +16,18 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e ".[dev,test]"
 	@touch $(STAMP)
 
+# The browser test drives Debian's chromium; a fresh machine (CI) gets it here.
+chromium:
+	@command -v chromium >/dev/null || { \
+		if [ "$$(id -u)" -ne 0 ] && command -v sudo >/dev/null; then SUDO=sudo; else SUDO=; fi; \
+		$$SUDO apt-get update && \
+		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y --no-install-recommends chromium; \
+	}
+
 run: venv
 	$(BIN)/python -m devstack
 
-test: venv
+test: venv chromium
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/pytest
@@ -32,4 +40,4 @@ format: venv
 	$(BIN)/ruff check --fix .
 
 clean:
-	rm -rf $(VENV) var .pytest_cache .ruff_cache
+	rm -rf $(VENV) var .pytest_cache .ruff_cache test-output

@@ -79,12 +79,15 @@ class FeedKind(Kind):
         label = ctx.reader.display_name(target)
         feed = build_feed(feed_target, articles, label, ctx.settings, retractions)
         quality = ctx.settings.brotli_quality
+        # A feed published for the first time joins the index page once it exists.
+        new = ctx.store.get(feed_target.path("rss")) is None
         return Output(
             artifacts=[
                 encode(feed_target.path(fmt), render(feed), quality)
                 for fmt, render in {**RENDERERS, "html": render_html}.items()
             ],
             wake_at_ms=wake,
+            then=(INDEX,) if new else (),
         )
 
     def _retractions(

@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 
 from services.render import sitemap_xml
 from services.render.kinds.base import ROUTINE, URGENT, Kind, Output, RenderContext
+from services.render.kinds.feed import INDEX as SITE_INDEX_PAGE
 from shared import keys
 from shared.article_reader import ArticleReader
 from shared.artifacts import encode
@@ -112,10 +113,12 @@ class SitemapKind(Kind):
             for listed in ctx.store.listing("sitemaps/")
             if listed.path.endswith(".xml")
         ]
+        # The site's index page lists the sitemaps too: it follows their index.
         if not files:
-            return Output(remove=[INDEX_PATH])
+            return Output(remove=[INDEX_PATH], then=(SITE_INDEX_PAGE,))
         body = sitemap_xml.sitemap_index(files)
-        return Output(artifacts=[encode(INDEX_PATH, body, ctx.settings.brotli_quality)])
+        artifact = encode(INDEX_PATH, body, ctx.settings.brotli_quality)
+        return Output(artifacts=[artifact], then=(SITE_INDEX_PAGE,))
 
     def paths(self, target: str) -> list[str]:
         self.validate(target)
