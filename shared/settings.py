@@ -69,6 +69,8 @@ class Settings(BaseSettings):
     # "redis" keeps artifacts in Redis, for hosts that share nothing else.
     store_backend: Literal["filesystem", "redis"] = "filesystem"
     artifact_dir: Path = Path("var/artifacts")
+    # Artifacts each process keeps in memory (the feeds service serves hot ones from there).
+    store_cache_mb: int = Field(default=256, ge=1)
 
     # Outbound HTTP (card images, WebSub callbacks) through the guarded fetcher. Addresses
     # that are not globally routable are refused unless a network here allows them (tests).

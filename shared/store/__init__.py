@@ -9,6 +9,8 @@ from typing import NamedTuple
 from shared.artifacts import Artifact
 from shared.settings import Settings
 
+DEFAULT_CACHE_BYTES = 256 * 1024 * 1024
+
 
 class Listed(NamedTuple):
     path: str
@@ -64,12 +66,13 @@ class ArtifactStore(ABC):
 
 def make_store(settings: Settings) -> ArtifactStore:
     """The backend chosen by `settings.store_backend`."""
+    cache_bytes = settings.store_cache_mb * 1024 * 1024
     if settings.store_backend == "redis":
         import redis
 
         from shared.store.redis_backend import RedisStore
 
-        return RedisStore(redis.Redis.from_url(settings.redis_url))
+        return RedisStore(redis.Redis.from_url(settings.redis_url), cache_bytes)
     from shared.store.filesystem import FilesystemStore
 
-    return FilesystemStore(settings.artifact_dir)
+    return FilesystemStore(settings.artifact_dir, cache_bytes)

@@ -7,7 +7,6 @@ import gzip
 import os
 import stat
 import tempfile
-import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -17,7 +16,8 @@ import brotli
 
 from shared.artifacts import Artifact, safe_path
 from shared.events import event_id_key
-from shared.store import ArtifactStore, Listed
+from shared.store import DEFAULT_CACHE_BYTES, ArtifactStore, Listed
+from shared.store.memory_cache import ArtifactCache
 
 _VARIANTS = (("gzip", ".gz"), ("br", ".br"))
 _VARIANT_SUFFIXES = tuple(suffix for _, suffix in _VARIANTS)
@@ -35,13 +35,13 @@ class FilesystemStore(ArtifactStore):
     percent-encoding so that distinct targets never share a file.
     """
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, cache_bytes: int = DEFAULT_CACHE_BYTES) -> None:
         self._root = Path(root)
         self._state = self._root / _STATE
         for folder in ("watermarks", "locks", "gone", "tmp"):
             (self._state / folder).mkdir(parents=True, exist_ok=True)
-        self._cache: dict[str, tuple[tuple[int, int, int], Artifact]] = {}
-        self._lock = threading.Lock()
+        # Keyed by path, tagged with the file's stat signature: a new file shows at once.
+        self._cache: ArtifactCache[tuple[int, int, int]] = ArtifactCache(cache_bytes)
 
     def publish(self, target: str, artifacts: Sequence[Artifact], watermark: str) -> bool:
         with self._newer_than_stored(target, watermark) as newer:
@@ -73,7 +73,7 @@ class FilesystemStore(ArtifactStore):
         try:
             st = os.stat(file)
         except (FileNotFoundError, NotADirectoryError):
-            self._cache.pop(path, None)
+            self._cache.pop(path)
             return None
         if not stat.S_ISREG(st.st_mode):
             return None  # a directory such as "feeds"
@@ -83,8 +83,7 @@ class FilesystemStore(ArtifactStore):
             return cached[1]
         artifact = self._load(path, file, st.st_mtime)
         if artifact is not None:
-            with self._lock:
-                self._cache[path] = (signature, artifact)
+            self._cache.put(path, signature, artifact)
         return artifact
 
     def gone(self, path: str) -> bool:

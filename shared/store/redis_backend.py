@@ -15,7 +15,8 @@ import redis
 
 from shared.artifacts import Artifact, safe_path
 from shared.events import event_id_key
-from shared.store import ArtifactStore, Listed
+from shared.store import DEFAULT_CACHE_BYTES, ArtifactStore, Listed
+from shared.store.memory_cache import ArtifactCache
 
 _PREFIX = "nw:artifact:"
 _PATHS = "nw:artifacts"
@@ -29,11 +30,11 @@ def _script(client: redis.Redis, name: str):  # type: ignore[no-untyped-def]
 
 
 class RedisStore(ArtifactStore):
-    def __init__(self, client: redis.Redis) -> None:
+    def __init__(self, client: redis.Redis, cache_bytes: int = DEFAULT_CACHE_BYTES) -> None:
         self._redis = client
         self._publish = _script(client, "publish_artifacts.lua")
         self._delete = _script(client, "delete_artifacts.lua")
-        self._cache: dict[str, Artifact] = {}
+        self._cache: ArtifactCache[None] = ArtifactCache(cache_bytes)
         # Bumped on every invalidation: a fetch that raced one is not cached.
         self._generation = 0
         self._cache_lock = threading.Lock()
@@ -69,17 +70,17 @@ class RedisStore(ArtifactStore):
         self._ensure_listener()
         if not self._listening.is_set():
             return self._fetch(path)  # no invalidation feed yet: a cache could go stale
-        try:
-            return self._cache[path]
-        except KeyError:
-            generation = self._generation
-            artifact = self._fetch(path)
-            # Misses are not cached: any request path would otherwise grow the cache forever.
-            if artifact is not None:
-                with self._cache_lock:
-                    if generation == self._generation:
-                        self._cache[path] = artifact
-            return artifact
+        cached = self._cache.get(path)
+        if cached is not None:
+            return cached[1]
+        generation = self._generation
+        artifact = self._fetch(path)
+        # Misses are not cached: any request path would otherwise grow the cache forever.
+        if artifact is not None:
+            with self._cache_lock:
+                if generation == self._generation:
+                    self._cache.put(path, None, artifact)
+        return artifact
 
     def gone(self, path: str) -> bool:
         return safe_path(path) is not None and bool(self._redis.sismember(_GONE, path))
@@ -112,7 +113,7 @@ class RedisStore(ArtifactStore):
             if path is None:
                 self._cache.clear()
             else:
-                self._cache.pop(path, None)
+                self._cache.pop(path)
 
     def _ensure_listener(self) -> None:
         if self._listener is not None:
