@@ -5,11 +5,6 @@ ENV PYTHONUNBUFFERED=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     NEWSWIRE_ARTIFACT_DIR=/var/lib/newswire/artifacts
 
-# Social cards draw their text with DejaVu, which covers every Turkish glyph.
-RUN apt-get update \
- && apt-get install -y --no-install-recommends fonts-dejavu-core \
- && rm -rf /var/lib/apt/lists/*
-
 # A fixed uid, so files in the shared artifacts volume have the same owner in every container
 # and across rebuilds. Docker copies the directory's ownership into a fresh named volume.
 RUN groupadd --system --gid 10001 newswire \

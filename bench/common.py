@@ -172,17 +172,18 @@ def running_stack(overrides: dict[str, str] | None = None) -> Iterator[Stack]:
             stack.stop()
 
 
-def start_extra_workers(stack: Stack, count: int) -> None:
-    """Start `count` more Celery workers beside the stack's one, as `--scale worker=N` would."""
+def start_extra_workers(stack: Stack, count: int, service: str = "worker") -> None:
+    """Start `count` more Celery workers of `service` ("worker" or "card-worker") beside the
+    stack's one, as `docker compose up --scale <service>=N` would."""
     from devstack.services import commands
 
-    argv = commands()["worker"]
+    argv = commands()[service]
     at = argv.index("--hostname") + 1
     names = []
     for i in range(2, count + 2):
-        worker = [*argv[:at], f"bench-worker{i}-{os.getpid()}@%h", *argv[at + 1 :]]
-        stack.processes.start(f"worker{i}", worker)
-        names.append(f"worker{i}")
+        worker = [*argv[:at], f"bench-{service}{i}-{os.getpid()}@%h", *argv[at + 1 :]]
+        stack.processes.start(f"{service}{i}", worker)
+        names.append(f"{service}{i}")
     deadline = time.monotonic() + 60
     for name in names:
         while "ready." not in stack.processes.log(name):
