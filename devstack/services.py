@@ -22,22 +22,27 @@ ROOT = Path(__file__).resolve().parent.parent
 def commands(python: str = sys.executable) -> dict[str, list[str]]:
     """Process name → argv, in start order.
 
-    Cards build on their own workers so they scale apart from feeds and sitemaps; the other
-    worker takes every other queue, so a new kind's builds run without a change here.
+    Cards build on their own workers so they scale apart from feeds and sitemaps. WebSub
+    deliveries wait on subscribers' servers, so they run on threads of a worker of their own,
+    never holding up a build. The first worker takes every other queue, so a new kind's
+    builds run without a change here.
     """
 
-    def worker(name: str, *queues: str) -> list[str]:
+    def worker(name: str, *options: str) -> list[str]:
         return [
-            python, "-m", "celery", "-A", "services.render.worker", "worker", *queues,
-            "--concurrency", "1", "--loglevel", "INFO", "--without-mingle", "--without-gossip",
+            python, "-m", "celery", "-A", "services.render.worker", "worker", *options,
+            "--loglevel", "INFO", "--without-mingle", "--without-gossip",
             "--hostname", f"{name}-{os.getpid()}@%h",
         ]  # fmt: skip
 
     return {
         "ingest": [python, "-m", "services.ingest"],
         "dispatcher": [python, "-m", "services.render.dispatcher"],
-        "worker": worker("worker", "--exclude-queues", "cards"),
-        "card-worker": worker("card-worker", "--queues", "cards"),
+        "worker": worker("worker", "--exclude-queues", "cards,websub", "--concurrency", "1"),
+        "card-worker": worker("card-worker", "--queues", "cards", "--concurrency", "1"),
+        "push-worker": worker(
+            "push-worker", "--queues", "websub", "--pool", "threads", "--concurrency", "8"
+        ),
         "feeds": [python, "-m", "services.feeds"],
     }
 

@@ -53,7 +53,7 @@ class Stack:
         self.http.headers["Authorization"] = f"Bearer {api_key}"
 
     def start(self) -> Stack:
-        for name in ("ingest", "dispatcher", "worker", "card-worker", "feeds"):
+        for name in ("ingest", "dispatcher", "worker", "card-worker", "push-worker", "feeds"):
             self.processes.start(name)
         wait_http(self.ingest_url + "/healthz", process=self.processes.running["ingest"])
         wait_http(self.feeds_url + "/healthz", process=self.processes.running["feeds"])
@@ -61,7 +61,7 @@ class Stack:
         return self
 
     def wait_worker_ready(self, timeout: float = 30.0) -> None:
-        for name in ("worker", "card-worker"):
+        for name in ("worker", "card-worker", "push-worker"):
             if name in self.processes.running:
                 wait_until(lambda n=name: "ready." in self.processes.log(n), timeout, 0.1)
 

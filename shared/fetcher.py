@@ -168,6 +168,17 @@ class Fetcher:
             outgoing = _redirected(outgoing, result, location)
         raise FetchFailed(f"more than {self._policy.max_redirects} redirects from {url}")
 
+    def check(self, url: str) -> None:
+        """Refuse `url` exactly as a request to it would be refused, without connecting.
+
+        Raises:
+            FetchRefused: the URL or an address of its host is not allowed.
+            FetchFailed: the host does not resolve.
+        """
+        _check_scheme(url)
+        prepared = _prepare(_Outgoing("GET", url, {}, None))
+        self._check(prepared.url or "", Deadline(self._policy.deadline_s))
+
     def _hop(self, outgoing: _Outgoing, deadline: Deadline, follow: bool) -> FetchResult:
         prepared = _prepare(outgoing)
         target = self._check(prepared.url or "", deadline)

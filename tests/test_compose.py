@@ -34,8 +34,8 @@ from devstack.services import Processes, commands, wait_http
 from tests.conftest import API_KEY, API_KEYS, DATA, load_corpus, wait_until
 
 ROOT = Path(__file__).resolve().parent.parent
-APP_SERVICES = ("ingest", "dispatcher", "worker", "card-worker", "feeds")
-WORKERS = ("worker", "card-worker")
+APP_SERVICES = ("ingest", "dispatcher", "worker", "card-worker", "push-worker", "feeds")
+WORKERS = ("worker", "card-worker", "push-worker")
 HTTP_SERVICES = {"ingest": "NEWSWIRE_INGEST", "feeds": "NEWSWIRE_FEEDS"}
 OPERATOR_ENV = {
     "NEWSWIRE_API_KEYS": json.dumps(API_KEYS),
@@ -247,11 +247,10 @@ def test_workers_and_feeds_share_the_artifacts_volume_at_the_image_artifact_dir(
         name: [volume_mount(v) for v in compose["services"][name].get("volumes", [])]
         for name in (*WORKERS, "feeds")
     }
-    for name in WORKERS:
+    for name in ("worker", "card-worker"):
         assert mounts[name] == [("artifacts", artifact_dir, False)]
-    assert [(source, target) for source, target, _ in mounts["feeds"]] == [
-        ("artifacts", artifact_dir)
-    ]
+    for name in ("push-worker", "feeds"):  # they only read
+        assert mounts[name] == [("artifacts", artifact_dir, True)]
     assert "artifacts" in compose["volumes"]
 
 

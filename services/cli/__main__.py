@@ -1,4 +1,4 @@
-"""`newswire`: the operator's command (import, rebuild, status, keys).
+"""`newswire`: the operator's command (import, rebuild, status, dead-letters, keys).
 
 Settings come from the environment (NEWSWIRE_*), as for every service.
 """
@@ -12,13 +12,14 @@ from pathlib import Path
 import redis
 from tqdm import tqdm
 
-from services.cli import api_keys, archive_import, rebuild
+from services.cli import api_keys, archive_import, dead_letters, rebuild
 from services.cli.status import print_status
-from services.render.celery_app import make_context
+from services.render.celery_app import make_celery, make_context
 from services.render.coordinator import Coordinator
 from services.render.kinds import Registry
 from shared.article_reader import ArticleReader
 from shared.settings import Settings
+from shared.websub import Subscriptions
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -38,6 +39,10 @@ def _parser() -> argparse.ArgumentParser:
     )
 
     commands.add_parser("status", help="the event stream, builds and wakeups at a glance")
+
+    dead = commands.add_parser("dead-letters", help="WebSub deliveries given up on")
+    dead.add_argument("--limit", type=int, default=50, help="show at most this many, newest first")
+    dead.add_argument("--clear", action="store_true", help="empty the list")
 
     keys = commands.add_parser("keys", help="API keys of publishers")
     key_commands = keys.add_subparsers(dest="keys_command", required=True)
@@ -60,6 +65,11 @@ def main(argv: list[str] | None = None) -> int:
             return _import(args, settings)
         if args.command == "rebuild":
             return _rebuild(args, settings)
+        if args.command == "dead-letters":
+            subscriptions = Subscriptions(redis.Redis.from_url(settings.redis_url), settings)
+            if args.clear:
+                return dead_letters.clear_dead_letters(subscriptions)
+            return dead_letters.print_dead_letters(subscriptions, args.limit)
         return print_status(redis.Redis.from_url(settings.redis_url), settings)
     except redis.ConnectionError as exc:
         print(
@@ -100,9 +110,10 @@ def _rebuild(args: argparse.Namespace, settings: Settings) -> int:
     since = rebuild.request_rebuild(client, settings, targets)
     with tqdm(total=len(targets), unit=" targets", desc="rebuild") as bar:
         if args.local:
-            rebuild.build_here(
-                make_context(settings, lambda _: None, registry), targets, since, bar
-            )
+            # WebSub subscribers hear of what changed, through the workers' queue.
+            send_task = make_celery(settings, registry).send_task
+            context = make_context(settings, lambda _: None, registry, send_task)
+            rebuild.build_here(context, targets, since, bar)
         else:
             coordinator = Coordinator(client, settings)
             rebuild.wait_for_workers(coordinator, targets, since, bar, args.wait)

@@ -3,13 +3,16 @@
 import uvicorn
 
 from services.feeds.app import create_app
+from services.render.celery_app import make_celery
 from shared.settings import Settings
 
 
 def main() -> None:
     settings = Settings()
+    # The WebSub hub queues verifications of intent for the render workers.
+    celery = make_celery(settings)
     uvicorn.run(
-        create_app(settings),
+        create_app(settings, send_task=celery.send_task),
         host=settings.feeds_host,
         port=settings.feeds_port,
         access_log=False,

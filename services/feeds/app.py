@@ -1,26 +1,35 @@
-"""The feeds service: serves published artifacts from memory with HTTP caching."""
+"""The feeds service: serves published artifacts from memory with HTTP caching; the WebSub hub."""
 
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
+import redis
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from services.feeds.responses import artifact_response
+from services.feeds.websub_hub import Hub, HubError, websub_endpoint
 from shared.artifacts import Artifact
 from shared.settings import Settings
 from shared.store import ArtifactStore, make_store
+from shared.websub import SendTask, Subscriptions
 
 
-def _error(status: int, code: str, message: str) -> JSONResponse:
+def _error(
+    status: int, code: str, message: str, fields: list[dict[str, str]] | None = None
+) -> JSONResponse:
     # The ingest API's error shape, so clients parse one format from both services.
-    body = {"error": {"status": status, "code": code, "message": message, "fields": []}}
+    body = {"error": {"status": status, "code": code, "message": message, "fields": fields or []}}
     return JSONResponse(body, status_code=status)
+
+
+async def _hub_error(_: Request, exc: HubError) -> Response:
+    return _error(exc.status, exc.code, exc.message, exc.fields)
 
 
 def robots_txt(settings: Settings) -> bytes:
@@ -28,7 +37,10 @@ def robots_txt(settings: Settings) -> bytes:
     return f"User-agent: *\nAllow: /\nSitemap: {settings.sitemap_base}sitemap.xml\n".encode()
 
 
-def create_app(settings: Settings, store: ArtifactStore | None = None) -> Starlette:
+def create_app(
+    settings: Settings, store: ArtifactStore | None = None, send_task: SendTask | None = None
+) -> Starlette:
+    """The feeds service; with `send_task` (which queues Celery tasks) it is a WebSub hub too."""
     store = store or make_store(settings)
 
     async def healthz(_: Request) -> Response:
@@ -46,20 +58,28 @@ def create_app(settings: Settings, store: ArtifactStore | None = None) -> Starle
         head = request.method == "HEAD"
         return artifact_response(found, request.headers, head, settings.feed_max_age)
 
+    routes = [
+        Route("/", artifact, methods=["GET", "HEAD"]),
+        Route("/healthz", healthz, methods=["GET"]),
+    ]
+    closers: list[Callable[[], object]] = [store.close]
+    if send_task is not None:
+        client = redis.Redis.from_url(settings.redis_url)
+        hub = Hub(settings, store, Subscriptions(client, settings), send_task)
+        routes.append(Route("/websub", websub_endpoint(hub), methods=["POST"]))
+        closers.append(client.close)
     return Starlette(
-        routes=[
-            Route("/", artifact, methods=["GET", "HEAD"]),
-            Route("/healthz", healthz, methods=["GET"]),
-            Route("/{path:path}", artifact, methods=["GET", "HEAD"]),
-        ],
-        lifespan=_closing(store),
+        routes=[*routes, Route("/{path:path}", artifact, methods=["GET", "HEAD"])],
+        exception_handlers={HubError: _hub_error},
+        lifespan=_closing(*closers),
     )
 
 
-def _closing(store: ArtifactStore):  # type: ignore[no-untyped-def]
+def _closing(*closers: Callable[[], object]):  # type: ignore[no-untyped-def]
     @asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
         yield
-        store.close()
+        for close in closers:
+            close()
 
     return lifespan

@@ -1,4 +1,4 @@
-"""The Celery app: configuration, queue routing and the build task (a thin adapter)."""
+"""The Celery app: configuration, queue routing, the build task and the WebSub tasks."""
 
 from __future__ import annotations
 
@@ -13,6 +13,8 @@ from services.render.builds import BuildContext, build_target
 from services.render.coordinator import Coordinator
 from services.render.kinds import Registry
 from services.render.kinds.base import ROUTINE, URGENT
+from services.render.websub_delivery import WebSub, publish_hook, register_tasks
+from shared import websub
 from shared.article_reader import ArticleReader
 from shared.fetcher import Fetcher, FetchPolicy
 from shared.settings import Settings
@@ -37,9 +39,16 @@ def enqueuer(app: Celery, registry: Registry) -> Callable[[str], None]:
 
 
 def make_context(
-    settings: Settings, enqueue: Callable[[str], None], registry: Registry | None = None
+    settings: Settings,
+    enqueue: Callable[[str], None],
+    registry: Registry | None = None,
+    send_task: websub.SendTask | None = None,
 ) -> BuildContext:
+    """A build context; with `send_task`, publishes are announced to WebSub subscribers."""
     client = redis.Redis.from_url(settings.redis_url)
+    announce = []
+    if send_task is not None:
+        announce.append(publish_hook(settings, websub.Subscriptions(client, settings), send_task))
     return BuildContext(
         settings=settings,
         redis=client,
@@ -50,6 +59,7 @@ def make_context(
         sweeper=Sweeper(client, settings),
         enqueue=enqueue,
         fetcher=Fetcher(FetchPolicy.from_settings(settings)),
+        after_publish=announce,
     )
 
 
@@ -61,9 +71,10 @@ def make_celery(settings: Settings, registry: Registry | None = None) -> Celery:
         task_acks_late=True,
         task_reject_on_worker_lost=True,
         task_ignore_result=True,
-        # A worker started without --queues consumes every kind's queue.
-        task_queues=[Queue(name) for name in registry.queues],
+        # A worker started without --queues consumes every kind's queue, and WebSub's.
+        task_queues=[Queue(name) for name in (*registry.queues, websub.QUEUE)],
         task_default_queue=registry.queues[0],
+        task_routes={"newswire.websub.*": {"queue": websub.QUEUE}},
         task_serializer="json",
         accept_content=["json"],
         worker_prefetch_multiplier=1,
@@ -73,19 +84,32 @@ def make_celery(settings: Settings, registry: Registry | None = None) -> Celery:
         broker_transport_options={"visibility_timeout": 3600, "priority_steps": [URGENT, ROUTINE]},
     )
     context: dict[str, BuildContext] = {}
+    websub_context: dict[str, WebSub] = {}
 
     def _context() -> BuildContext:
         if "ctx" not in context:
-            context["ctx"] = make_context(settings, enqueuer(app, registry), registry)
+            enqueue = enqueuer(app, registry)
+            context["ctx"] = make_context(settings, enqueue, registry, app.send_task)
         return context["ctx"]
+
+    def _websub() -> WebSub:
+        if "ctx" not in websub_context:
+            ctx = _context()
+            subscriptions = websub.Subscriptions(ctx.redis, settings)
+            websub_context["ctx"] = WebSub(
+                settings, subscriptions, ctx.store, ctx.fetcher, app.send_task
+            )
+        return websub_context["ctx"]
 
     @worker_process_init.connect(weak=False)
     def _fresh_context(**_: object) -> None:
         # Connections must not cross a fork.
         context.clear()
+        websub_context.clear()
 
     @app.task(name=BUILD_TASK)
     def build(target: str) -> str:
         return build_target(target, _context())
 
+    register_tasks(app, _websub)
     return app

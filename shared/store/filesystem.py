@@ -36,10 +36,10 @@ class FilesystemStore(ArtifactStore):
     """
 
     def __init__(self, root: Path, cache_bytes: int = DEFAULT_CACHE_BYTES) -> None:
+        # Nothing is created until the first write: the feeds service may have the folder
+        # mounted read-only.
         self._root = Path(root)
         self._state = self._root / _STATE
-        for folder in ("watermarks", "locks", "gone", "tmp"):
-            (self._state / folder).mkdir(parents=True, exist_ok=True)
         # Keyed by path, tagged with the file's stat signature: a new file shows at once.
         self._cache: ArtifactCache[tuple[int, int, int]] = ArtifactCache(cache_bytes)
 
@@ -143,6 +143,8 @@ class FilesystemStore(ArtifactStore):
         """Hold the target's lock; yield whether `watermark` is not older than the stored
         one, and store it when the block completes."""
         name = quote(target, safe="")
+        for folder in ("watermarks", "locks", "tmp"):
+            (self._state / folder).mkdir(parents=True, exist_ok=True)
         with open(self._state / "locks" / name, "a") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
             try:

@@ -109,3 +109,17 @@ def test_reader_never_sees_a_partial_file(fs_store_factory: Callable[[], Filesys
     assert seen[b"a"] > 0
     assert seen[b"b"] > 0
     assert variants_seen > 0
+
+
+def test_a_reader_writes_nothing(tmp_path: Path) -> None:
+    # The feeds service mounts the artifacts read-only: reading must not need a write.
+    FilesystemStore(tmp_path).publish("feed:all", [encode("feeds/all.rss", b"<rss/>", 5)], "1-0")
+    before = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*"))
+    reader = FilesystemStore(tmp_path)
+    assert reader.get("feeds/all.rss") is not None
+    assert not reader.gone("feeds/all.rss")
+    assert reader.paths("feeds/") == ["feeds/all.rss"]
+    assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == before
+    empty = FilesystemStore(tmp_path / "fresh")
+    assert empty.get("feeds/all.rss") is None
+    assert not (tmp_path / "fresh").exists()

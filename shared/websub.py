@@ -1,0 +1,266 @@
+"""WebSub subscriptions kept in Redis: topics, leases, intents awaiting verification, signatures.
+
+A topic is the URL of one format of one feed (`<feeds_base_url>feeds/sections/dunya.rss`); the
+hub is `<feeds_base_url>websub`. A (un)subscription request becomes an `Intent`, stored until
+the hub has checked with the subscriber that it meant it (verification of intent); only then
+does `Subscriptions.verify` apply it. Redis keys, per topic URL:
+
+    nw:websub:subs:{topic}    hash    callback → JSON {"secret": str | null}
+    nw:websub:leases:{topic}  zset    callback → lease end (ms since the epoch)
+    nw:websub:etag:{topic}    string  ETag of the content subscribers were last sent
+    nw:websub:intent:{id}     string  JSON of an `Intent`; expires unverified
+    nw:websub:dead            list    dead letters (JSON), newest first, capped
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import re
+import secrets
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass
+from typing import Literal, Protocol
+from urllib.parse import urljoin
+
+import redis
+
+from shared.artifacts import safe_path
+from shared.settings import Settings
+
+QUEUE = "websub"
+# Task names: the contract between the hub (feeds service) and the render workers.
+VERIFY_TASK = "newswire.websub.verify"
+NOTIFY_TASK = "newswire.websub.notify"
+DELIVER_TASK = "newswire.websub.deliver"
+PING_TASK = "newswire.websub.ping"
+
+SUBS = "nw:websub:subs:{topic}"
+LEASES = "nw:websub:leases:{topic}"
+ETAG = "nw:websub:etag:{topic}"
+INTENT = "nw:websub:intent:{id}"
+DEAD = "nw:websub:dead"
+
+# Verification runs within seconds; an intent left after an hour was lost with its task.
+_INTENT_TTL_S = 3600
+_TOPIC_PATH = re.compile(r"feeds/(?:all|(?:sections|tags|authors)/[^/?#]+)\.(?:rss|atom|json)")
+
+Mode = Literal["subscribe", "unsubscribe"]
+
+
+class SendTask(Protocol):
+    """Queue a Celery task by name (`Celery.send_task` fits; its routes pick the queue)."""
+
+    def __call__(self, name: str, args: Sequence[str]) -> object: ...
+
+
+@dataclass(frozen=True)
+class Intent:
+    """A (un)subscription request awaiting verification; `lease_seconds` is the granted one."""
+
+    id: str
+    mode: Mode
+    topic: str
+    callback: str
+    lease_seconds: int
+    secret: str | None = None
+
+
+@dataclass(frozen=True)
+class Subscription:
+    topic: str
+    callback: str
+    secret: str | None
+    expires_at: float  # seconds since the epoch
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    """A delivery given up on."""
+
+    topic: str
+    callback: str
+    reason: str
+    attempts: int
+    at: float  # seconds since the epoch
+
+
+def hub_url(settings: Settings) -> str:
+    """The hub's URL (`feeds_base_url` + "websub"), for `rel="hub"` links."""
+    return urljoin(str(settings.feeds_base_url), "websub")
+
+
+def topic_url(settings: Settings, path: str) -> str:
+    """The topic URL of an artifact path, as feeds link to themselves (`rel="self"`)."""
+    return urljoin(str(settings.feeds_base_url), path)
+
+
+def is_topic_path(path: str) -> bool:
+    """Whether an artifact path is a feed subscribers can follow (RSS, Atom or JSON Feed)."""
+    return bool(_TOPIC_PATH.fullmatch(path)) and safe_path(path) is not None
+
+
+def topic_path(settings: Settings, url: str) -> str | None:
+    """The artifact path of a topic URL, or None if `url` is not one of our feeds."""
+    root = topic_url(settings, ".")
+    path = url[len(root) :] if url.startswith(root) else ""
+    return path if is_topic_path(path) and topic_url(settings, path) == url else None
+
+
+def granted_lease(settings: Settings, requested: int | None) -> int:
+    """The lease a subscriber gets: what it asked for (or the default), at most the cap."""
+    return min(requested or settings.websub_default_lease_s, settings.websub_max_lease_s)
+
+
+def sign(secret: str, body: bytes) -> str:
+    """The `X-Hub-Signature` value of a delivery: `sha256=<hex HMAC-SHA256(secret, body)>`."""
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+# Drops the topic's expired subscriptions and returns the rest as (callback, lease end ms,
+# details JSON) triples, atomically, so a renewal racing the cleanup is never dropped.
+_ACTIVE = """
+local expired = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
+for _, callback in ipairs(expired) do redis.call('HDEL', KEYS[2], callback) end
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
+local live, out = redis.call('ZRANGE', KEYS[1], 0, -1, 'WITHSCORES'), {}
+for i = 1, #live, 2 do
+  table.insert(out, live[i])
+  table.insert(out, live[i + 1])
+  table.insert(out, redis.call('HGET', KEYS[2], live[i]) or '{}')
+end
+return out
+"""
+
+# KEYS: n ETag keys, then the n topics' lease keys; ARGV: "1" to claim every topic (external
+# hubs listen to all of them), then the n new ETags. Returns the 1-based positions of the
+# topics that have subscribers and whose ETag changed, and remembers their new ETags.
+_CLAIM = """
+local n = #KEYS / 2
+local changed = {}
+for i = 1, n do
+  local watched = ARGV[1] == '1' or redis.call('EXISTS', KEYS[n + i]) == 1
+  if watched and redis.call('GET', KEYS[i]) ~= ARGV[i + 1] then
+    redis.call('SET', KEYS[i], ARGV[i + 1])
+    table.insert(changed, i)
+  end
+end
+return changed
+"""
+
+
+class Subscriptions:
+    """Subscriptions, pending intents and dead letters of the WebSub hub, in Redis."""
+
+    def __init__(
+        self, client: redis.Redis, settings: Settings, clock: Callable[[], float] = time.time
+    ) -> None:
+        self._redis = client
+        self._settings = settings
+        self._clock = clock
+        self._active = client.register_script(_ACTIVE)
+        self._claim = client.register_script(_CLAIM)
+
+    def request(
+        self, mode: Mode, topic: str, callback: str, lease: int | None, secret: str | None
+    ) -> Intent:
+        """Store a (un)subscription request until verified, with its lease granted and capped."""
+        granted = granted_lease(self._settings, lease) if mode == "subscribe" else 0
+        intent = Intent(secrets.token_urlsafe(16), mode, topic, callback, granted, secret)
+        self._redis.set(INTENT.format(id=intent.id), json.dumps(asdict(intent)), ex=_INTENT_TTL_S)
+        return intent
+
+    def pending(self, intent_id: str) -> Intent | None:
+        """The intent awaiting verification, or None if verified, discarded or expired."""
+        raw = self._redis.get(INTENT.format(id=intent_id))
+        return Intent(**json.loads(raw)) if raw else None
+
+    def verify(self, intent: Intent) -> None:
+        """The subscriber confirmed `intent`: apply it (renewing a lease) and forget the intent."""
+        pipe = self._redis.pipeline(transaction=True)
+        if intent.mode == "subscribe":
+            self._add(pipe, intent.topic, intent.callback, intent.lease_seconds, intent.secret)
+        else:
+            self._remove(pipe, intent.topic, intent.callback)
+        pipe.delete(INTENT.format(id=intent.id))
+        pipe.execute()
+
+    def discard(self, intent_id: str) -> None:
+        """The subscriber did not confirm an intent: forget it, changing nothing."""
+        self._redis.delete(INTENT.format(id=intent_id))
+
+    def add(self, topic: str, callback: str, lease: int | None, secret: str | None) -> None:
+        """Subscribe `callback` to `topic` now, for the granted lease (a renewal replaces)."""
+        pipe = self._redis.pipeline(transaction=True)
+        self._add(pipe, topic, callback, granted_lease(self._settings, lease), secret)
+        pipe.execute()
+
+    def remove(self, topic: str, callback: str) -> bool:
+        """Unsubscribe `callback` from `topic`; False if it was not subscribed."""
+        pipe = self._redis.pipeline(transaction=True)
+        self._remove(pipe, topic, callback)
+        return bool(pipe.execute()[0])
+
+    def active(self, topic: str) -> list[Subscription]:
+        """The unexpired subscriptions of `topic`, by lease end; expired ones are dropped."""
+        now_ms = int(self._clock() * 1000)
+        flat = self._active(
+            keys=[LEASES.format(topic=topic), SUBS.format(topic=topic)], args=[now_ms]
+        )
+        return [
+            Subscription(
+                topic, _text(callback), json.loads(details).get("secret"), float(ms) / 1000
+            )
+            for callback, ms, details in zip(flat[::3], flat[1::3], flat[2::3], strict=True)
+        ]
+
+    def get(self, topic: str, callback: str) -> Subscription | None:
+        """The unexpired subscription of `callback` to `topic`, or None."""
+        return next((s for s in self.active(topic) if s.callback == callback), None)
+
+    def claim_changes(self, etags: Mapping[str, str], every: bool = False) -> list[str]:
+        """The topics (topic URL → new ETag) to announce: those with subscribers (or all, with
+        `every`) whose content differs from what was last announced, remembered from now on.
+        One Redis call, so a publish costs next to nothing when nobody subscribes."""
+        topics = list(etags)
+        if not topics:
+            return []
+        keys = [ETAG.format(topic=t) for t in topics] + [LEASES.format(topic=t) for t in topics]
+        changed = self._claim(keys=keys, args=["1" if every else "0", *etags.values()])
+        return [topics[i - 1] for i in changed]
+
+    def dead_letter(self, topic: str, callback: str, reason: str, attempts: int) -> None:
+        """Record a delivery given up on, keeping the newest `websub_dead_letters_max`."""
+        letter = DeadLetter(topic, callback, reason, attempts, self._clock())
+        pipe = self._redis.pipeline(transaction=True)
+        pipe.lpush(DEAD, json.dumps(asdict(letter)))
+        pipe.ltrim(DEAD, 0, self._settings.websub_dead_letters_max - 1)
+        pipe.execute()
+
+    def dead_letters(self, limit: int = 100) -> list[DeadLetter]:
+        """The newest dead letters first."""
+        return [DeadLetter(**json.loads(raw)) for raw in self._redis.lrange(DEAD, 0, limit - 1)]
+
+    def clear_dead_letters(self) -> int:
+        """Empty the dead letters; returns how many there were."""
+        pipe = self._redis.pipeline(transaction=True)
+        pipe.llen(DEAD)
+        pipe.delete(DEAD)
+        return int(pipe.execute()[0])
+
+    def _add(
+        self, pipe: redis.client.Pipeline, topic: str, callback: str, lease: int, secret: str | None
+    ) -> None:
+        ends_ms = int((self._clock() + lease) * 1000)
+        pipe.zadd(LEASES.format(topic=topic), {callback: ends_ms})
+        pipe.hset(SUBS.format(topic=topic), callback, json.dumps({"secret": secret}))
+
+    def _remove(self, pipe: redis.client.Pipeline, topic: str, callback: str) -> None:
+        pipe.zrem(LEASES.format(topic=topic), callback)
+        pipe.hdel(SUBS.format(topic=topic), callback)
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
