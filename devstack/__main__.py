@@ -72,7 +72,11 @@ def announce(settings: Settings, api_key: str, var: Path) -> None:
                 "Newswire is running.",
                 f"  feeds index     {feeds}/",
                 f"  all articles    {feeds}/feeds/all.rss  (.atom, .json)",
-                f"  section Dünya   {feeds}/feeds/sections/dunya.rss",
+                f"  section Dünya   {feeds}/feeds/sections/dunya.rss  (.html to read it)",
+                f"  sitemaps        {feeds}/sitemap.xml, {feeds}/sitemaps/news.xml",
+                f"  a social card   {feeds}/cards/dunya-2026-01-18-lavrov-sansimiz-var.jpg  "
+                "(.html: its Open Graph page)",
+                f"  WebSub hub      {feeds}/websub",
                 f"  ingest API      {ingest}/docs",
                 f"  API key         {api_key}  (in {key_file})",
                 f"  try             curl -H 'Authorization: Bearer {api_key}' "

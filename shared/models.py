@@ -85,7 +85,8 @@ class Article(_Strict):
             return body  # sanitized when it was ingested
         if len(body.encode("utf-8", "surrogatepass")) > MAX_BODY_BYTES:
             raise ValueError(f"body_html is larger than {MAX_BODY_BYTES} bytes")
-        return sanitize_html(body)
+        url = info.data.get("url")  # validated before the body: relative links resolve on it
+        return sanitize_html(body, str(url) if url else None)
 
     @field_validator("section")
     @classmethod

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from contextvars import ContextVar
+from urllib.parse import urljoin
 
 import nh3
 
@@ -33,19 +35,37 @@ def clean_text(value: str) -> str:
     return unicodedata.normalize("NFC", _FORBIDDEN.sub("", value))
 
 
+# The article a body belongs to, while one is being cleaned: the cleaner is made once.
+_BASE_URL: ContextVar[str | None] = ContextVar("base_url", default=None)
+
+
+def _resolve_relative(url: str) -> str:
+    base = _BASE_URL.get()
+    return urljoin(base, url) if base else url
+
+
 _CLEANER = nh3.Cleaner(
     tags=_ALLOWED_TAGS,
     attributes=_ALLOWED_ATTRIBUTES,
     url_schemes={"http", "https", "mailto"},
+    url_relative=_resolve_relative,
     link_rel="noopener noreferrer",
 )
 
 
-def sanitize_html(value: str) -> str:
-    """Return `value` reduced to an allow-list of tags and attributes, safe to embed anywhere."""
-    html = _CLEANER.clean(clean_text(value))
+def sanitize_html(value: str, base_url: str | None = None) -> str:
+    """Return `value` reduced to an allow-list of tags and attributes, safe to embed anywhere.
+
+    With `base_url`, relative links and image sources become absolute: a feed reader would
+    resolve them against the feed's host, not the article's.
+    """
+    token = _BASE_URL.set(base_url)
+    try:
+        html = _CLEANER.clean(clean_text(value))
+    finally:
+        _BASE_URL.reset(token)
     if "&#" not in value:
         return html  # clean_text removed every forbidden character already
-    # Character references ("&#x1b;") decode to forbidden characters inside nh3. Replace
-    # them rather than delete: deleting could join "java&#1;script:" into a live scheme.
-    return _FORBIDDEN.sub("\ufffd", html)
+    # Character references ("&#x1b;") decode to forbidden characters inside nh3. Replace them
+    # with a space rather than delete: deleting could join "java&#1;script:" into a live scheme.
+    return _FORBIDDEN.sub(" ", html)

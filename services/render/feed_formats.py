@@ -7,7 +7,10 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable
+from datetime import datetime
 from functools import lru_cache
+from html import escape
+from zoneinfo import ZoneInfo
 
 import orjson
 from feedgen.entry import FeedEntry
@@ -118,7 +121,8 @@ class AtomTombstones(BaseExtension):
         self.tombstones: tuple[Tombstone, ...] = ()
 
     def extend_ns(self) -> dict[str, str]:
-        return {"at": TOMBSTONES_NS}
+        # Declared only when used: validators warn of namespaces they do not know.
+        return {"at": TOMBSTONES_NS} if self.tombstones else {}
 
     def extend_atom(self, feed: etree._Element) -> etree._Element:
         for tombstone in self.tombstones:
@@ -166,19 +170,34 @@ def _generator(feed: Feed, fmt: str) -> FeedGenerator:
     fg.language(feed.language)
     fg.generator(GENERATOR)
     fg.updated(feed.updated)
-    fg.lastBuildDate(feed.updated)
+    fg.lastBuildDate(_dated(feed.updated, fmt, feed.timezone))
     # RSS takes the channel <link> from the last link added: self first, site last.
     fg.link(href=feed.self_urls[fmt], rel="self", type=SELF_TYPES[fmt])
     if fmt == "atom":  # RSS gets its hub link from RssHubLink
         fg.link(href=feed.hub_url, rel="hub")
     fg.link(href=feed.home_url, rel="alternate", type="text/html")
     for item in feed.items:
-        fg.add_entry(_entry(item, fmt), order="append")
+        fg.add_entry(_entry(item, fmt, feed.timezone), order="append")
     return fg
 
 
+def _dated(moment: datetime, fmt: str, timezone: str) -> datetime:
+    """Atom and JSON Feed keep an article's own offset; RSS dates are given in the site's
+    time zone, because RFC 822 readers (and validators) balk at offsets such as +0545."""
+    return moment.astimezone(ZoneInfo(timezone)) if fmt == "rss" else moment
+
+
+def _entry(item: FeedItem, fmt: str, timezone: str) -> RenderedOnceEntry:
+    # Datetimes compare by instant: 11:42+03:00 equals 14:27+05:45. The offsets are part of
+    # the output, so they are part of the key.
+    offsets = (item.published.utcoffset(), item.updated.utcoffset())
+    return _rendered_entry(item, fmt, timezone, offsets)
+
+
 @lru_cache(maxsize=8192)
-def _entry(item: FeedItem, fmt: str) -> RenderedOnceEntry:
+def _rendered_entry(
+    item: FeedItem, fmt: str, timezone: str, _offsets: tuple[object, object]
+) -> RenderedOnceEntry:
     entry = RenderedOnceEntry()
     entry.load_extension("dc", atom=False, rss=True)
     entry.load_extension("media")
@@ -187,12 +206,16 @@ def _entry(item: FeedItem, fmt: str) -> RenderedOnceEntry:
     entry.guid(item.guid, permalink=False)
     entry.title(item.title)
     entry.link(href=item.url, rel="alternate")
-    if item.summary:
-        entry.summary(item.summary)
+    # Atom's summary is plain text (type="text"); readers take RSS's description as HTML,
+    # so the summary is escaped once more there. An entry with neither summary nor body
+    # gets its title as summary: Atom wants some textual content.
+    summary = item.summary or ("" if item.content_html else item.title)
+    if summary:
+        entry.summary(escape(summary, quote=False) if fmt == "rss" else summary)
     if item.content_html:
         entry.content(item.content_html, type="html")
-    entry.published(item.published)
-    entry.updated(item.updated)
+    entry.published(_dated(item.published, fmt, timezone))
+    entry.updated(_dated(item.updated, fmt, timezone))
     for person in item.authors:
         entry.author({"name": person.name, **({"uri": person.url} if person.url else {})})
         entry.dc.dc_creator(person.name)

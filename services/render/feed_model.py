@@ -15,8 +15,12 @@ FEED_FORMATS = ("rss", "atom", "json", "html")  # html: the page for people, in 
 _FEED_DIRS = {"section": "sections", "tag": "tags", "author": "authors"}
 FEED_KINDS = ("all", *_FEED_DIRS)
 
-# An empty feed still needs a date; the epoch keeps its bytes the same build after build.
-EMPTY_FEED_DATE = datetime(1970, 1, 1, tzinfo=UTC)
+
+def empty_feed_date(settings: Settings) -> datetime:
+    """The date of a feed with nothing in it: fixed, so its bytes stay the same build after
+    build, and plausible (the start of the site's tag date, not the epoch)."""
+    year, month, day = (int(p) for p in (settings.tag_date + "-01-01").split("-")[:3])
+    return datetime(year, month, day, tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -123,7 +127,7 @@ def build_feed(
         author=site.author,
         language=settings.language,
         timezone=settings.timezone,
-        updated=max(changes, default=EMPTY_FEED_DATE),
+        updated=max(changes, default=empty_feed_date(settings)),
         items=items,
         tombstones=tombstones,
     )

@@ -10,7 +10,9 @@ import json
 import re
 from datetime import datetime
 from email.utils import parsedate_to_datetime
+from urllib.parse import urlsplit
 
+import lxml.html
 from lxml import etree
 
 ATOM = "http://www.w3.org/2005/Atom"
@@ -54,8 +56,23 @@ def check_rss(document: bytes) -> etree._Element:
     return root
 
 
+def _absolute_links_only(html: str, what: str) -> None:
+    """Readers resolve a relative link against the feed, not the article: none may remain."""
+    if not html.strip():
+        return
+    for element in lxml.html.fragments_fromstring(html):
+        if isinstance(element, str):
+            continue
+        for _, attribute, link, _ in element.iterlinks():
+            if attribute in ("href", "src"):
+                assert urlsplit(link).scheme, f"{what}: relative URL {link!r}"
+
+
 def _check_rss_item(item: etree._Element) -> None:
     assert item.findtext("title") or item.findtext("description"), "item: title or description"
+    _absolute_links_only(item.findtext("content:encoded", namespaces=NS) or "", "content:encoded")
+    # RFC 822 allows any offset; readers and validators expect whole or half hours.
+    assert (item.findtext("pubDate") or "")[-2:] in ("00", "30"), "pubDate offset minutes"
     guid = item.find("guid")
     assert guid is not None and TAG_URI.match(guid.text or ""), "item guid: a tag: URI"
     assert guid.get("isPermaLink") == "false", "a tag: guid is not a permalink"
@@ -75,6 +92,8 @@ def check_atom(document: bytes) -> etree._Element:
     """RFC 4287 (and RFC 6721 tombstones): ids, titles, dates, authors, links."""
     root = etree.fromstring(document)
     assert root.tag == f"{{{ATOM}}}feed", "root must be atom:feed"
+    if root.find("at:deleted-entry", NS) is None:
+        assert "at" not in root.nsmap, "no tombstone namespace without tombstones"
     for name in ("id", "title", "updated"):
         assert root.find(f"atom:{name}", NS) is not None, f"feed requires atom:{name}"
     _rfc3339(root.findtext("atom:updated", namespaces=NS), "feed updated")
@@ -105,8 +124,10 @@ def _check_atom_entry(entry: etree._Element, feed_author: bool) -> None:
         assert (author.findtext("atom:name", namespaces=NS) or "").strip(), "author: a name"
     links = entry.findall("atom:link", NS)
     assert any(link.get("rel", "alternate") == "alternate" for link in links), "entry: a link"
-    if entry.find("atom:content", NS) is None:
-        assert entry.find("atom:summary", NS) is not None or links, "entry: content or link"
+    content = entry.find("atom:content", NS)
+    assert content is not None or entry.find("atom:summary", NS) is not None, "textual content"
+    if content is not None:
+        _absolute_links_only(content.text or "", "content")
     for group in entry.iterfind("media:group", NS):
         assert len(group.findall("media:content", NS)) > 1, "media:group needs several contents"
 

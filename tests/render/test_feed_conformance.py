@@ -58,7 +58,13 @@ def articles(draw: st.DrawFn, n: int) -> dict:
     if draw(st.booleans()):
         article["summary"] = draw(TEXT)
     if draw(st.booleans()):
-        article["body_html"] = "<p>" + draw(TEXT) + "</p><script>alert(1)</script>"
+        link = draw(
+            st.sampled_from(["/dunya/onceki", "img/a.jpg", "#yorumlar", "https://a.example/"])
+        )
+        article["body_html"] = (
+            f"<p>{draw(TEXT)} <a href='{link}'>bağlantı</a> <img src='{link}'></p>"
+            "<script>alert(1)</script>"
+        )
     if draw(st.booleans()):
         article["image"] = {"url": f"https://img.example.com.tr/{n}.jpg", "alt": draw(TEXT)}
     if draw(st.booleans()):

@@ -6,11 +6,12 @@ import json
 from datetime import UTC, datetime
 
 import feedparser
+import lxml.html
 import pytest
 from lxml import etree
 
 from services.render.feed_formats import RENDERERS, render_atom, render_json, render_rss
-from services.render.feed_model import EMPTY_FEED_DATE, FeedTarget, build_feed
+from services.render.feed_model import FeedTarget, build_feed, empty_feed_date
 from shared.models import Article
 from shared.settings import Settings
 
@@ -123,7 +124,7 @@ def test_same_state_gives_same_bytes(dunya):
 
 def test_empty_feed_is_valid_and_dated_from_data():
     feed = build_feed(FeedTarget("tag", "yok"), [], None, SETTINGS)
-    assert feed.updated == EMPTY_FEED_DATE
+    assert feed.updated == empty_feed_date(SETTINGS) == datetime(2026, 1, 1, tzinfo=UTC)
     for fmt in ("rss", "atom"):
         parsed = feedparser.parse(RENDERERS[fmt](feed))
         assert not parsed.bozo
@@ -157,3 +158,38 @@ def test_feed_date_is_the_newest_update_not_now(dunya):
     feed = build_feed(DUNYA, dunya, "Dünya", SETTINGS)
     assert feed.updated == max(a.modified for a in dunya)
     assert feed.updated < datetime.now(UTC)
+
+
+def test_rss_description_is_the_summary_as_text_not_markup(seed_article):
+    [article] = articles([{**seed_article, "summary": "Kalın <b>değil</b> & düz"}])
+    feed = build_feed(DUNYA, [article], "Dünya", SETTINGS)
+    item = etree.fromstring(render_rss(feed)).find("channel/item")
+    # Readers take RSS descriptions as HTML: the text must survive that reading.
+    assert item.findtext("description") == "Kalın &lt;b&gt;değil&lt;/b&gt; &amp; düz"
+    summary = feedparser.parse(render_rss(feed)).entries[0].summary
+    assert lxml.html.fromstring(summary).text_content() == "Kalın <b>değil</b> & düz"
+    atom = etree.fromstring(render_atom(feed))
+    assert atom.findtext("{*}entry/{*}summary") == "Kalın <b>değil</b> & düz"  # type="text"
+
+
+def test_an_entry_with_no_summary_or_body_summarizes_with_its_title(seed_article):
+    [article] = articles([{**seed_article, "summary": "", "body_html": ""}])
+    atom = etree.fromstring(render_atom(build_feed(DUNYA, [article], "Dünya", SETTINGS)))
+    assert atom.findtext("{*}entry/{*}summary") == seed_article["title"]
+
+
+def test_rss_dates_are_in_the_site_time_zone(seed_article):
+    kathmandu = "2026-01-18T14:27:00+05:45"  # 11:42 in Istanbul
+    [article] = articles([{**seed_article, "published_at": kathmandu, "updated_at": kathmandu}])
+    feed = build_feed(DUNYA, [article], "Dünya", SETTINGS)
+    item = etree.fromstring(render_rss(feed)).find("channel/item")
+    assert item.findtext("pubDate") == "Sun, 18 Jan 2026 11:42:00 +0300"
+    atom = etree.fromstring(render_atom(feed))
+    assert atom.findtext("{*}entry/{*}published") == kathmandu  # Atom keeps its own offset
+
+
+def test_the_same_instant_with_another_offset_renders_its_own_offset(seed_article):
+    for moment in ("2026-01-18T11:42:00+03:00", "2026-01-18T08:42:00+00:00"):
+        [article] = articles([{**seed_article, "published_at": moment, "updated_at": moment}])
+        atom = etree.fromstring(render_atom(build_feed(DUNYA, [article], "Dünya", SETTINGS)))
+        assert atom.findtext("{*}entry/{*}published") == moment

@@ -156,3 +156,25 @@ def test_seed_body_keeps_its_quote_and_subheading(seed_article: dict[str, Any]) 
     assert root.findall(".//blockquote")
     assert root.findall(".//h2")
     assert "Lavrov" in "".join(root.itertext())
+
+
+def test_relative_links_and_images_resolve_against_the_article() -> None:
+    article = "https://haber.example.com.tr/dunya/haber-1"
+    html = sanitize_html(
+        '<p><a href="/dunya/onceki?a=1&amp;b=2">önceki</a> <img src="img/a.jpg" alt="">'
+        ' <a href="#yorumlar">yorumlar</a> <a href="https://e.com/x">dış</a></p>',
+        article,
+    )
+    page = lxml.html.fragment_fromstring(html)
+    assert [link for _, _, link, _ in page.iterlinks()] == [
+        "https://haber.example.com.tr/dunya/onceki?a=1&b=2",
+        "https://haber.example.com.tr/dunya/img/a.jpg",
+        "https://haber.example.com.tr/dunya/haber-1#yorumlar",
+        "https://e.com/x",
+    ]
+    # Text that looks like an attribute is text, and stays as it was.
+    assert 'href="x"' in sanitize_html('<p>yazı href="x"</p>', article)
+
+
+def test_a_character_reference_to_a_forbidden_character_becomes_a_space() -> None:
+    assert sanitize_html("<p>a&#1;b</p>") == "<p>a b</p>"
