@@ -47,14 +47,20 @@ def select_targets(
     return [t for k in (kinds or by_name) for t in by_name[k].known_targets(reader)]
 
 
-def request_rebuild(client: redis.Redis, settings: Settings, targets: Sequence[str]) -> str:
-    """Append rebuild events for `targets`; returns the id of the last one."""
-    last = ""
-    for start in range(0, len(targets), _CHUNK):
-        chunk = json.dumps(list(targets[start : start + _CHUNK]))
-        fields = {"type": "targets.rebuild", "id": "", "rev": 0, "targets": chunk}
-        last = client.xadd(settings.events_stream, fields, maxlen=settings.events_maxlen).decode()
-    return last
+def request_rebuild(
+    client: redis.Redis, settings: Settings, targets: Sequence[str], chunk: int = _CHUNK
+) -> str:
+    """Append rebuild events for `targets`, a chunk each; returns the id of the first.
+
+    A target's rebuild is done once a finished build covers an event at or after that id:
+    such a build began after the request, so it read the state the request was about.
+    """
+    ids = []
+    for start in range(0, len(targets), chunk):
+        names = json.dumps(list(targets[start : start + chunk]))
+        fields = {"type": "targets.rebuild", "id": "", "rev": 0, "targets": names}
+        ids.append(client.xadd(settings.events_stream, fields, maxlen=settings.events_maxlen))
+    return ids[0].decode()
 
 
 def wait_for_workers(

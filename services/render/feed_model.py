@@ -10,6 +10,7 @@ from urllib.parse import urljoin
 
 from shared.models import Article
 from shared.settings import Settings
+from shared.websub import hub_url
 
 FEED_FORMATS = ("rss", "atom", "json", "html")  # html: the page for people, in a browser
 _FEED_DIRS = {"section": "sections", "tag": "tags", "author": "authors"}
@@ -123,7 +124,7 @@ def build_feed(
         description=title,
         home_url=str(settings.site_url),
         self_urls={fmt: urljoin(site.feeds_base, target.path(fmt)) for fmt in FEED_FORMATS},
-        hub_url=urljoin(site.feeds_base, "websub"),
+        hub_url=hub_url(settings),
         author=site.author,
         language=settings.language,
         timezone=settings.timezone,

@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import io
 import shutil
 import time
 from pathlib import Path
 
 import feedparser
+import redis
+from tqdm import tqdm
 
+from services.cli.rebuild import request_rebuild, wait_for_workers
+from services.render.builds import build_target
+from services.render.celery_app import make_context
+from services.render.dispatcher import Dispatcher
+from services.render.kinds import Registry
 from tests.conftest import wait_until
 from tests.sitemap_schemas import validate
 
@@ -79,6 +87,8 @@ def test_without_workers_it_says_what_to_start(newswire, write, seed_article):
 def test_rebuild_by_the_workers_restores_lost_files(stack, newswire, seed_article):
     assert stack.put(seed_article).status_code in (200, 201)
     wait_until(lambda: stack.feed("sitemaps/2026-01.xml").ok, timeout=5)
+    db = redis.Redis.from_url(stack.env["NEWSWIRE_REDIS_URL"])
+    wait_until(lambda: db.zcard("nw:due") == 0, timeout=5)  # every build done, none cooling
     root = Path(stack.env["NEWSWIRE_ARTIFACT_DIR"])
     shutil.rmtree(root / "feeds")
     (root / "sitemaps" / "2026-01.xml").unlink()
@@ -87,3 +97,24 @@ def test_rebuild_by_the_workers_restores_lost_files(stack, newswire, seed_articl
     assert result.returncode == 0, result.stderr
     assert stack.feed("feeds/sections/dunya.rss").ok
     assert seed_article["url"] in stack.feed("sitemaps/2026-01.xml").text
+
+
+def test_a_rebuild_asked_in_several_events_is_done_when_every_target_is(
+    settings, write, seed_article
+):
+    # Targets are asked for a thousand per event; each is built under its own event's id.
+    write(seed_article)
+    ctx = make_context(settings, lambda _: None)
+    targets = ["feed:all", "feed:section:dunya", "feed:tag:nato", "feed:tag:rusya", "feed:tag:agit"]
+    since = request_rebuild(ctx.redis, settings, targets, chunk=2)  # three events
+    queued: list[str] = []
+    dispatcher = Dispatcher(
+        ctx.redis, ctx.coordinator, queued.append, settings, "d", Registry.from_settings(settings)
+    )
+    dispatcher.ensure_group()
+    dispatcher.step(block_ms=10)
+    for target in queued:
+        build_target(target, ctx)  # as a worker would
+    with tqdm(total=len(targets), file=io.StringIO()) as bar:
+        wait_for_workers(ctx.coordinator, targets, since, bar, stall_s=2)
+        assert bar.n == len(targets)

@@ -177,3 +177,12 @@ def test_index_is_built_when_a_feed_appears(ctx, write, seed_article, db) -> Non
     write({**seed_article, "summary": "Yeni özet", "updated_at": "2026-01-18T12:00:00+03:00"})
     event = db.xrevrange("nw:events", count=1)[0][1]
     assert "feed:index" not in event["targets"]  # no new feed, no new index
+
+
+def test_a_renamed_section_rebuilds_the_index(write, seed_article, db) -> None:
+    write(seed_article)
+    # The same slug (dunya), another display name: the index shows names.
+    write({**seed_article, "section": "DÜNYA", "updated_at": "2026-01-18T12:00:00+03:00"})
+    event = db.xrevrange("nw:events", count=1)[0][1]
+    assert "feed:index" in event["targets"]
+    assert db.hget("nw:names", "feed:section:dunya") == "DÜNYA"

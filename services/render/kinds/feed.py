@@ -65,7 +65,8 @@ class FeedKind(Kind):
                 TargetEntry(feed.name, digest, score, label=label, keep_retractions=True),
             )
         # The index changes only when a feed appears or is renamed.
-        entries[INDEX] = TargetEntry(INDEX, fingerprint(*entries))
+        shown = sorted((entry.name, entry.label) for entry in entries.values())
+        entries[INDEX] = TargetEntry(INDEX, fingerprint(*shown))
         return list(entries.values())
 
     def render(self, target: str, ctx: RenderContext) -> Output:
