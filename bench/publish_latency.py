@@ -225,12 +225,13 @@ def build_times(log: Path) -> list[float]:
 
 
 def builds_by_kind(stack: Stack) -> Counter[str]:
-    """Finished builds per kind of target (all, section, tag, author)."""
+    """Finished builds per kind of target: feed:section, feed:tag, sitemap:news, card, …"""
     db = redis_client(stack)
     out: Counter[str] = Counter()
     for key in db.scan_iter("nw:target:*", count=1000):
-        kind = key.decode().split(":")[3] if key.count(b":") >= 3 else "all"
-        out[kind] += int(db.hget(key, "builds") or 0)
+        kind, _, rest = key.decode().removeprefix("nw:target:").partition(":")
+        group = kind if kind == "card" else f"{kind}:{rest.partition(':')[0]}"
+        out[group] += int(db.hget(key, "builds") or 0)
     return out
 
 
