@@ -2,17 +2,10 @@
 -- KEYS: watermark hash, artifact path set, gone path set
 -- ARGV: target, watermark ms, watermark seq, key prefix, channel, now (s),
 --       then per artifact: path, body, gzip, br
-local marks, paths, gone = KEYS[1], KEYS[2], KEYS[3]
-local target, ms, seq = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
+local paths, gone = KEYS[2], KEYS[3]
 local prefix, channel, now = ARGV[4], ARGV[5], ARGV[6]
 
-local stored = redis.call('HGET', marks, target)
-if stored then
-  local sms, sseq = string.match(stored, '^(%d+)-(%d+)$')
-  sms, sseq = tonumber(sms), tonumber(sseq)
-  if ms < sms or (ms == sms and seq < sseq) then return 0 end
-end
-redis.call('HSET', marks, target, ARGV[2] .. '-' .. ARGV[3])  -- as given: no float formatting
+if not claim_watermark() then return 0 end
 for i = 7, #ARGV, 4 do
   local key = prefix .. ARGV[i]
   redis.call('SREM', gone, ARGV[i])

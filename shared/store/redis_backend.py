@@ -26,7 +26,9 @@ _CHANNEL = "nw:artifacts:changed"
 
 
 def _script(client: redis.Redis, name: str):  # type: ignore[no-untyped-def]
-    return client.register_script(files("shared.lua").joinpath(name).read_text())
+    lua = files("shared.lua")
+    shared = lua.joinpath("artifact_watermark.lua").read_text()
+    return client.register_script(shared + lua.joinpath(name).read_text())
 
 
 class RedisStore(ArtifactStore):
