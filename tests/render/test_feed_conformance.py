@@ -18,6 +18,8 @@ from services.render.feed_formats import render_atom, render_json, render_rss
 from services.render.feed_model import FeedTarget, build_feed
 from shared.models import Article
 from shared.settings import Settings
+from shared.text import clean_text
+from tests.render.feed_articles import articles as validated_articles
 from tests.render.feed_rules import check_atom, check_json, check_rss
 
 SETTINGS = Settings(
@@ -45,7 +47,7 @@ def articles(draw: st.DrawFn, n: int) -> dict:
         "id": f"a{n}-" + draw(st.from_regex(r"[A-Za-z0-9._:-]{1,20}", fullmatch=True)),
         "url": f"https://haber.example.com.tr/h/{n}?q="
         + draw(st.from_regex(r"[a-z0-9&=%]{0,20}", fullmatch=True)),
-        "title": draw(TEXT.filter(lambda t: Article.model_fields and _has_text(t))),
+        "title": draw(TEXT.filter(_has_text)),
         "section": draw(WORD),
         "published_at": published.isoformat(),
         "updated_at": updated.isoformat(),
@@ -73,14 +75,11 @@ def articles(draw: st.DrawFn, n: int) -> dict:
 
 
 def _has_text(value: str) -> bool:
-    from shared.text import clean_text
-
     return bool(clean_text(value).strip())
 
 
 def feed_of(raws: list[dict]) -> tuple[list[Article], bytes, bytes, bytes]:
-    validated = [Article.model_validate(raw, context={"default_language": "tr"}) for raw in raws]
-    validated.sort(key=lambda a: a.published_at, reverse=True)
+    validated = validated_articles(raws)
     feed = build_feed(FeedTarget("section", "dunya"), validated, "Dünya", SETTINGS)
     return validated, render_rss(feed), render_atom(feed), render_json(feed)
 

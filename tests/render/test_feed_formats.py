@@ -14,27 +14,15 @@ from services.render.feed_formats import RENDERERS, render_atom, render_json, re
 from services.render.feed_model import FeedTarget, build_feed, empty_feed_date
 from shared.models import Article
 from shared.settings import Settings
+from tests.render.feed_articles import WITH_IMAGE, articles, dunya_articles
 
 SETTINGS = Settings(feeds_base_url="https://feeds.example.com.tr/")
 DUNYA = FeedTarget("section", "dunya")
-WITH_IMAGE = "dunya-2026-01-18-putin-temsilcisi-trump"
-
-
-def articles(raw: list[dict]) -> list[Article]:
-    validated = [Article.model_validate(a, context={"default_language": "tr"}) for a in raw]
-    return sorted(validated, key=lambda a: a.published_at, reverse=True)
 
 
 @pytest.fixture
 def dunya(corpus, seed_article) -> list[Article]:
-    raw = [seed_article] + [a for a in corpus[1:] if a["section"] == "Dünya"]
-    index = next(i for i, a in enumerate(raw) if a["id"] == WITH_IMAGE)
-    raw[index] = {
-        **raw[index],
-        "image": {"url": "https://haber.example.com.tr/img/a.jpg", "alt": "Görsel"},
-        "authors": [{"name": "Ayşe Yıldırım", "url": "https://haber.example.com.tr/ayse"}],
-    }
-    return articles(raw)
+    return dunya_articles(corpus, seed_article)
 
 
 def test_rss_reads_back_with_every_field(dunya, seed_article):

@@ -12,12 +12,11 @@ from services.render.feed_model import FeedTarget, build_feed
 from services.render.feed_page import EMPTY_MESSAGE, render_html
 from shared.models import Article
 from shared.settings import Settings
+from tests.render.feed_articles import IMAGE_URL, articles, dunya_articles
 
 SETTINGS = Settings(feeds_base_url="https://feeds.example.com.tr/")
 DUNYA = FeedTarget("section", "dunya")
 BASE = "https://feeds.example.com.tr/feeds/sections/dunya"
-WITH_IMAGE = "dunya-2026-01-18-putin-temsilcisi-trump"
-IMAGE_URL = "https://haber.example.com.tr/img/a.jpg"
 VOID = {"meta", "link", "input", "img", "br", "hr", "source", "wbr", "area", "col", "base"}
 
 
@@ -62,21 +61,9 @@ def assert_well_formed(page: bytes) -> None:
     assert set(checker.label_for) <= set(checker.ids)
 
 
-def articles(raw: list[dict]) -> list[Article]:
-    validated = [Article.model_validate(a, context={"default_language": "tr"}) for a in raw]
-    return sorted(validated, key=lambda a: a.published_at, reverse=True)
-
-
 @pytest.fixture
 def dunya(corpus, seed_article) -> list[Article]:
-    raw = [seed_article] + [a for a in corpus[1:] if a["section"] == "Dünya"]
-    index = next(i for i, a in enumerate(raw) if a["id"] == WITH_IMAGE)
-    raw[index] = {
-        **raw[index],
-        "image": {"url": IMAGE_URL, "alt": "Görsel"},
-        "authors": [{"name": "Ayşe Yıldırım", "url": "https://haber.example.com.tr/ayse"}],
-    }
-    return articles(raw)
+    return dunya_articles(corpus, seed_article)
 
 
 def page_of(items: list[Article], label: str | None = "Dünya") -> lxml.html.HtmlElement:
