@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import re
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from functools import cached_property
-from typing import Annotated, Self
+from typing import Annotated, Any, Self
 
 from pydantic import (
     AfterValidator,
@@ -20,12 +20,26 @@ from pydantic import (
     model_validator,
 )
 
+from shared.html_limits import HtmlLimits, HtmlTooComplex
 from shared.slugs import slugify
 from shared.text import clean_text, sanitize_html
 
 ARTICLE_ID_PATTERN = r"^[A-Za-z0-9._:-]{1,128}$"
 _BCP47 = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$")
 MAX_BODY_BYTES = 1024 * 1024
+# Dates outside these bounds are typos or attacks: a far-future updated_at would make every
+# later update `stale`, and year 1 cannot be written as an RFC 822 date. An embargo (a
+# future published_at) may be at most a year ahead.
+EARLIEST_DATE = datetime(1990, 1, 1, tzinfo=UTC)
+LATEST_AHEAD = timedelta(days=365)
+
+
+def ingest_context(
+    default_language: str, now: datetime, html_limits: HtmlLimits | None = None
+) -> dict[str, Any]:
+    """The validation context of an incoming article: `now` from the caller's clock bounds
+    its dates, `html_limits` its body."""
+    return {"default_language": default_language, "now": now, "html_limits": html_limits}
 
 
 def _plain(value: str) -> str:
@@ -86,7 +100,11 @@ class Article(_Strict):
         if len(body.encode("utf-8", "surrogatepass")) > MAX_BODY_BYTES:
             raise ValueError(f"body_html is larger than {MAX_BODY_BYTES} bytes")
         url = info.data.get("url")  # validated before the body: relative links resolve on it
-        return sanitize_html(body, str(url) if url else None)
+        limits = (info.context or {}).get("html_limits") or HtmlLimits()
+        try:
+            return sanitize_html(body, str(url) if url else None, limits)
+        except HtmlTooComplex as exc:
+            raise ValueError(f"body_html is too complex: {exc}") from None
 
     @field_validator("section")
     @classmethod
@@ -109,6 +127,19 @@ class Article(_Strict):
         if not _BCP47.match(language):
             raise ValueError("language must be a BCP 47 tag such as 'tr' or 'tr-TR'")
         return language
+
+    @field_validator("published_at", "updated_at")
+    @classmethod
+    def _within_bounds(cls, value: datetime | None, info: ValidationInfo) -> datetime | None:
+        now = (info.context or {}).get("now")
+        if value is None or now is None:
+            return value  # bounds are an ingest rule: stored articles are not re-judged
+        if value < EARLIEST_DATE:
+            raise ValueError(f"must not be earlier than {EARLIEST_DATE.date().isoformat()}")
+        latest = now + LATEST_AHEAD
+        if value > latest:
+            raise ValueError(f"must not be later than {latest.isoformat(timespec='seconds')}")
+        return value
 
     @field_validator("updated_at")
     @classmethod

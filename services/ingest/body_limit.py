@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from services.ingest.errors import error_body
+from services.ingest.errors import PayloadTooLarge, send_error
 
 
 class _TooLarge(Exception):
@@ -55,14 +54,4 @@ class BodyLimit:
 
 
 async def _reject(send: Send, limit: int) -> None:
-    body = orjson.dumps(
-        error_body(413, "payload_too_large", f"request body is over {limit} bytes", [])
-    )
-    await send(
-        {
-            "type": "http.response.start",
-            "status": 413,
-            "headers": [(b"content-type", b"application/json"), (b"connection", b"close")],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})
+    await send_error(send, PayloadTooLarge(f"request body is over {limit} bytes"))

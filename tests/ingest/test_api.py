@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import copy
 import json
+import socket
+import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -17,6 +20,7 @@ from shared.settings import Settings
 from tests.conftest import API_KEY, OTHER_API_KEY, live_server
 
 AUTH = {"Authorization": f"Bearer {API_KEY}"}
+JSON = {"Content-Type": "application/json"}
 OTHER = {"Authorization": f"Bearer {OTHER_API_KEY}"}
 
 
@@ -128,7 +132,7 @@ def test_invalid_article_is_422_naming_the_field(ingest, db, seed_article, chang
 
 def test_malformed_json_is_400_and_bad_path_id_is_422(ingest, seed_article):
     url = f"{ingest}/v1/articles/{seed_article['id']}"
-    response = requests.put(url, data=b"{not json", headers=AUTH)
+    response = requests.put(url, data=b"{not json", headers={**AUTH, **JSON})
     assert response.status_code == 400
     assert response.json()["error"]["code"] == "bad_request"
     response = requests.put(f"{ingest}/v1/articles/bad%20id", json=seed_article, headers=AUTH)
@@ -227,3 +231,139 @@ def test_openapi_documents_the_routes(ingest):
     put_body = spec["paths"]["/v1/articles/{article_id}"]["put"]["requestBody"]
     assert "published_at" in put_body["content"]["application/json"]["schema"]["properties"]
     assert requests.get(f"{ingest}/docs").status_code == 200
+
+
+# Hostile input.
+NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def ingest_at(settings: Settings) -> Iterator[str]:
+    """An ingest server whose clock reads NOW, with a one-second body read timeout."""
+    quick = settings.model_copy(update={"body_read_timeout_s": 1.0})
+    with live_server(create_app(quick, clock=lambda: NOW)) as url:
+        yield url
+
+
+def assert_error(response: requests.Response, status: int, field: str | None = None) -> None:
+    assert response.status_code == status, response.text
+    error = response.json()["error"]
+    assert error["status"] == status
+    assert set(error) == {"status", "code", "message", "fields"}
+    if field is not None:
+        assert [f["field"] for f in error["fields"]] == [field], error
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    [None, "text/plain", "application/x-www-form-urlencoded", "application/json; charset=latin-1"],
+)
+def test_a_body_not_sent_as_json_is_415(ingest, db, seed_article, content_type):
+    headers = {**AUTH, **({"Content-Type": content_type} if content_type else {})}
+    body = json.dumps(seed_article).encode()
+    url = f"{ingest}/v1/articles/{seed_article['id']}"
+    assert_error(requests.put(url, data=body, headers=headers), 415)
+    batch = json.dumps({"articles": [seed_article]}).encode()
+    assert_error(requests.post(f"{ingest}/v1/articles:batch", data=batch, headers=headers), 415)
+    assert db.exists(f"nw:article:{seed_article['id']}") == 0
+
+
+def test_json_with_a_utf8_charset_is_accepted(ingest, seed_article):
+    headers = {**AUTH, "Content-Type": "application/json; charset=UTF-8"}
+    url = f"{ingest}/v1/articles/{seed_article['id']}"
+    response = requests.put(url, data=json.dumps(seed_article).encode(), headers=headers)
+    assert response.status_code == 201
+
+
+def test_a_body_that_stalls_halfway_is_408_within_the_timeout(ingest_at, seed_article):
+    body = json.dumps(seed_article).encode()
+    host, port = ingest_at.removeprefix("http://").split(":")
+    head = (
+        f"PUT /v1/articles/{seed_article['id']} HTTP/1.1\r\nHost: {host}\r\n"
+        f"Authorization: Bearer {API_KEY}\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n"
+    ).encode()
+    with socket.create_connection((host, int(port)), timeout=10) as conn:
+        started = time.monotonic()
+        conn.sendall(head + body[: len(body) // 2])
+        answer = b""
+        while b"\r\n\r\n" not in answer or not answer.rstrip().endswith(b"}"):
+            chunk = conn.recv(65536)
+            if not chunk:
+                break
+            answer += chunk
+        elapsed = time.monotonic() - started
+    status_line, _, rest = answer.partition(b"\r\n")
+    assert status_line.split()[1] == b"408", answer
+    assert 1.0 <= elapsed < 1.0 + 4.0, elapsed
+    error = json.loads(rest.partition(b"\r\n\r\n")[2])["error"]
+    assert (error["status"], error["code"]) == (408, "request_timeout")
+
+
+def test_a_100_kb_header_is_431(ingest, seed_article):
+    headers = {**AUTH, "X-Padding": "a" * 100_000}
+    assert_error(put(ingest, seed_article, headers=headers), 431)
+
+
+def test_an_unknown_key_in_a_batch_body_is_422_naming_it(ingest, db, corpus):
+    body = {"articles": corpus[:2], "publish": True}
+    response = requests.post(f"{ingest}/v1/articles:batch", json=body, headers=AUTH)
+    assert_error(response, 422, "publish")
+    assert db.exists(f"nw:article:{corpus[0]['id']}") == 0
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"published_at": "1989-12-31T23:59:59Z"}, "published_at"),
+        ({"updated_at": "9999-12-31T23:59:59Z"}, "updated_at"),
+        ({"published_at": "2027-11-29T12:00:01Z", "updated_at": None}, "published_at"),
+    ],
+)
+def test_dates_outside_the_bounds_are_422_naming_the_field(ingest_at, seed_article, change, field):
+    article = {k: v for k, v in {**seed_article, **change}.items() if v is not None}
+    assert_error(put(ingest_at, article), 422, field)
+
+
+def test_an_embargo_a_year_ahead_is_accepted(ingest_at, seed_article):
+    latest = (NOW + timedelta(days=365)).isoformat()
+    article = {**seed_article, "published_at": latest, "updated_at": latest}
+    assert put(ingest_at, article).status_code == 201
+
+
+@pytest.mark.parametrize(
+    ("body", "accepted"),
+    [
+        ("<div>" * 64 + "x", True),
+        ("<div>" * 65 + "x", False),
+        ("<p>x</p>" * 20_000, True),
+        ("<p>x</p>" * 20_001, False),
+        ("<p " + " ".join(f"data-{i}=x" for i in range(101)) + ">x</p>", False),
+    ],
+)
+def test_body_html_past_its_limits_is_422_naming_it(ingest, seed_article, body, accepted):
+    response = put(ingest, {**seed_article, "body_html": body})
+    if accepted:
+        assert response.status_code == 201, response.text
+    else:
+        assert_error(response, 422, "body_html")
+
+
+def test_cite_is_held_to_the_url_policy_on_ingest(ingest, seed_article):
+    body = (
+        '<blockquote cite="javascript:alert(1)">a</blockquote>'
+        '<q cite="/kaynak/1">b</q><q cite="http://e.com/">c</q>'
+    )
+    assert put(ingest, {**seed_article, "body_html": body}).status_code == 201
+    stored = requests.get(f"{ingest}/v1/articles/{seed_article['id']}", headers=AUTH).json()
+    html = stored["article"]["body_html"]
+    assert "javascript" not in html
+    assert 'cite="https://haber.example.com.tr/kaynak/1"' in html
+    assert 'cite="http://e.com/"' in html
+
+
+def test_titles_lose_bidi_controls_on_ingest(ingest, seed_article):
+    title = "Rusya\u202e'dan flaş\u00ad çıkış\u200b"
+    assert put(ingest, {**seed_article, "title": title}).status_code == 201
+    stored = requests.get(f"{ingest}/v1/articles/{seed_article['id']}", headers=AUTH).json()
+    assert stored["article"]["title"] == "Rusya'dan flaş çıkış"

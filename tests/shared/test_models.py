@@ -10,6 +10,7 @@ import lxml.etree
 import pydantic
 import pytest
 
+from shared.html_limits import HtmlLimits
 from shared.models import MAX_BODY_BYTES, Article
 
 CONTEXT = {"default_language": "tr"}
@@ -258,3 +259,92 @@ def test_json_round_trip_keeps_the_article() -> None:
 def test_published_at_keeps_its_offset() -> None:
     article = validate(raw_article())
     assert article.published_at.astimezone(UTC) == datetime(2026, 1, 18, 8, 42, tzinfo=UTC)
+
+
+# Date bounds: an ingest rule, judged against the `now` the caller's clock puts in the context.
+NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
+
+
+def validate_at(now: datetime, **overrides: Any) -> Article:
+    return Article.model_validate(raw_article(**overrides), context={**CONTEXT, "now": now})
+
+
+def bound_errors(now: datetime, **overrides: Any) -> list[tuple[Any, ...]]:
+    with pytest.raises(pydantic.ValidationError) as caught:
+        validate_at(now, **overrides)
+    return [error["loc"] for error in caught.value.errors()]
+
+
+@pytest.mark.parametrize("field", ["published_at", "updated_at"])
+def test_dates_from_1990_on_are_accepted_and_a_day_earlier_refused(field: str) -> None:
+    first = "1990-01-01T00:00:00Z"
+    day_before = "1989-12-31T00:00:00Z"
+    dates = {"published_at": first, "updated_at": first}
+    assert getattr(validate_at(NOW, **dates), field) == datetime(1990, 1, 1, tzinfo=UTC)
+    assert bound_errors(NOW, **{**dates, field: day_before}) == [(field,)]
+
+
+@pytest.mark.parametrize("field", ["published_at", "updated_at"])
+def test_dates_up_to_a_year_ahead_are_accepted_and_a_day_later_refused(field: str) -> None:
+    latest = NOW + timedelta(days=365)
+    ahead = {"published_at": latest.isoformat(), "updated_at": latest.isoformat()}
+    assert getattr(validate_at(NOW, **ahead), field) == latest
+    past_it = {**ahead, field: (latest + timedelta(days=1)).isoformat()}
+    assert bound_errors(NOW, **past_it) == [(field,)]
+    # The bound moves with the clock: the same date is fine a day later.
+    later = (latest + timedelta(days=1)).isoformat()
+    assert validate_at(NOW + timedelta(days=1), published_at=later, updated_at=later)
+
+
+def test_far_future_updated_at_names_the_field_and_says_why() -> None:
+    with pytest.raises(pydantic.ValidationError) as caught:
+        validate_at(NOW, updated_at="9999-12-31T23:59:59Z")
+    (error,) = caught.value.errors()
+    assert error["loc"] == ("updated_at",)
+    assert "must not be later than 2027-11-28" in error["msg"]
+
+
+def test_without_a_clock_in_the_context_dates_are_not_bounded() -> None:
+    # Stored articles and renderers validate without `now`: nothing is judged twice.
+    assert validate(raw_article(published_at="1980-01-01T00:00:00Z")).published_at.year == 1980
+
+
+def test_body_past_the_html_limits_is_refused_naming_body_html() -> None:
+    limits = HtmlLimits(max_depth=8, max_elements=100, max_attributes=8)
+    context = {**CONTEXT, "html_limits": limits}
+    assert Article.model_validate(raw_article(body_html="<div>" * 8), context=context)
+    with pytest.raises(pydantic.ValidationError) as caught:
+        Article.model_validate(raw_article(body_html="<div>" * 9), context=context)
+    (error,) = caught.value.errors()
+    assert error["loc"] == ("body_html",)
+    assert "deeper than 8" in error["msg"]
+
+
+def test_the_default_html_limits_apply_without_a_context() -> None:
+    assert error_locations(raw_article(body_html="<div>" * 65)) == [("body_html",)]
+
+
+def test_invisible_format_characters_leave_every_plain_text_field() -> None:
+    hidden = "\u202e\u200f\u2066\u00ad\u2060\ufeff\u200b\u061c"
+    article = validate(
+        raw_article(
+            title=f"Baş{hidden}lık",
+            summary=f"Öz{hidden}et",
+            section=f"Dün{hidden}ya",
+            tags=[f"Ru{hidden}sya"],
+            authors=[{"name": f"Ayşe{hidden} Yıldırım"}],
+            image={"url": "https://e.com/a.jpg", "alt": f"A{hidden}", "caption": f"C{hidden}"},
+        )
+    )
+    assert (article.title, article.summary, article.section) == ("Başlık", "Özet", "Dünya")
+    assert article.tags == ["Rusya"]
+    assert article.authors[0].name == "Ayşe Yıldırım"
+    assert article.image is not None
+    assert (article.image.alt, article.image.caption) == ("A", "C")
+
+
+def test_joiners_that_emoji_and_scripts_need_are_kept() -> None:
+    family = "👨\u200d👩\u200d👧"
+    persian = "می\u200cخواهم"
+    article = validate(raw_article(title=f"{family} {persian}"))
+    assert article.title == f"{family} {persian}"

@@ -10,6 +10,7 @@ import lxml.etree
 import lxml.html
 import pytest
 
+from shared.html_limits import HtmlLimits, HtmlTooComplex
 from shared.text import clean_text, sanitize_html
 
 # XML 1.0's Char production, inverted: one such character makes a whole feed invalid.
@@ -178,3 +179,84 @@ def test_relative_links_and_images_resolve_against_the_article() -> None:
 
 def test_a_character_reference_to_a_forbidden_character_becomes_a_space() -> None:
     assert sanitize_html("<p>a&#1;b</p>") == "<p>a b</p>"
+
+
+@pytest.mark.parametrize("tag", ["blockquote", "q"])
+@pytest.mark.parametrize(
+    "cite",
+    [
+        "javascript:alert(1)",
+        " JaVaScRiPt:alert(1)",
+        "java&#x09;script:alert(1)",
+        "data:text/html,<script>alert(1)</script>",
+        "vbscript:x",
+        "mailto:a@example.com",
+        "file:///etc/passwd",
+    ],
+)
+def test_cite_keeps_only_web_urls(tag: str, cite: str) -> None:
+    html = sanitize_html(f'<{tag} cite="{cite}">söz</{tag}>', "https://haber.example.com.tr/a")
+    root = parse_fragment(html)
+    assert root[0].tag == tag
+    assert root[0].get("cite") is None
+    assert text_of(html) == "söz"
+
+
+def test_relative_cite_resolves_against_the_article() -> None:
+    html = sanitize_html(
+        '<blockquote cite="../kaynak?a=1&amp;b=2">a</blockquote><q cite="//e.com/x">b</q>'
+        '<q cite="https://e.com/y">c</q>',
+        "https://haber.example.com.tr/dunya/haber-1",
+    )
+    assert [el.get("cite") for el in parse_fragment(html)] == [
+        "https://haber.example.com.tr/kaynak?a=1&b=2",
+        "https://e.com/x",
+        "https://e.com/y",
+    ]
+
+
+def test_image_sources_are_web_urls_only_while_links_may_mail() -> None:
+    html = sanitize_html(
+        '<img src="mailto:a@e.com"><img src="https://e.com/a.jpg">'
+        '<a href="mailto:haber@example.com.tr">yaz</a>',
+        "https://haber.example.com.tr/a",
+    )
+    root = lxml.html.fragment_fromstring(html, create_parent="div")
+    assert [img.get("src") for img in root.findall("img")] == [None, "https://e.com/a.jpg"]
+    assert root.find("a").get("href") == "mailto:haber@example.com.tr"
+
+
+def test_sanitize_refuses_markup_past_the_limits_before_parsing_it() -> None:
+    limits = HtmlLimits(max_depth=8, max_elements=100, max_attributes=8)
+    assert sanitize_html("<div>" * 8 + "x", None, limits)
+    with pytest.raises(HtmlTooComplex):
+        sanitize_html("<div>" * 9 + "x", None, limits)
+
+
+BIDI = ["\u202a", "\u202b", "\u202c", "\u202d", "\u202e", "\u2066", "\u2067", "\u2068"]
+BIDI += ["\u2069", "\u200e", "\u200f", "\u061c"]
+FORMAT = ["\u00ad", "\u2060", "\u2061", "\u2064", "\ufeff", "\u200b", "\u180e", "\U000e0001"]
+
+
+@pytest.mark.parametrize("invisible", BIDI + FORMAT)
+def test_clean_text_strips_bidi_controls_and_format_characters(invisible: str) -> None:
+    assert clean_text(f"Dış{invisible}işleri") == "Dışişleri"
+
+
+def test_clean_text_strips_every_format_character_but_joiners_and_tags() -> None:
+    kept = {"\u200c", "\u200d"} | {chr(c) for c in range(0xE0020, 0xE0080)}
+    for code in range(0x110000):
+        char = chr(code)
+        if unicodedata.category(char) == "Cf" and char not in kept:
+            assert clean_text(f"a{char}b") == "ab", hex(code)
+
+
+def test_clean_text_keeps_emoji_sequences_and_joiners() -> None:
+    england = "🏴\U000e0067\U000e0062\U000e0065\U000e006e\U000e0067\U000e007f"
+    for value in ["👨\u200d👩\u200d👧", england, "می\u200cخواهم", "❄️"]:
+        assert clean_text(value) == value
+
+
+def test_markup_keeps_its_soft_hyphens() -> None:
+    # In running text a soft hyphen is a hyphenation hint, not a disguise.
+    assert sanitize_html("<p>Dışiş\u00adleri</p>") == "<p>Dışiş\u00adleri</p>"

@@ -1,0 +1,82 @@
+"""The ingest process's own connection limits, as `python -m services.ingest` sets them:
+header size, body read timeout and keep-alive idle timeout."""
+
+from __future__ import annotations
+
+import json
+import socket
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from devstack.redis_server import RedisServer
+from tests.conftest import API_KEY
+from tests.ingest.ingest_process import ingest_process
+
+
+@pytest.fixture
+def ingest(redis_server: RedisServer, tmp_path: Path) -> Iterator[tuple[str, int]]:
+    env = {"NEWSWIRE_BODY_READ_TIMEOUT_S": "1", "NEWSWIRE_KEEP_ALIVE_TIMEOUT_S": "1"}
+    with ingest_process(redis_server.url, tmp_path / "logs", **env) as url:
+        host, port = url.removeprefix("http://").split(":")
+        yield host, int(port)
+
+
+def exchange(address: tuple[str, int], data: bytes, timeout: float = 10) -> tuple[bytes, float]:
+    """Send `data`, read until the server closes; the answer and how long that took."""
+    with socket.create_connection(address, timeout=timeout) as conn:
+        started = time.monotonic()
+        conn.sendall(data)
+        answer = b""
+        while chunk := conn.recv(65536):
+            answer += chunk
+        return answer, time.monotonic() - started
+
+
+def status(answer: bytes) -> int:
+    return int(answer.split(b" ", 2)[1])
+
+
+def test_a_100_kb_header_is_refused(ingest):
+    request = b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Padding: " + b"a" * 100_000 + b"\r\n\r\n"
+    answer, _ = exchange(ingest, request)
+    assert status(answer) in (400, 431), answer[:200]
+
+
+def test_a_header_trickled_past_the_limit_is_refused_without_waiting_for_its_end(ingest):
+    # 64 KB of a header that never ends, in pieces: only a bounded server answers at all.
+    with socket.create_connection(ingest, timeout=10) as conn:
+        conn.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Padding: ")
+        try:
+            for _ in range(16):
+                conn.sendall(b"a" * 4096)
+                time.sleep(0.01)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # refused while still sending
+        try:
+            answer = conn.recv(65536)
+        except ConnectionResetError:
+            return  # closed on it before its answer could be read: refused as well
+    assert status(answer) == 400, answer
+
+
+def test_a_stalled_body_is_408_in_the_error_shape(ingest):
+    body = json.dumps({"id": "a", "title": "x" * 1000}).encode()
+    head = (
+        "PUT /v1/articles/a HTTP/1.1\r\nHost: x\r\n"
+        f"Authorization: Bearer {API_KEY}\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n"
+    ).encode()
+    answer, elapsed = exchange(ingest, head + body[:100])
+    assert status(answer) == 408
+    assert 1.0 <= elapsed < 1.0 + 4.0
+    error = json.loads(answer.partition(b"\r\n\r\n")[2])["error"]
+    assert (error["status"], error["code"]) == (408, "request_timeout")
+
+
+def test_an_idle_keep_alive_connection_is_closed(ingest):
+    answer, elapsed = exchange(ingest, b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert status(answer) == 200
+    assert 1.0 <= elapsed < 1.0 + 4.0  # answered at once, then closed after the idle timeout
