@@ -1,32 +1,182 @@
-"""Bearer API keys: a key's SHA-256 digest names its publisher."""
+"""API keys: who a bearer token is (its publisher and scopes), and the route dependency that
+refuses a missing, malformed, unknown or revoked key, one over its rate limit, or one without
+the scope the route needs.
+
+Keys live in Redis by the SHA-256 digest of the secret (`newswire keys create`), or in
+NEWSWIRE_API_KEYS (digest → publisher, scope articles:write). Only digests are ever stored
+or compared.
+"""
 
 from __future__ import annotations
 
 import hashlib
+import math
+import re
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal
 
-from services.ingest.errors import Unauthorized
+import redis.asyncio
+from fastapi import Header, Request
+
+from services.ingest.errors import Forbidden, TooManyRequests, Unauthorized
+from shared import keys
+
+Scope = Literal["articles:write", "admin"]
+ARTICLES_WRITE: Scope = "articles:write"
+ADMIN: Scope = "admin"  # operator routes; may also do everything articles:write may
+SCOPES: tuple[Scope, ...] = (ARTICLES_WRITE, ADMIN)
+
+# RFC 6750's b64token, of a sane length.
+_TOKEN = re.compile(r"[A-Za-z0-9\-._~+/]{1,512}=*")
+# How long a process trusts what it read of a key: a revoked key is refused within this.
+CACHE_SECONDS = 0.5
+# Unknown tokens are cached too (so guessing costs no Redis call each); the bound keeps a
+# flood of them from growing memory.
+_CACHE_MAX = 10_000
 
 
 def key_digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+def _text(value: bytes | str | None) -> str:
+    return value.decode() if isinstance(value, bytes) else (value or "")
+
+
+@dataclass(frozen=True)
+class ApiKey:
+    """A key as stored: never the secret, only its digest."""
+
+    digest: str
+    publisher: str
+    scopes: tuple[Scope, ...]
+    created: str = ""  # RFC 3339; empty for a configured key
+    revoked: str = ""  # RFC 3339 once revoked
+    configured: bool = False  # from NEWSWIRE_API_KEYS rather than Redis
+
+    @property
+    def id(self) -> str:
+        """The digest's first 12 hex digits: enough to name a key, useless to forge one."""
+        return self.digest[:12]
+
+    def allows(self, scope: Scope) -> bool:
+        return scope in self.scopes or ADMIN in self.scopes
+
+    def to_hash(self) -> dict[str, str]:
+        return {
+            "publisher": self.publisher,
+            "scopes": " ".join(self.scopes),
+            "created": self.created,
+            "revoked": self.revoked,
+        }
+
+    @classmethod
+    def from_hash(cls, digest: str, fields: Mapping[Any, Any]) -> ApiKey | None:
+        """The key stored as `fields` (a Redis hash, bytes or str), or None if there is none."""
+        values = {_text(k): _text(v) for k, v in fields.items()}
+        if not values.get("publisher"):
+            return None
+        scopes = tuple(s for s in SCOPES if s in values.get("scopes", "").split())
+        created, revoked = values.get("created", ""), values.get("revoked", "")
+        return cls(digest, values["publisher"], scopes, created, revoked)
+
+    def public(self) -> dict[str, Any]:
+        """What an operator may see of the key."""
+        return {
+            "id": self.id,
+            "publisher": self.publisher,
+            "scopes": list(self.scopes),
+            "created": self.created or None,
+            "revoked": self.revoked or None,
+            "source": "NEWSWIRE_API_KEYS" if self.configured else "redis",
+        }
+
+
+def configured_keys(api_keys: Mapping[str, str]) -> list[ApiKey]:
+    """The keys in NEWSWIRE_API_KEYS, which predate scopes: each may write articles."""
+    return [ApiKey(d, p, (ARTICLES_WRITE,), configured=True) for d, p in api_keys.items()]
+
+
 class ApiKeys:
-    """Looks keys up by digest, so no secret bytes are ever compared."""
+    """Finds the key behind an `Authorization` header, by digest, with a short-lived cache."""
 
-    def __init__(self, digests: dict[str, str]) -> None:
-        self._publishers = dict(digests)
+    def __init__(
+        self,
+        client: redis.asyncio.Redis,
+        configured: Mapping[str, str],
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._redis = client
+        self._configured = {key.digest: key for key in configured_keys(configured)}
+        self._clock = clock
+        self._cache: dict[str, tuple[float, ApiKey | None]] = {}
 
-    def publisher(self, authorization: str | None) -> str:
-        """The publisher that owns the bearer token in an `Authorization` header.
+    async def caller(self, authorization: str | None) -> ApiKey:
+        """The valid key that sent `authorization`.
 
         Raises:
-            Unauthorized: the header is missing, malformed or names no known key.
+            Unauthorized: the header is missing or malformed, or the key is unknown or revoked.
         """
-        scheme, _, token = (authorization or "").partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
+        scheme, _, token = (authorization or "").strip().partition(" ")
+        if not scheme:
             raise Unauthorized("send 'Authorization: Bearer <api key>'")
-        publisher = self._publishers.get(key_digest(token.strip()))
-        if publisher is None:
+        token = token.strip()
+        if scheme.lower() != "bearer" or not _TOKEN.fullmatch(token):
+            raise Unauthorized("malformed Authorization header: send 'Bearer <api key>'")
+        digest = key_digest(token)
+        key = self._configured.get(digest) or await self._stored(digest)
+        if key is None:
             raise Unauthorized("unknown API key")
-        return publisher
+        if key.revoked:
+            raise Unauthorized("this API key was revoked")
+        return key
+
+    async def _stored(self, digest: str) -> ApiKey | None:
+        now = self._clock()
+        cached = self._cache.get(digest)
+        if cached is not None and cached[0] > now:
+            return cached[1]
+        key = ApiKey.from_hash(digest, await self._redis.hgetall(keys.api_key(digest)))
+        if len(self._cache) >= _CACHE_MAX:
+            self._cache.clear()
+        self._cache[digest] = (now + CACHE_SECONDS, key)
+        return key
+
+    async def every_key(self) -> list[ApiKey]:
+        """Configured keys, then those in Redis, oldest first."""
+        digests = sorted(_text(d) for d in await self._redis.smembers(keys.API_KEYS))
+        pipe = self._redis.pipeline(transaction=False)
+        for digest in digests:
+            pipe.hgetall(keys.api_key(digest))
+        stored = [
+            ApiKey.from_hash(d, f) for d, f in zip(digests, await pipe.execute(), strict=True)
+        ]
+        ordered = sorted((k for k in stored if k), key=lambda k: (k.created, k.digest))
+        return [*self._configured.values(), *ordered]
+
+
+def authorized(scope: Scope) -> Callable[..., Awaitable[ApiKey]]:
+    """A route dependency giving the caller's key once it is valid, within its rate limit
+    (every authenticated request counts, a batch as one) and holds `scope`."""
+
+    async def dependency(
+        request: Request, authorization: Annotated[str | None, Header()] = None
+    ) -> ApiKey:
+        state = request.app.state
+        key = await state.api_keys.caller(authorization)
+        wait = await state.rate_limiter.wait_needed(key.digest)
+        if wait:
+            limiter = state.rate_limiter
+            retry_after = max(1, math.ceil(wait))
+            raise TooManyRequests(
+                f"API key {key.id} is over its rate limit ({limiter.per_second:g} requests/s, "
+                f"bursts of {limiter.burst}); retry after {retry_after} s",
+                retry_after,
+            )
+        if not key.allows(scope):
+            raise Forbidden(f"API key {key.id} lacks the {scope!r} scope this route needs")
+        return key
+
+    return dependency
