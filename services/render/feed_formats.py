@@ -6,9 +6,9 @@ The only module that imports feedgen.
 from __future__ import annotations
 
 import copy
+import re
 from collections.abc import Callable
 from datetime import datetime
-from functools import lru_cache
 from html import escape
 from zoneinfo import ZoneInfo
 
@@ -19,11 +19,16 @@ from feedgen.feed import FeedGenerator
 from lxml import etree
 
 from services.render.feed_model import Feed, FeedItem, Person, Tombstone
+from shared.bounded_cache import BoundedCache, approximate_size
 
 GENERATOR = "Newswire"
 ATOM_NS = "http://www.w3.org/2005/Atom"
 TOMBSTONES_NS = "http://purl.org/atompub/tombstones/1.0"
 SELF_TYPES = {"rss": "application/rss+xml", "atom": "application/atom+xml"}
+# What an HTML parser would read as markup in text: a tag, end tag, comment, declaration or
+# processing instruction (`<` then a letter, `/`, `!` or `?`), or a character reference
+# (`&` then a letter, digit or `#`; HTML decodes some named ones even without the `;`).
+_HTML_SIGNIFICANT = re.compile(r"<[A-Za-z/!?]|&[A-Za-z0-9#]")
 
 
 def render_rss(feed: Feed) -> bytes:
@@ -47,6 +52,19 @@ def render_json(feed: Feed) -> bytes:
         "items": [_json_item(item) for item in feed.items],
     }
     return orjson.dumps(document)
+
+
+def rss_text(text: str) -> str:
+    """Plain text as it goes into an RSS title or description.
+
+    RSS does not say whether these are text or HTML, and most readers decode them as HTML,
+    so text an HTML parser would take for markup (`<script>`, `</b>`, `&amp;`) is
+    HTML-escaped: every reader then shows the characters, and none runs a tag. Any other
+    text goes as it is, so readers that take it as plain text (feedparser among them) get it
+    back exactly; feedparser reports the escaped form as `text/html`, whose text is again
+    the original.
+    """
+    return escape(text, quote=False) if _HTML_SIGNIFICANT.search(text) else text
 
 
 def _json_person(person: Person) -> dict[str, str]:
@@ -164,8 +182,9 @@ def _generator(feed: Feed, fmt: str) -> FeedGenerator:
     fg.hub.hub = feed.hub_url
     fg.tombstones.tombstones = feed.tombstones
     fg.id(feed.guid)
-    fg.title(feed.title)
-    fg.description(feed.description)
+    # RSS's channel title and description take the RSS escaping; Atom's stay type="text".
+    fg.title(rss_text(feed.title) if fmt == "rss" else feed.title)
+    fg.description(rss_text(feed.description) if fmt == "rss" else feed.description)
     fg.author({"name": feed.author.name, "uri": feed.author.url})
     fg.language(feed.language)
     fg.generator(GENERATOR)
@@ -187,31 +206,37 @@ def _dated(moment: datetime, fmt: str, timezone: str) -> datetime:
     return moment.astimezone(ZoneInfo(timezone)) if fmt == "rss" else moment
 
 
+# Rendered entries, by what they show. Each weighs about twice its item: the item's text is
+# held by the key and again, copied, by the rendered element. The worker sets the budget
+# (`feed_entry_cache_mb`) with `ENTRY_CACHE.resize`; `bytes` and `entries` say how full it is.
+ENTRY_CACHE: BoundedCache[tuple[object, ...], RenderedOnceEntry] = BoundedCache(64 * 1024 * 1024)
+
+
 def _entry(item: FeedItem, fmt: str, timezone: str) -> RenderedOnceEntry:
     # Datetimes compare by instant: 11:42+03:00 equals 14:27+05:45. The offsets are part of
     # the output, so they are part of the key.
-    offsets = (item.published.utcoffset(), item.updated.utcoffset())
-    return _rendered_entry(item, fmt, timezone, offsets)
+    key = (item, fmt, timezone, item.published.utcoffset(), item.updated.utcoffset())
+    entry = ENTRY_CACHE.get(key)
+    if entry is None:
+        entry = _rendered_entry(item, fmt, timezone)
+        ENTRY_CACHE.put(key, entry, 2 * approximate_size(item))
+    return entry
 
 
-@lru_cache(maxsize=8192)
-def _rendered_entry(
-    item: FeedItem, fmt: str, timezone: str, _offsets: tuple[object, object]
-) -> RenderedOnceEntry:
+def _rendered_entry(item: FeedItem, fmt: str, timezone: str) -> RenderedOnceEntry:
     entry = RenderedOnceEntry()
     entry.load_extension("dc", atom=False, rss=True)
     entry.load_extension("media")
     entry.register_extension("links", AtomEntryLinks, atom=True, rss=False)
     entry.id(item.guid)
     entry.guid(item.guid, permalink=False)
-    entry.title(item.title)
+    # Atom's title and summary are type="text"; RSS's go through `rss_text`. An entry with
+    # neither summary nor body gets its title as summary: Atom wants some textual content.
+    entry.title(rss_text(item.title) if fmt == "rss" else item.title)
     entry.link(href=item.url, rel="alternate")
-    # Atom's summary is plain text (type="text"); readers take RSS's description as HTML,
-    # so the summary is escaped once more there. An entry with neither summary nor body
-    # gets its title as summary: Atom wants some textual content.
     summary = item.summary or ("" if item.content_html else item.title)
     if summary:
-        entry.summary(escape(summary, quote=False) if fmt == "rss" else summary)
+        entry.summary(rss_text(summary) if fmt == "rss" else summary)
     if item.content_html:
         entry.content(item.content_html, type="html")
     entry.published(_dated(item.published, fmt, timezone))

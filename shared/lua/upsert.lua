@@ -1,13 +1,15 @@
 -- Store one article revision and append its event in one atomic step.
 -- KEYS: article hash, event stream, sweep zset, display-name hash
 -- ARGV: id, doc, digest, updated_ms, published_ms, publisher, target entries (JSON list, see
---       shared/targets.py), stream maxlen, key prefix
+--       shared/targets.py), key prefix (no MAXLEN: the dispatcher trims the stream, never
+--       past an entry a consumer group still needs; see shared/stream_trim.py)
 local akey, stream, sweep, names = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local id, doc, digest = ARGV[1], ARGV[2], ARGV[3]
 local updated, published = tonumber(ARGV[4]), tonumber(ARGV[5])
-local publisher, entries, maxlen = ARGV[6], cjson.decode(ARGV[7]), ARGV[8]
+local publisher, entries = ARGV[6], cjson.decode(ARGV[7])
 
-local cur = redis.call('HMGET', akey, 'publisher', 'hash', 'updated', 'rev', 'targets', 'retracted')
+local cur = redis.call('HMGET', akey, 'publisher', 'hash', 'updated', 'rev', 'targets', 'retracted',
+  'published')
 local exists, retracted = cur[1] ~= false, cur[6] == '1'
 local rev = tonumber(cur[4]) or 0
 if exists then
@@ -38,7 +40,9 @@ for _, e in ipairs(entries) do
     if e.p then redis.call('HSET', payload_key(name, part), id, e.p) end
   end
   if e.r then redis.call('ZREM', P .. 'gone:' .. name, id) end
-  if e.l then redis.call('HSET', names, name, e.l) end
+  -- A feed keeps the name its first article gave it: a later one (any publisher's) never
+  -- renames what others publish under. Configured names override this when read.
+  if e.l then redis.call('HSETNX', names, name, e.l) end
   redis.call('SADD', P .. 'targets', name)
   held[name] = {e.f, part, bytes, e.r and 1 or 0}
   if not before or before[1] ~= e.f then touched[#touched + 1] = name end
@@ -58,11 +62,31 @@ else
   redis.call('ZREM', sweep, 'release:' .. id)
 end
 
+-- Outputs show an article from its publish time (Redis's clock) on. Hidden before and after
+-- (an embargo, new or changed) changes no output: nothing may hint at it, and its release
+-- names every target. Shown now and not before changes every target it is in, and shown
+-- before and not now every target it was in, whether or not what each keeps of it changed:
+-- no build has shown it yet, or every one has.
+local shown_before = exists and not retracted and (tonumber(cur[7]) or now + 1) <= now
+local shown_now = published <= now
+if not shown_before and not shown_now then
+  touched = {}
+elseif shown_now and not shown_before then
+  touched = {}
+  for name in pairs(held) do touched[#touched + 1] = name end
+elseif shown_before and not shown_now then
+  touched = {}
+  for name in pairs(held) do touched[#touched + 1] = name end
+  for name in pairs(old) do
+    if not held[name] then touched[#touched + 1] = name end
+  end
+end
+
 rev = rev + 1
 redis.call('HSET', akey, 'doc', doc, 'hash', digest, 'publisher', publisher, 'rev', rev,
   'updated', updated, 'published', published, 'targets', cjson.encode(held), 'retracted', '0')
 local kind, status = 'article.published', 'created'
 if exists and not retracted then kind, status = 'article.updated', 'updated' end
-local eid = redis.call('XADD', stream, 'MAXLEN', '~', maxlen, '*',
+local eid = redis.call('XADD', stream, '*',
   'type', kind, 'id', id, 'rev', rev, 'targets', cjson.encode(touched))
 return {status, rev, eid}

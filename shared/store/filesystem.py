@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import gzip
 import os
@@ -23,6 +24,12 @@ _VARIANTS = (("gzip", ".gz"), ("br", ".br"))
 _VARIANT_SUFFIXES = tuple(suffix for _, suffix in _VARIANTS)
 # Bookkeeping lives beside the artifacts, in a top-level name `safe_path` never serves.
 _STATE = ".state"
+# Linux's limits on one file name and on a path (bytes); no artifact path comes near them.
+_NAME_MAX = 255
+_PATH_MAX = 4096 - 256  # room for the root folder in front
+# What lookups of a name that is not a served file fail with: missing, a file where a folder
+# was expected, a symlink refused by O_NOFOLLOW (ELOOP), or a name too long to exist.
+_NOT_THERE = {errno.ENOENT, errno.ENOTDIR, errno.ELOOP, errno.ENAMETOOLONG, errno.EISDIR}
 
 
 class FilesystemStore(ArtifactStore):
@@ -67,27 +74,29 @@ class FilesystemStore(ArtifactStore):
     def get(self, path: str) -> Artifact | None:
         path = safe_path(path)  # type: ignore[assignment]
         # Variant files belong to their artifact; alone they would be served as octet-streams.
-        if path is None or path.endswith(_VARIANT_SUFFIXES):
+        if path is None or path.endswith(_VARIANT_SUFFIXES) or not _fits(path):
             return None
-        file = self._root / path
-        try:
-            st = os.stat(file)
-        except (FileNotFoundError, NotADirectoryError):
+        st = _regular_file(self._root, path)
+        if st is None:
             self._cache.pop(path)
             return None
-        if not stat.S_ISREG(st.st_mode):
-            return None  # a directory such as "feeds"
         signature = (st.st_mtime_ns, st.st_size, st.st_ino)
         cached = self._cache.get(path)
         if cached and cached[0] == signature:
             return cached[1]
-        artifact = self._load(path, file, st.st_mtime)
-        if artifact is not None:
-            self._cache.put(path, signature, artifact)
+        loaded = self._load(path)
+        if loaded is None:
+            return None
+        signature, artifact = loaded
+        self._cache.put(path, signature, artifact)
         return artifact
 
     def gone(self, path: str) -> bool:
-        return safe_path(path) is not None and (self._state / "gone" / path).is_file()
+        return (
+            safe_path(path) is not None
+            and _fits(path)
+            and _regular_file(self._state / "gone", path) is not None
+        )
 
     def listing(self, prefix: str) -> list[Listed]:
         base = self._root / prefix
@@ -101,7 +110,9 @@ class FilesystemStore(ArtifactStore):
                 file = Path(dirpath, name)
                 path = file.relative_to(self._root).as_posix()
                 if safe_path(path) and not name.endswith(_VARIANT_SUFFIXES):
-                    found.append(Listed(path, file.stat().st_mtime))
+                    st = os.lstat(file)
+                    if stat.S_ISREG(st.st_mode):  # get() serves no symlink: list none
+                        found.append(Listed(path, st.st_mtime))
         return sorted(found)
 
     def _write_artifact(self, artifact: Artifact) -> None:
@@ -120,23 +131,34 @@ class FilesystemStore(ArtifactStore):
                 self._atomic_write(variant, data)
         self._atomic_write(file, artifact.body)
 
-    def _load(self, path: str, file: Path, modified: float) -> Artifact | None:
+    def _load(self, path: str) -> tuple[tuple[int, int, int], Artifact] | None:
+        """The artifact and the stat signature of the very file read, opened without
+        following a symlink anywhere below the root."""
+        folder, _, name = path.rpartition("/")
         try:
-            body = file.read_bytes()
-        except FileNotFoundError:
-            return None
-        variants = {}
-        for (attr, suffix), decompress in zip(
-            _VARIANTS, (gzip.decompress, brotli.decompress), strict=True
-        ):
+            dir_fd = _open_folder(self._root, folder)
+        except OSError as exc:
+            return _missing(exc)
+        try:
             try:
-                data = file.with_name(file.name + suffix).read_bytes()
-                # A variant from another build (caught mid-publish) is not served.
-                if decompress(data) == body:
-                    variants[attr] = data
-            except (FileNotFoundError, OSError, brotli.error):
-                continue
-        return Artifact(path, body, modified=modified, **variants)
+                body, st = _read_at(dir_fd, name)
+            except OSError as exc:
+                return _missing(exc)
+            variants = {}
+            for (attr, suffix), decompress in zip(
+                _VARIANTS, (gzip.decompress, brotli.decompress), strict=True
+            ):
+                try:
+                    data, _ = _read_at(dir_fd, name + suffix)
+                    # A variant from another build (caught mid-publish) is not served.
+                    if decompress(data) == body:
+                        variants[attr] = data
+                except (OSError, brotli.error):
+                    continue
+        finally:
+            os.close(dir_fd)
+        signature = (st.st_mtime_ns, st.st_size, st.st_ino)
+        return signature, Artifact(path, body, modified=st.st_mtime, **variants)
 
     @contextmanager
     def _newer_than_stored(self, target: str, watermark: str) -> Iterator[bool]:
@@ -170,6 +192,67 @@ class FilesystemStore(ArtifactStore):
         except BaseException:
             os.unlink(tmp)
             raise
+
+
+def _fits(path: str) -> bool:
+    """Whether the file system could hold `path` at all: a longer name is no artifact, and
+    asking the kernel about it fails with ENAMETOOLONG instead of "not found"."""
+    encoded = path.encode("utf-8", "surrogatepass")
+    return len(encoded) <= _PATH_MAX and all(len(p) <= _NAME_MAX for p in encoded.split(b"/"))
+
+
+def _regular_file(base: Path, path: str) -> os.stat_result | None:
+    """The stat of `base/path` if it is a regular file reached through real folders only.
+
+    Each name is looked at with lstat, so a symlink anywhere below `base` (to a file or a
+    folder, inside the tree or out of it) is not followed: the store writes no symlinks,
+    and one found here was put there by something else.
+    """
+    here = str(base)
+    parts = path.split("/")
+    try:
+        for part in parts[:-1]:
+            here += "/" + part
+            if not stat.S_ISDIR(os.lstat(here).st_mode):
+                return None
+        st = os.lstat(here + "/" + parts[-1])
+    except OSError as exc:
+        return _missing(exc)
+    return st if stat.S_ISREG(st.st_mode) else None
+
+
+def _open_folder(root: Path, folder: str) -> int:
+    """A descriptor of `root/folder`, each name below `root` opened without following a
+    symlink, so a folder swapped for one after `_regular_file` looked is refused too."""
+    fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        for part in folder.split("/") if folder else ():
+            inner = os.open(part, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=fd)
+            os.close(fd)
+            fd = inner
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def _read_at(dir_fd: int, name: str) -> tuple[bytes, os.stat_result]:
+    """The bytes and stat of regular file `name` in folder `dir_fd`, never via a symlink."""
+    # O_NONBLOCK: a FIFO swapped in after the lstat must not hang the request.
+    fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK, dir_fd=dir_fd)
+    with os.fdopen(fd, "rb") as handle:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise FileNotFoundError(errno.ENOENT, "not a regular file", name)
+        return handle.read(), st
+
+
+def _missing(exc: OSError) -> None:
+    """None for the errors that mean "no such artifact"; anything else is a real failure
+    (a disk error must not read as 404) and propagates."""
+    if exc.errno in _NOT_THERE:
+        return None
+    raise exc
 
 
 def _checked(path: str) -> str:

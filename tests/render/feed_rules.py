@@ -6,6 +6,7 @@ Each check raises AssertionError naming the rule a document breaks.
 
 from __future__ import annotations
 
+import html
 import json
 import re
 from datetime import datetime
@@ -30,6 +31,13 @@ RFC822 = re.compile(
     r"^(Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d{2} [A-Z][a-z]{2} \d{4} \d{2}:\d{2}:\d{2} [+-]\d{4}$"
 )
 TAG_URI = re.compile(r"^tag:[a-z0-9.-]+,\d{4}(-\d{2}(-\d{2})?)?:\S+$")
+
+
+def feedparser_text(detail: dict) -> str:
+    """The text of a feedparser value (`entry.title_detail`): HTML-decoded when feedparser
+    says it is HTML, as RSS titles holding `<` or `&` are (see `feed_formats.rss_text`)."""
+    value: str = detail["value"]
+    return html.unescape(value) if detail["type"] == "text/html" else value
 
 
 def _rfc3339(text: str | None, what: str) -> datetime:

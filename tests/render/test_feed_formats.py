@@ -15,6 +15,7 @@ from services.render.feed_model import FeedTarget, build_feed, empty_feed_date
 from shared.models import Article
 from shared.settings import Settings
 from tests.render.feed_articles import WITH_IMAGE, articles, dunya_articles
+from tests.render.feed_rules import feedparser_text
 
 SETTINGS = Settings(feeds_base_url="https://feeds.example.com.tr/")
 DUNYA = FeedTarget("section", "dunya")
@@ -136,7 +137,8 @@ def test_hostile_text_never_breaks_xml(seed_article):
         etree.fromstring(body)  # raises on anything XML 1.0 forbids
         parsed = feedparser.parse(body)
         assert not parsed.bozo, parsed.bozo_exception
-        assert "<script>" in parsed.entries[0].title  # plain text, escaped, not dropped
+        # Plain text, escaped, not dropped.
+        assert "<script>" in feedparser_text(parsed.entries[0].title_detail)
         assert "onerror" not in parsed.entries[0].content[0].value
     document = json.loads(render_json(feed))
     assert "script" not in document["items"][0]["content_html"]
