@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
-from collections import OrderedDict
+from collections.abc import Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Literal
 
 import redis
 
 from shared import keys
+from shared.bounded_cache import BoundedCache, approximate_size
+from shared.dead_letters import DeadLetters
 from shared.models import Article
 
 _ARTICLE_PREFIX = keys.article("")
+EMPTY: Mapping[str, str] = MappingProxyType({})
 
 ArticleStatus = Literal["visible", "embargoed", "retracted", "missing"]
 
@@ -29,13 +33,13 @@ class ArticleReader:
     """Reads for builds. Visible means published at or before Redis's clock.
 
     Parsed articles are kept by (id, digest): an unchanged article is read by every build of
-    every feed it is in, and parsing it each time was a large share of a build.
+    every feed it is in, and parsing it each time was a large share of a build. `cache`
+    holds them within `cache_bytes` (its `bytes` and `entries` say how full it is).
     """
 
-    def __init__(self, client: redis.Redis, cache_size: int = 10_000) -> None:
+    def __init__(self, client: redis.Redis, cache_bytes: int = 64 * 1024 * 1024) -> None:
         self._redis = client
-        self._parsed: OrderedDict[tuple[bytes, bytes], Article] = OrderedDict()
-        self._cache_size = cache_size
+        self.cache: BoundedCache[tuple[bytes, bytes], Article] = BoundedCache(cache_bytes)
 
     def now_ms(self) -> int:
         """Redis's clock: the one clock that ingest, the sweeper and builds all agree on."""
@@ -50,11 +54,12 @@ class ArticleReader:
         pipe = self._redis.pipeline(transaction=False)
         for article_id in ids:
             pipe.hmget(_ARTICLE_PREFIX + article_id.decode(), "hash", "doc")
-        return [
+        parsed = [
             self._parse(article_id, digest, doc)
             for article_id, (digest, doc) in zip(ids, pipe.execute() if ids else [], strict=True)
             if doc
         ]
+        return [article for article in parsed if article is not None]
 
     def article(self, article_id: str) -> StoredArticle:
         """One article by id, with what its state means for output."""
@@ -66,6 +71,8 @@ class ArticleReader:
         if doc is None:
             return StoredArticle("missing")
         article = self._parse(article_id.encode(), digest, doc)
+        if article is None:
+            return StoredArticle("missing")
         status: ArticleStatus = "visible" if int(published) <= self.now_ms() else "embargoed"
         return StoredArticle(status, article)
 
@@ -108,24 +115,33 @@ class ArticleReader:
         found = self._redis.sscan_iter(keys.TARGETS, match=_glob_escape(prefix) + "*", count=1000)
         return sorted({name.decode() for name in found})
 
-    def display_name(self, target: str) -> str | None:
+    def display_name(self, target: str, configured: Mapping[str, str] = EMPTY) -> str | None:
+        """The target's display name: `configured` (the site's settings) first, else the
+        one its first article gave it."""
+        if target in configured:
+            return configured[target]
         name = self._redis.hget(keys.NAMES, target)
         return name.decode() if name else None
 
-    def display_names(self) -> dict[str, str]:
-        """Every target's display name: "feed:section:dunya" → "Dünya"."""
-        return {k.decode(): v.decode() for k, v in self._redis.hgetall(keys.NAMES).items()}
+    def display_names(self, configured: Mapping[str, str] = EMPTY) -> dict[str, str]:
+        """Every target's display name: "feed:section:dunya" → "Dünya", `configured` first."""
+        stored = {k.decode(): v.decode() for k, v in self._redis.hgetall(keys.NAMES).items()}
+        return stored | dict(configured)
 
-    def _parse(self, article_id: bytes, digest: bytes, doc: bytes) -> Article:
+    def _parse(self, article_id: bytes, digest: bytes, doc: bytes) -> Article | None:
+        """The stored article, or None if its document cannot be read (then it is left out
+        of what builds read, and kept as a dead letter, so one bad document never stops the
+        feeds it is in)."""
         key = (article_id, digest)
-        article = self._parsed.get(key)
+        article = self.cache.get(key)
         if article is None:
-            article = Article.model_validate_json(doc, context={"stored": True})
-            self._parsed[key] = article
-            if len(self._parsed) > self._cache_size:
-                self._parsed.popitem(last=False)
-        else:
-            self._parsed.move_to_end(key)
+            try:
+                article = Article.model_validate_json(doc, context={"stored": True})
+            except ValueError as exc:  # pydantic's ValidationError: not JSON, or not an Article
+                letters = DeadLetters(self._redis)
+                letters.park_article(article_id.decode(), (digest or b"").decode(), exc)
+                return None
+            self.cache.put(key, article, approximate_size(article))
         return article
 
 

@@ -56,7 +56,6 @@ class ArticleWriter:
     ) -> None:
         self._redis = client
         self._stream = settings.events_stream
-        self._maxlen = settings.events_maxlen
         self._entries_for = entries_for
         self._upsert = client.register_script(lua("upsert.lua"))
         self._retract = client.register_script(lua("retract.lua"))
@@ -87,7 +86,6 @@ class ArticleWriter:
                 _ms(article.published_at),
                 publisher,
                 json.dumps(entries, ensure_ascii=False),
-                self._maxlen,
                 keys.PREFIX,
             ],
         }
@@ -96,7 +94,7 @@ class ArticleWriter:
         """Take `article_id` out of every output; a second call changes nothing."""
         reply = await self._retract(
             keys=[keys.article(article_id), self._stream, keys.SWEEP],
-            args=[article_id, publisher, self._maxlen, keys.PREFIX],
+            args=[article_id, publisher, keys.PREFIX],
         )
         return _result(article_id, reply)
 

@@ -16,6 +16,15 @@ SWEEP = "nw:sweep"  # sorted set: "release:<id>" or "target:<name>" → due time
 TARGET = "nw:target:{target}"  # hash: want, done, state (rebuild coordination)
 DUE = "nw:due"  # sorted set: target → time (ms) the dispatcher must look at it again
 BUILDS = "nw:builds"  # counter of finished builds, for operators and benchmarks
+LAST_BUILD = "nw:lastbuild:{kind}"  # hash: target, outcome, at, seconds (a kind's newest build)
+# Dead letters: hash target → JSON (a build given up on), hash article id → JSON (a stored
+# article that cannot be read, left out of every output).
+DEAD_BUILDS = "nw:dead:builds"
+DEAD_ARTICLES = "nw:dead:articles"
+# API keys kept in Redis, by the SHA-256 hex digest of the secret (never the secret itself).
+API_KEY = "nw:apikey:{digest}"  # hash: publisher, scopes, created, revoked
+API_KEYS = "nw:apikeys"  # set: the digest of every key ever created
+RATE = "nw:rate:{digest}"  # string: the key's rate-limit state (GCRA arrival time, µs)
 
 
 def article(article_id: str) -> str:
@@ -26,9 +35,21 @@ def target(name: str) -> str:
     return TARGET.format(target=name)
 
 
+def last_build(kind: str) -> str:
+    return LAST_BUILD.format(kind=kind)
+
+
 def index(name: str, part: int | None = None) -> str:
     return INDEX.format(target=name if part is None else f"{name}#{part}")
 
 
 def payloads(name: str, part: int | None = None) -> str:
     return PAYLOADS.format(target=name if part is None else f"{name}#{part}")
+
+
+def api_key(digest: str) -> str:
+    return API_KEY.format(digest=digest)
+
+
+def rate(digest: str) -> str:
+    return RATE.format(digest=digest)

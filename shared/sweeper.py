@@ -29,7 +29,6 @@ class Sweeper:
         self._redis = client
         self._script = client.register_script(lua("sweep.lua"))
         self._keys = [keys.SWEEP, settings.events_stream]
-        self._maxlen = settings.events_maxlen
 
     def schedule(self, target: str, due_ms: int) -> None:
         """Rebuild `target` at `due_ms` (Redis time), or earlier if already scheduled so.
@@ -40,7 +39,5 @@ class Sweeper:
         self._redis.zadd(keys.SWEEP, {f"target:{target}": due_ms}, lt=True)
 
     def sweep(self, limit: int = 500) -> SweepResult:
-        released, due, next_in = self._script(
-            keys=self._keys, args=[keys.article(""), self._maxlen, limit]
-        )
+        released, due, next_in = self._script(keys=self._keys, args=[keys.article(""), limit])
         return SweepResult(int(released), int(due), None if next_in < 0 else int(next_in))

@@ -1,31 +1,90 @@
-"""`newswire dead-letters`: WebSub deliveries given up on, newest first, and emptying the list."""
+"""`newswire dead-letters`: what was given up on (parked builds, unreadable articles, WebSub
+deliveries), re-driving parked builds, and emptying the lists."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 
+import redis
+
+from services.cli.rebuild import request_rebuild
+from services.render.coordinator import Coordinator
+from services.render.kinds import Registry
+from shared.dead_letters import DeadLetters
+from shared.settings import Settings
 from shared.websub import Subscriptions
 
 
-def print_dead_letters(subscriptions: Subscriptions, limit: int) -> int:
+def _when(at: float) -> str:
+    return datetime.fromtimestamp(at, UTC).isoformat(timespec="seconds")
+
+
+def print_dead_letters(subscriptions: Subscriptions, letters: DeadLetters, limit: int) -> int:
     if limit < 1:
         raise ValueError("--limit must be at least 1")
-    letters = subscriptions.dead_letters(limit)
-    if not letters:
-        print("no dead letters: no WebSub delivery has been given up on")
-        return 0
-    for letter in letters:
-        at = datetime.fromtimestamp(letter.at, UTC).isoformat(timespec="seconds")
-        print(f"{at}  {letter.attempts} attempts  {letter.reason}")
+    builds, articles = letters.builds()[:limit], letters.articles()[:limit]
+    for build in builds:
+        print(f"{_when(build.at)}  build  {build.target}  {build.attempts} attempts")
+        print(f"    {build.error}: {build.message}")
+        print("    " + build.traceback.replace("\n", "\n    "))
+    for article in articles:
+        print(f"{_when(article.at)}  article  {article.article_id}  left out of every output")
+        print(f"    {article.error}: {article.message}")
+    if builds:
+        print(
+            f"{len(builds)} parked builds: fix the cause, then `newswire dead-letters retry "
+            "<target>` (or --all); a letter goes once its target builds."
+        )
+    if articles:
+        print(
+            f"{len(articles)} unreadable articles: write each one again (PUT) and it comes back "
+            "into its feeds; its letter goes then."
+        )
+    deliveries = subscriptions.dead_letters(limit)
+    for letter in deliveries:
+        print(f"{_when(letter.at)}  {letter.attempts} attempts  {letter.reason}")
         print(f"    topic     {letter.topic}")
         print(f"    callback  {letter.callback}")
+    if deliveries:
+        print(
+            f"{len(deliveries)} WebSub deliveries shown, newest first. A subscriber still "
+            "subscribed gets its topic's next change."
+        )
+    if not (builds or articles or deliveries):
+        print("no dead letters: no build, article or WebSub delivery has been given up on")
+    else:
+        print("`newswire dead-letters --clear` empties the lists.")
+    return 0
+
+
+def retry_builds(
+    client: redis.Redis,
+    settings: Settings,
+    registry: Registry,
+    targets: Sequence[str],
+    every: bool,
+) -> int:
+    """Re-drive parked targets: their failures start over and each is owed a build."""
+    letters = DeadLetters(client)
+    if every == bool(targets):
+        raise ValueError("name the targets to retry, or pass --all (not both)")
+    for target in targets:
+        registry.kind(target)  # a ValueError names a bad one
+    chosen = list(dict.fromkeys(targets)) or [letter.target for letter in letters.builds()]
+    if not chosen:
+        print("no parked builds to retry")
+        return 0
+    Coordinator(client, settings).reset_failures(chosen)
+    request_rebuild(client, settings, chosen)
     print(
-        f"{len(letters)} shown, newest first. A subscriber still subscribed gets its topic's next "
-        "change; `newswire dead-letters --clear` empties the list."
+        f"retrying {len(chosen)} targets; each one's letter goes once it builds "
+        "(`newswire dead-letters` shows what is still parked)"
     )
     return 0
 
 
-def clear_dead_letters(subscriptions: Subscriptions) -> int:
-    print(f"cleared {subscriptions.clear_dead_letters()} dead letters")
+def clear_dead_letters(subscriptions: Subscriptions, letters: DeadLetters) -> int:
+    cleared = subscriptions.clear_dead_letters() + letters.clear()
+    print(f"cleared {cleared} dead letters")
     return 0

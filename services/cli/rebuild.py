@@ -59,7 +59,7 @@ def request_rebuild(
     for start in range(0, len(targets), chunk):
         names = json.dumps(list(targets[start : start + chunk]))
         fields = {"type": "targets.rebuild", "id": "", "rev": 0, "targets": names}
-        ids.append(client.xadd(settings.events_stream, fields, maxlen=settings.events_maxlen))
+        ids.append(client.xadd(settings.events_stream, fields))
     return ids[0].decode()
 
 

@@ -1,5 +1,7 @@
 """Run the feeds service: `python -m services.feeds`."""
 
+import logging
+
 import uvicorn
 
 from services.feeds.app import create_app
@@ -9,6 +11,8 @@ from shared.settings import Settings
 
 def main() -> None:
     settings = Settings()
+    # Unexpected errors are logged with their traceback and request id (shared.request_ids).
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     # The WebSub hub queues verifications of intent for the render workers.
     celery = make_celery(settings)
     uvicorn.run(

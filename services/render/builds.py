@@ -1,28 +1,51 @@
-"""Build one target: read current state, render through its kind, apply under a watermark."""
+"""Build one target: read current state, render through its kind, apply under a watermark.
+
+A failed build is never lost and never loops: the coordinator retries it after a short
+delay (transient errors) or parks it as a dead letter; other targets build on meanwhile.
+"""
 
 from __future__ import annotations
 
+import json
 import logging
-from collections.abc import Callable, Sequence
+import os
+import socket
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Literal
 
 import redis
+import requests
+from kombu.exceptions import OperationalError
 
 from services.render.coordinator import Coordinator
 from services.render.kinds import Registry
 from services.render.kinds.base import Output, RenderContext
 from shared.article_reader import ArticleReader
 from shared.artifacts import Artifact
-from shared.fetcher import Fetcher
+from shared.dead_letters import DeadLetters
+from shared.fetcher import Fetcher, FetchFailed
 from shared.settings import Settings
 from shared.store import ArtifactStore
 from shared.sweeper import Sweeper
 
 log = logging.getLogger(__name__)
 
-BuildOutcome = Literal["published", "superseded", "skipped"]
+BuildOutcome = Literal["published", "superseded", "skipped", "retried", "dead"]
+
+# Failures worth a retry: the next attempt may well succeed. Anything else is a fault in the
+# data or the code, and repeating it only repeats the failure, so it is parked at once.
+TRANSIENT: tuple[type[BaseException], ...] = (
+    redis.ConnectionError,
+    redis.TimeoutError,
+    OperationalError,  # the broker
+    FetchFailed,  # a fetch's deadline or transport
+    requests.ConnectionError,
+    requests.Timeout,
+)
 
 
 @dataclass(frozen=True)
@@ -53,16 +76,75 @@ def build_target(target: str, ctx: BuildContext) -> BuildOutcome:
         ValueError: `target` is not a known target name.
     """
     kind = ctx.registry.kind(target)
-    watermark = ctx.coordinator.begin(target)
+    # Who holds the lease, for operators; read per build, as a pool forks its processes.
+    watermark = ctx.coordinator.begin(target, f"{socket.gethostname()}:{os.getpid()}")
     if watermark is None:
         return "skipped"
-    output = kind.render(target, ctx.render_context)
-    published = _apply(target, output, watermark, ctx)
+    try:
+        with _lease_kept(ctx.coordinator, target):
+            output = kind.render(target, ctx.render_context)
+            published = _apply(target, output, watermark, ctx)
+            # Before finishing: if queueing them fails, the build fails and is retried.
+            for follower in ctx.coordinator.mark(_follow_ups(output.then, ctx)):
+                ctx.enqueue(follower)
+    except Exception as exc:  # every failure is retried or parked, none lost
+        return _failed(target, exc, ctx)
     ctx.coordinator.finish(target, watermark)
-    for follower in ctx.coordinator.mark([(name, watermark) for name in output.then]):
-        ctx.enqueue(follower)
     log.info("built %s at %s (%s)", target, watermark, "published" if published else "superseded")
     return "published" if published else "superseded"
+
+
+@contextmanager
+def _lease_kept(coordinator: Coordinator, target: str) -> Iterator[None]:
+    """Renew the build's lease while it runs, so only a lost worker's lease runs out and a
+    slow build is never started twice."""
+    stop = threading.Event()
+    every_s = coordinator.lease_ms / 3000
+
+    def renew() -> None:
+        while not stop.wait(every_s):
+            try:
+                coordinator.renew(target)
+            except redis.RedisError as exc:
+                log.warning("could not renew the lease of %s: %s", target, exc)
+
+    threading.Thread(target=renew, name=f"lease {target}", daemon=True).start()
+    try:
+        yield
+    finally:
+        stop.set()  # not joined: a renewal stuck on a dead connection must not hold the build
+
+
+def _failed(target: str, exc: Exception, ctx: BuildContext) -> BuildOutcome:
+    failure = ctx.coordinator.fail(target, isinstance(exc, TRANSIENT))
+    if failure.retry_in_ms is not None:
+        log.warning(
+            "build of %s failed (attempt %d: %s: %s); retrying in %d ms",
+            target, failure.attempts, type(exc).__name__, exc, failure.retry_in_ms,
+        )  # fmt: skip
+        return "retried"
+    if not failure.parked:  # its lease had run out: another build owns the target now
+        log.warning("late build of %s failed: %s: %s", target, type(exc).__name__, exc)
+        return "superseded"
+    DeadLetters(ctx.redis).park_build(target, failure.attempts, exc)
+    log.error(
+        "build of %s failed %d times; parked (`newswire dead-letters`)",
+        target, failure.attempts, exc_info=exc,
+    )  # fmt: skip
+    return "dead"
+
+
+def _follow_ups(targets: Sequence[str], ctx: BuildContext) -> list[tuple[str, str]]:
+    """(target, event id) marks owing each follow-up one build of what was just published.
+
+    The id is a new event's: this build's own watermark may be older than one a follower was
+    already built at (another leader's), and such a mark would be dropped as already covered.
+    """
+    if not targets:
+        return []
+    fields = {"type": "targets.rebuild", "id": "", "rev": 0, "targets": json.dumps(list(targets))}
+    event_id = ctx.redis.xadd(ctx.settings.events_stream, fields)
+    return [(name, event_id.decode()) for name in targets]
 
 
 def _apply(target: str, output: Output, watermark: str, ctx: BuildContext) -> bool:

@@ -3,19 +3,27 @@
 Each target is a small state machine in Redis (`nw:target:<name>`):
 
     idle ──event──▶ queued ──task starts──▶ building ──done──▶ cooling ──window ends──▶ idle
-                      ▲                                                   │
-                      └──────────── events arrived meanwhile ─────────────┘
+                      ▲  ▲                         │                          │
+                      │  └─ delay ─ retrying ◀─failed (transient)             │
+                      └──────────── events arrived meanwhile ─────────────────┘
 
 `want` is the newest event id that touched the target and `done` the newest one a finished
-build covered. A queued or building target whose lease runs out (its task or worker was
-lost) is queued again. All transitions are one Lua script, so any number of dispatchers
-and workers may share the work.
+build covered. A building worker renews its lease (a third of it at a time), so a building
+target whose lease runs out lost its worker, and is queued again. A queued target not
+started within a lease is sent again once nothing waits ahead of it in the broker (its task
+was lost); never while it waits behind others, which would only multiply a long queue. A
+failed build is retried after each of the retry delays (transient errors only), then parked:
+left idle with its dead letter, until a new event or `newswire dead-letters retry` gives it
+another build. All transitions are one Lua script, so any number of dispatchers and workers
+may share the work.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from importlib.resources import files
+from typing import NamedTuple
 
 import redis
 
@@ -23,6 +31,23 @@ from shared import keys
 from shared.settings import Settings
 
 _TARGET_PREFIX = keys.TARGET.format(target="")
+
+
+class Due(NamedTuple):
+    """What the dispatcher must do now about leases and windows that ended."""
+
+    targets: list[str]  # to enqueue now
+    wait_ms: int | None  # until the next one ends (None: nothing is waiting)
+    stalled: list[str]  # queued, not started within a lease: `resend` those whose task is lost
+
+
+@dataclass(frozen=True)
+class Failure:
+    """What the coordinator made of a failed build."""
+
+    attempts: int  # failed builds in a row, this one included
+    retry_in_ms: int | None  # None: parked (or the target was no longer this build's)
+    parked: bool
 
 
 class Coordinator:
@@ -33,6 +58,11 @@ class Coordinator:
         self._redis = client
         self._lease_ms = settings.build_lease_ms
         self._window_ms = settings.debounce_window_ms
+        self._retry_ms = [round(delay * 1000) for delay in settings.build_retry_delays_s]
+
+    @property
+    def lease_ms(self) -> int:
+        return self._lease_ms
 
     def mark(self, touched: list[tuple[str, str]]) -> list[str]:
         """Record (target, event id) pairs; returns the targets to enqueue now."""
@@ -41,19 +71,46 @@ class Coordinator:
         flat = [value for pair in touched for value in pair]
         return self._decode(self._call("mark", *flat))
 
-    def begin(self, target: str) -> str | None:
-        """Start a build; returns the watermark it covers, or None if nothing is owed."""
-        watermark = self._call("begin", target)
+    def begin(self, target: str, holder: str = "") -> str | None:
+        """Start a build by `holder` (host:pid); returns the watermark it covers, or None if
+        nothing is owed or another build holds a live lease."""
+        watermark = self._call("begin", target, holder)
         return watermark.decode() if watermark else None
+
+    def renew(self, target: str) -> bool:
+        """Extend the lease of a build in progress; False if the target is not building."""
+        return bool(self._call("renew", target))
 
     def finish(self, target: str, watermark: str) -> None:
         self._call("finish", target, watermark)
 
-    def due(self, limit: int = 1000) -> tuple[list[str], int | None]:
-        """Targets whose cooling window or lease ended and that must be enqueued now, and
-        the milliseconds until the next one falls due (None when nothing is waiting)."""
-        wait_ms, *targets = self._call("due", limit)  # type: ignore[misc]
-        return self._decode(targets), (None if wait_ms < 0 else wait_ms)
+    def fail(self, target: str, transient: bool) -> Failure:
+        """Record a failed build: retry it after the next delay, or park it."""
+        attempts, wait = self._call("fail", target, int(transient), *self._retry_ms)  # type: ignore[misc]
+        return Failure(int(attempts), int(wait) if wait >= 0 else None, parked=wait == -1)
+
+    def release(self, targets: Sequence[str]) -> int:
+        """Undo `mark` for targets whose task was never sent: queued → idle, so the event,
+        delivered again, queues them again."""
+        return int(self._call("release", *targets)) if targets else 0  # type: ignore[call-overload]
+
+    def reset_failures(self, targets: Sequence[str]) -> None:
+        """Start parked targets' runs of failures over, before they are rebuilt again."""
+        if targets:
+            self._call("reset", *targets)
+
+    def due(self, limit: int = 1000) -> Due:
+        """Targets whose cooling window, retry delay or build lease ended, to enqueue now;
+        and queued targets whose task has not started within a lease. A task waiting behind
+        others is not lost, and sending it again would only add copies to a long queue, so
+        the caller resends a stalled target only if nothing waits ahead of it."""
+        wait_ms, ready, *targets = self._call("due", limit)  # type: ignore[misc]
+        names = self._decode(targets)
+        return Due(names[:ready], None if wait_ms < 0 else wait_ms, names[ready:])
+
+    def resend(self, targets: Sequence[str]) -> list[str]:
+        """Queue stalled targets afresh (those still queued); returns the ones to send."""
+        return self._decode(self._call("resend", *targets)) if targets else []
 
     def done_marks(self, targets: Iterable[str]) -> list[tuple[str, str | None]]:
         """(target, the newest event id a finished build of it covered), for each target."""
@@ -72,7 +129,7 @@ class Coordinator:
 
     def _call(self, op: str, *args: str | int) -> object:
         return self._script(
-            keys=[keys.DUE, keys.BUILDS],
+            keys=[keys.DUE, keys.BUILDS, keys.DEAD_BUILDS],
             args=[op, _TARGET_PREFIX, self._lease_ms, self._window_ms, *args],
         )
 

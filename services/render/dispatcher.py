@@ -16,9 +16,12 @@ from collections.abc import Callable
 import redis
 from kombu.exceptions import OperationalError
 
-from services.render.celery_app import enqueuer, make_celery
+from services.render.backlog import queue_keys
+from services.render.celery_app import PRIORITY_STEPS, enqueuer, make_celery
 from services.render.coordinator import Coordinator
+from services.render.dispatcher_metrics import serve_metrics
 from services.render.kinds import Registry
+from shared import stream_trim
 from shared.events import Event
 from shared.settings import Settings
 from shared.sweeper import Sweeper
@@ -27,6 +30,7 @@ log = logging.getLogger("newswire.dispatcher")
 
 _POLL_MS = 50  # the longest wait between checks of leases and the sweeper
 _CLAIM_EVERY_S = 1.0  # how often entries of crashed dispatchers are looked for
+_TRIM_EVERY_S = 1.0  # how often acknowledged entries past `events_maxlen` are trimmed
 
 
 class Dispatcher:
@@ -38,8 +42,10 @@ class Dispatcher:
         settings: Settings,
         consumer: str,
         registry: Registry,
+        waiting_ahead: Callable[[str], int] = lambda _target: 0,
     ) -> None:
         self._redis = client
+        self._waiting_ahead = waiting_ahead  # tasks in the broker a target's task would follow
         self._registry = registry
         self._coordinator = coordinator
         self._enqueue = enqueue
@@ -49,8 +55,9 @@ class Dispatcher:
         self._consumer = consumer
         self._reread_pending = True
         self.block_ms = _POLL_MS
-        self._next_claim = self._next_sweep = 0.0
+        self._next_claim = self._next_sweep = self._next_trim = 0.0
         self._sweeper = Sweeper(client, settings)
+        self.read = self.acked = 0  # entries this process handled and acknowledged (metrics)
 
     def ensure_group(self) -> None:
         """Create the consumer group at the start of the stream, so nothing is ever skipped."""
@@ -70,7 +77,7 @@ class Dispatcher:
                 log.warning("redis or broker unavailable (%s); retrying in %.1fs", exc, backoff)
                 self._reread_pending = True
                 stop.wait(backoff)
-                backoff = min(backoff * 2, 5.0)
+                backoff = min(backoff * 2, 1.0)  # a returning Redis is used within a second
             except redis.ResponseError as exc:
                 if "NOGROUP" not in str(exc):
                     raise
@@ -85,9 +92,9 @@ class Dispatcher:
             How many events were handled.
         """
         handled = self._read(block_ms)
-        targets, wait_ms = self._coordinator.due()
-        for target in targets:
-            self._enqueue(target)
+        targets, wait_ms, stalled = self._coordinator.due()
+        for target in targets + self._coordinator.resend(self._lost(stalled)):
+            self._enqueue(target)  # if this fails, the lease brings the rest back
         # Wake for the next window's end rather than a fixed tick: it is added latency.
         self.block_ms = _POLL_MS if wait_ms is None else max(1, min(_POLL_MS, wait_ms))
         now = time.monotonic()
@@ -99,6 +106,9 @@ class Dispatcher:
         if now >= self._next_claim:
             self._next_claim = time.monotonic() + _CLAIM_EVERY_S
             handled += self._claim_stale()
+        if now >= self._next_trim:
+            self._next_trim = now + _TRIM_EVERY_S
+            stream_trim.trim(self._redis, self._stream, self._settings.events_maxlen)
         return handled
 
     def _read(self, block_ms: int) -> int:
@@ -136,12 +146,38 @@ class Dispatcher:
                 log.error("skipping %s", exc)
                 continue
             touched += [(t, event.event_id) for t in event.targets if self._known(t, event)]
-        for target in self._coordinator.mark(touched):
-            self._enqueue(target)
+        self._send(self._coordinator.mark(touched))
         # Acknowledge only once the builds are queued: a crash before this replays them.
         if ids:
-            self._redis.xack(self._stream, self._group, *ids)
+            self.acked += self._redis.xack(self._stream, self._group, *ids)
+        self.read += len(ids)
         return len(ids)
+
+    def _lost(self, stalled: list[str]) -> list[str]:
+        """Stalled targets whose task must have been lost: nothing waits ahead of it."""
+        depth: dict[tuple[str, int], int] = {}
+        lost = []
+        for target in stalled:
+            where = (self._registry.queue(target), self._registry.priority(target))
+            if where not in depth:
+                depth[where] = self._waiting_ahead(target)
+            if depth[where] == 0:
+                lost.append(target)
+        return lost
+
+    def _send(self, targets: list[str]) -> None:
+        """Queue the builds of targets just marked. If sending fails, the ones not sent are
+        released (queued → idle) before the error goes up unacknowledged, so the entries,
+        read again, queue them at once rather than when their lease runs out."""
+        for sent, target in enumerate(targets):
+            try:
+                self._enqueue(target)
+            except Exception:
+                try:
+                    self._coordinator.release(targets[sent:])
+                except redis.RedisError as exc:  # then their lease requeues them
+                    log.warning("could not release %d unsent targets: %s", len(targets), exc)
+                raise
 
     def _known(self, target: str, event: Event) -> bool:
         try:
@@ -152,6 +188,22 @@ class Dispatcher:
             return False
 
 
+def waiting_ahead(broker: redis.Redis, registry: Registry) -> Callable[[str], int]:
+    """How many tasks wait in the broker ahead of a new task of a target: those in its
+    queue at its priority or a more urgent one (kombu's Redis transport keeps a list each)."""
+    lists = queue_keys(registry, PRIORITY_STEPS)
+
+    def count(target: str) -> int:
+        queue, priority = registry.queue(target), registry.priority(target)
+        ahead = [key for (name, step), key in lists.items() if name == queue and step <= priority]
+        pipe = broker.pipeline(transaction=False)
+        for key in ahead:
+            pipe.llen(key)
+        return sum(pipe.execute())
+
+    return count
+
+
 def main() -> None:
     settings = Settings()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
@@ -159,9 +211,17 @@ def main() -> None:
     registry = Registry.from_settings(settings)
     enqueue = enqueuer(make_celery(settings, registry), registry)
     consumer = settings.consumer_name or f"{socket.gethostname()}-{os.getpid()}"
+    broker = redis.Redis.from_url(settings.broker_url) if settings.broker_url else client
     dispatcher = Dispatcher(
-        client, Coordinator(client, settings), enqueue, settings, consumer, registry
+        client,
+        Coordinator(client, settings),
+        enqueue,
+        settings,
+        consumer,
+        registry,
+        waiting_ahead(broker, registry),
     )
+    serve_metrics(settings, dispatcher, registry)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())

@@ -3,7 +3,11 @@
 -- ARGV: target, watermark ms, watermark seq, key prefix, channel, now (s),
 --       then per artifact: path, body, gzip, br
 local paths, gone = KEYS[2], KEYS[3]
-local prefix, channel, now = ARGV[4], ARGV[5], ARGV[6]
+local prefix, channel = ARGV[4], ARGV[5]
+-- Dated by Redis's clock, not the caller's (ARGV[6]): a worker whose clock is off must not
+-- date what it publishes (Last-Modified, the sitemap index's lastmod) wrongly.
+local time = redis.call('TIME')
+local now = time[1] .. '.' .. string.format('%06d', tonumber(time[2]))
 
 if not claim_watermark() then return 0 end
 for i = 7, #ARGV, 4 do

@@ -3,9 +3,9 @@
 -- content changes with time, e.g. the news sitemap's 48-hour window). Each due member is
 -- removed as it is handled, in this one atomic step, so a wakeup happens once and never early.
 -- KEYS: sweep zset, event stream
--- ARGV: article key prefix, stream maxlen, batch limit
+-- ARGV: article key prefix, batch limit (the dispatcher trims the stream: shared/stream_trim.py)
 local sweep, stream = KEYS[1], KEYS[2]
-local prefix, maxlen, limit = ARGV[1], ARGV[2], ARGV[3]
+local prefix, limit = ARGV[1], ARGV[2]
 
 local time = redis.call('TIME')
 local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
@@ -23,7 +23,7 @@ for _, member in ipairs(redis.call('ZRANGEBYSCORE', sweep, '-inf', now, 'LIMIT',
       else
         for target in pairs(stored) do targets[#targets + 1] = target end
       end
-      redis.call('XADD', stream, 'MAXLEN', '~', maxlen, '*',
+      redis.call('XADD', stream, '*',
         'type', 'article.published', 'id', name, 'rev', cur[1], 'targets', cjson.encode(targets))
       released = released + 1
     end
@@ -32,7 +32,7 @@ for _, member in ipairs(redis.call('ZRANGEBYSCORE', sweep, '-inf', now, 'LIMIT',
   end
 end
 if #due > 0 then
-  redis.call('XADD', stream, 'MAXLEN', '~', maxlen, '*',
+  redis.call('XADD', stream, '*',
     'type', 'targets.due', 'id', '', 'rev', 0, 'targets', cjson.encode(due))
 end
 local nxt = redis.call('ZRANGE', sweep, 0, 0, 'WITHSCORES')

@@ -8,8 +8,13 @@ from typing import NamedTuple
 
 from shared.artifacts import Artifact
 from shared.settings import Settings
+from shared.store.memory_cache import ArtifactCache
 
 DEFAULT_CACHE_BYTES = 256 * 1024 * 1024
+
+
+class StoreUnavailable(Exception):
+    """The store's backing service cannot be reached now; the caller may retry shortly."""
 
 
 class Listed(NamedTuple):
@@ -22,8 +27,10 @@ class ArtifactStore(ABC):
 
     Writes are conditional on a watermark (the last event id a build saw), so a slower,
     older build never overwrites or deletes what a newer one wrote. `get` serves from memory
-    and notices changes.
+    and notices changes. Backends keep that memory in `_cache` (an `ArtifactCache`).
     """
+
+    _cache: ArtifactCache
 
     @abstractmethod
     def publish(self, target: str, artifacts: Sequence[Artifact], watermark: str) -> bool:
@@ -48,6 +55,11 @@ class ArtifactStore(ABC):
     def get(self, path: str) -> Artifact | None:
         """The current artifact at `path`, or None."""
 
+    def cached(self, path: str) -> Artifact | None:
+        """The artifact at `path` if it can be had without waiting on the network, else None
+        (then ask `get`, off the event loop). Local backends answer through `get`."""
+        return self.get(path)
+
     @abstractmethod
     def gone(self, path: str) -> bool:
         """Whether `path` was deleted as gone (and not published since)."""
@@ -59,6 +71,11 @@ class ArtifactStore(ABC):
     def paths(self, prefix: str) -> list[str]:
         """Sorted paths of the stored artifacts under `prefix`."""
         return [listed.path for listed in self.listing(prefix)]
+
+    @property
+    def cache(self) -> ArtifactCache:
+        """The memory cache, whose `bytes` and `entries` say what it holds."""
+        return self._cache
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release background resources."""
@@ -72,7 +89,11 @@ def make_store(settings: Settings) -> ArtifactStore:
 
         from shared.store.redis_backend import RedisStore
 
-        return RedisStore(redis.Redis.from_url(settings.redis_url), cache_bytes)
+        # Timeouts, so a hung Redis fails a call (answered 503) instead of holding it forever.
+        client = redis.Redis.from_url(
+            settings.redis_url, socket_connect_timeout=1, socket_timeout=5
+        )
+        return RedisStore(client, cache_bytes)
     from shared.store.filesystem import FilesystemStore
 
     return FilesystemStore(settings.artifact_dir, cache_bytes)

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
 from typing import Generic, TypeVar
 
 from shared.artifacts import Artifact
+from shared.bounded_cache import BoundedCache
 
 K = TypeVar("K")
 
@@ -19,47 +18,33 @@ class ArtifactCache(Generic[K]):
     """Least recently used entries go first once the total passes `max_bytes`.
 
     Each entry is a key (the path) with a tag the owner uses to tell whether it is still
-    current (a file's stat signature, say) and the artifact.
+    current (a file's stat signature, say) and the artifact. `bytes` and `entries` say how
+    much it holds now.
     """
 
     def __init__(self, max_bytes: int) -> None:
-        self._max = max_bytes
-        self._entries: OrderedDict[str, tuple[K, Artifact]] = OrderedDict()
-        self._bytes = 0
-        self._lock = threading.Lock()
+        self._entries: BoundedCache[str, tuple[K, Artifact]] = BoundedCache(max_bytes)
 
     def get(self, path: str) -> tuple[K, Artifact] | None:
-        with self._lock:
-            entry = self._entries.get(path)
-            if entry is not None:
-                self._entries.move_to_end(path)
-            return entry
+        return self._entries.get(path)
 
     def put(self, path: str, tag: K, artifact: Artifact) -> None:
-        size = size_of(artifact)
-        if size > self._max:
-            return  # larger than the whole cache: read it each time
-        with self._lock:
-            old = self._entries.pop(path, None)
-            if old is not None:
-                self._bytes -= size_of(old[1])
-            self._entries[path] = (tag, artifact)
-            self._bytes += size
-            while self._bytes > self._max:
-                _, (_, evicted) = self._entries.popitem(last=False)
-                self._bytes -= size_of(evicted)
+        self._entries.put(path, (tag, artifact), size_of(artifact))
 
     def pop(self, path: str) -> None:
-        with self._lock:
-            old = self._entries.pop(path, None)
-            if old is not None:
-                self._bytes -= size_of(old[1])
+        self._entries.pop(path)
 
     def clear(self) -> None:
-        with self._lock:
-            self._entries.clear()
-            self._bytes = 0
+        self._entries.clear()
 
     @property
     def bytes(self) -> int:
-        return self._bytes
+        return self._entries.bytes
+
+    @property
+    def entries(self) -> int:
+        return self._entries.entries
+
+    @property
+    def max_bytes(self) -> int:
+        return self._entries.max_bytes

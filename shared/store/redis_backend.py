@@ -1,21 +1,23 @@
 """Redis artifact store, for workers and feeds services that share no disk.
 
 Artifacts live in hashes; each publish announces changed paths on a pub/sub channel, and
-every reader keeps a memory cache that those announcements invalidate.
+every reader keeps a memory cache that those announcements invalidate. While Redis cannot
+be reached, readers keep serving what they hold and fail the rest fast (`RedisUnavailable`).
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from importlib.resources import files
+from typing import TypeVar
 
 import redis
 
 from shared.artifacts import Artifact, safe_path
 from shared.events import event_id_key
-from shared.store import DEFAULT_CACHE_BYTES, ArtifactStore, Listed
+from shared.store import DEFAULT_CACHE_BYTES, ArtifactStore, Listed, StoreUnavailable
 from shared.store.memory_cache import ArtifactCache
 
 _PREFIX = "nw:artifact:"
@@ -23,6 +25,15 @@ _PATHS = "nw:artifacts"
 _GONE = "nw:artifacts:gone"
 _MARKS = "nw:artifact-marks"
 _CHANNEL = "nw:artifacts:changed"
+# After a failed call, calls fail at once for this long instead of each waiting on a dead
+# or hung server (threads that wait pile up); then one more try is let through.
+_RETRY_AFTER_S = 1.0
+
+T = TypeVar("T")
+
+
+class RedisUnavailable(StoreUnavailable, redis.ConnectionError):
+    """Redis did not answer; also a redis ConnectionError, so callers that retry those do."""
 
 
 def _script(client: redis.Redis, name: str):  # type: ignore[no-untyped-def]
@@ -44,13 +55,14 @@ class RedisStore(ArtifactStore):
         self._stop = threading.Event()
         self._listener: threading.Thread | None = None
         self._start_lock = threading.Lock()
+        self._down_until = 0.0  # time.monotonic() before which calls fail fast
 
     def publish(self, target: str, artifacts: Sequence[Artifact], watermark: str) -> bool:
         ms, seq = event_id_key(watermark)
         args: list[str | bytes | float] = [target, ms, seq, _PREFIX, _CHANNEL, time.time()]
         for a in artifacts:
             args += [a.path, a.body, a.gzip or b"", a.br or b""]
-        published = bool(self._publish(keys=[_MARKS, _PATHS, _GONE], args=args))
+        published = bool(self._call(self._publish, keys=[_MARKS, _PATHS, _GONE], args=args))
         # Our own announcement arrives later, on the listener thread: read our writes now.
         for a in artifacts if published else ():
             self._invalidate(a.path)
@@ -61,7 +73,7 @@ class RedisStore(ArtifactStore):
     ) -> bool:
         ms, seq = event_id_key(watermark)
         args = [target, ms, seq, _PREFIX, _CHANNEL, int(gone), *paths]
-        deleted = bool(self._delete(keys=[_MARKS, _PATHS, _GONE], args=args))
+        deleted = bool(self._call(self._delete, keys=[_MARKS, _PATHS, _GONE], args=args))
         for path in paths if deleted else ():
             self._invalidate(path)
         return deleted
@@ -70,37 +82,65 @@ class RedisStore(ArtifactStore):
         if safe_path(path) is None:
             return None
         self._ensure_listener()
-        if not self._listening.is_set():
-            return self._fetch(path)  # no invalidation feed yet: a cache could go stale
-        cached = self._cache.get(path)
-        if cached is not None:
-            return cached[1]
+        held = self._cache.get(path)
+        if held is not None and self._trusted():
+            return held[1]
         generation = self._generation
-        artifact = self._fetch(path)
+        try:
+            artifact = self._call(self._fetch, path)
+        except RedisUnavailable:
+            if held is not None:
+                return held[1]  # what we hold, if stale, beats an error while Redis is away
+            raise
         # Misses are not cached: any request path would otherwise grow the cache forever.
-        if artifact is not None:
-            with self._cache_lock:
-                if generation == self._generation:
+        # What is fetched before the subscription is up is kept, but served from memory only
+        # once announcements flow again (the resubscription clears it) or Redis is away.
+        with self._cache_lock:
+            if generation == self._generation:
+                if artifact is None:
+                    self._cache.pop(path)
+                else:
                     self._cache.put(path, None, artifact)
         return artifact
 
+    def cached(self, path: str) -> Artifact | None:
+        if safe_path(path) is None:
+            return None
+        self._ensure_listener()
+        held = self._cache.get(path)
+        return held[1] if held is not None and self._trusted() else None
+
     def gone(self, path: str) -> bool:
-        return safe_path(path) is not None and bool(self._redis.sismember(_GONE, path))
+        return safe_path(path) is not None and bool(self._call(self._redis.sismember, _GONE, path))
 
     def listing(self, prefix: str) -> list[Listed]:
-        paths = sorted(p.decode() for p in self._redis.smembers(_PATHS))
+        paths = sorted(p.decode() for p in self._call(self._redis.smembers, _PATHS))
         paths = [p for p in paths if p.startswith(prefix)]
         pipe = self._redis.pipeline(transaction=False)
         for path in paths:
             pipe.hget(_PREFIX + path, "modified")
         return [
             Listed(path, float(modified))
-            for path, modified in zip(paths, pipe.execute() if paths else [], strict=True)
+            for path, modified in zip(paths, self._call(pipe.execute) if paths else [], strict=True)
             if modified is not None
         ]
 
     def close(self) -> None:
         self._stop.set()
+
+    def _trusted(self) -> bool:
+        """Whether memory may answer: announcements flow, or Redis is away (stale beats
+        nothing)."""
+        return self._listening.is_set() or time.monotonic() < self._down_until
+
+    def _call(self, call: Callable[..., T], *args: object, **kwargs: object) -> T:
+        if time.monotonic() < self._down_until:
+            raise RedisUnavailable("redis is unavailable; retry shortly")
+        try:
+            return call(*args, **kwargs)
+        except (redis.ConnectionError, redis.TimeoutError) as exc:
+            self._down_until = time.monotonic() + _RETRY_AFTER_S
+            raise RedisUnavailable("redis is unavailable; retry shortly") from exc
 
     def _fetch(self, path: str) -> Artifact | None:
         body, gz, br, modified = self._redis.hmget(_PREFIX + path, "body", "gzip", "br", "modified")
@@ -138,14 +178,17 @@ class RedisStore(ArtifactStore):
             try:
                 pubsub.subscribe(_CHANNEL)
                 self._invalidate(None)  # anything cached before (re)subscribing may be stale
+                self._down_until = 0.0
                 self._listening.set()
                 while not self._stop.is_set():
                     message = pubsub.get_message(timeout=1.0)
                     if message is not None:
                         self._invalidate(message["data"].decode())
             except redis.RedisError:
+                # What is cached stays, to be served while Redis is away; it is cleared when
+                # the subscription is back, since announcements were missed meanwhile.
                 self._listening.clear()
-                self._invalidate(None)
-                time.sleep(0.5)
+                self._down_until = time.monotonic() + _RETRY_AFTER_S
+                self._stop.wait(0.5)
             finally:
                 pubsub.close()

@@ -29,7 +29,7 @@ def test_events_during_a_build_coalesce_into_one_more_build(coordinator):
     for seq in range(2, 50):
         assert coordinator.mark([("feed:all", f"{seq}-0")]) == []
     coordinator.finish("feed:all", watermark)
-    targets, wait_ms = coordinator.due()
+    targets, wait_ms, _ = coordinator.due()
     assert targets == []  # still inside the window
     assert 0 < wait_ms <= 100  # the dispatcher sleeps just until it ends
     time.sleep(0.15)
@@ -67,3 +67,93 @@ def test_targets_are_independent(coordinator):
     ]
     coordinator.finish("feed:all", coordinator.begin("feed:all"))
     assert coordinator.builds() == 1
+
+
+def test_a_building_worker_renews_its_lease_so_a_slow_build_is_not_requeued(coordinator):
+    coordinator.mark([("feed:all", "1-0")])
+    assert coordinator.begin("feed:all") == "1-0"
+    for _ in range(4):  # 0.6 s in all: twice the lease
+        time.sleep(0.15)
+        assert coordinator.renew("feed:all")
+        assert coordinator.due()[0] == []
+    # A second copy of the task (its lease was renewed: the holder is alive) is skipped.
+    assert coordinator.begin("feed:all") is None
+    coordinator.finish("feed:all", "1-0")
+    assert not coordinator.renew("feed:all")  # finished: a late renewal changes nothing
+    assert coordinator.builds("feed:all") == 1
+
+
+def test_transient_failures_are_retried_after_each_delay_then_parked(settings):
+    tuned = settings.model_copy(
+        update={"build_lease_ms": 5000, "build_retry_delays_s": [0.05, 0.1]}
+    )
+    coordinator = Coordinator(redis.Redis.from_url(settings.redis_url), tuned)
+    coordinator.mark([("feed:all", "1-0")])
+    for attempt, delay_ms in ((1, 50), (2, 100)):
+        assert coordinator.begin("feed:all") == "1-0"
+        failure = coordinator.fail("feed:all", transient=True)
+        assert (failure.attempts, failure.retry_in_ms, failure.parked) == (attempt, delay_ms, False)
+        assert coordinator.due()[0] == []  # not before its delay
+        time.sleep(delay_ms / 1000 + 0.03)
+        assert coordinator.due()[0] == ["feed:all"]
+    assert coordinator.begin("feed:all") == "1-0"
+    assert coordinator.fail("feed:all", transient=True).parked  # delays used up
+    time.sleep(0.15)
+    assert coordinator.due()[0] == []  # parked: nothing requeues it, not even a lease
+    # A new event gives it one more build; one more failure parks it again at once.
+    assert coordinator.mark([("feed:all", "2-0")]) == ["feed:all"]
+    assert coordinator.begin("feed:all") == "2-0"
+    assert coordinator.fail("feed:all", transient=True).parked
+    coordinator.reset_failures(["feed:all"])  # `newswire dead-letters retry`
+    coordinator.mark([("feed:all", "3-0")])
+    assert coordinator.begin("feed:all") == "3-0"
+    assert coordinator.fail("feed:all", transient=True).retry_in_ms == 50
+
+
+def test_a_fault_in_the_code_or_data_is_parked_at_once_and_success_clears_its_letter(
+    coordinator, db
+):
+    coordinator.mark([("feed:all", "1-0")])
+    coordinator.begin("feed:all")
+    failure = coordinator.fail("feed:all", transient=False)
+    assert (failure.attempts, failure.retry_in_ms, failure.parked) == (1, None, True)
+    db.hset("nw:dead:builds", "feed:all", "{}")
+    coordinator.mark([("feed:all", "2-0")])
+    coordinator.finish("feed:all", coordinator.begin("feed:all"))
+    assert db.hexists("nw:dead:builds", "feed:all") == 0
+    assert db.hget("nw:target:feed:all", "attempts") is None
+
+
+def test_a_late_failure_after_the_lease_ran_out_leaves_the_new_holder_alone(coordinator, db):
+    coordinator.mark([("feed:all", "1-0")])
+    coordinator.begin("feed:all")
+    time.sleep(0.35)
+    assert coordinator.due()[0] == ["feed:all"]  # requeued: the first build looked lost
+    failure = coordinator.fail("feed:all", transient=True)
+    assert failure.retry_in_ms is None and not failure.parked
+    assert db.hget("nw:target:feed:all", "state") == "queued"
+
+
+def test_release_undoes_a_mark_whose_task_was_never_sent(coordinator):
+    assert coordinator.mark([("feed:all", "1-0")]) == ["feed:all"]
+    assert coordinator.release(["feed:all"]) == 1
+    assert coordinator.due()[0] == []  # no lease left waiting
+    assert coordinator.mark([("feed:all", "1-0")]) == ["feed:all"]  # the same event again
+
+
+def test_a_queued_target_not_started_within_a_lease_is_resent_only_when_asked(settings):
+    tuned = settings.model_copy(update={"build_lease_ms": 100})
+    coordinator = Coordinator(redis.Redis.from_url(settings.redis_url), tuned)
+    coordinator.mark([("feed:all", "1-0")])
+    time.sleep(0.15)
+    due = coordinator.due()
+    assert (due.targets, due.stalled) == ([], ["feed:all"])  # maybe waiting behind others
+    assert coordinator.due().stalled == []  # given one more lease
+    assert coordinator.resend(["feed:all"]) == ["feed:all"]  # its task was lost: send again
+    # However long it waits behind others, it is never sent again unasked: copies would only
+    # lengthen the queue it waits in.
+    for _ in range(5):
+        time.sleep(0.11)
+        assert coordinator.due().targets == []
+    coordinator.begin("feed:all")
+    assert coordinator.resend(["feed:all"]) == []  # started meanwhile: nothing to resend

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 import redis
+from kombu.exceptions import OperationalError
 
 from services.render.coordinator import Coordinator
 from services.render.dispatcher import Dispatcher
@@ -122,3 +123,70 @@ def test_dispatcher_survives_redis_losing_the_stream(settings, queued, write, db
         stop.set()
         runner.join(timeout=5)
     assert not runner.is_alive()
+
+
+def test_a_failed_send_leaves_no_target_stranded_and_nothing_acknowledged(
+    settings, queued, write, db, seed_article
+):
+    broker_down = threading.Event()
+    broker_down.set()
+
+    def enqueue(target: str) -> None:
+        if broker_down.is_set() and len(queued) == 2:
+            raise OperationalError("broker unavailable")
+        queued.append(target)
+
+    client = redis.Redis.from_url(settings.redis_url)
+    registry = Registry.from_settings(settings)
+    dispatcher = Dispatcher(
+        client, Coordinator(client, settings), enqueue, settings, "d1", registry
+    )
+    dispatcher.ensure_group()
+    write(seed_article)
+    with pytest.raises(OperationalError):
+        dispatcher.step(block_ms=10)
+    assert db.xpending("nw:events", "render")["pending"] == 1  # not acknowledged
+    sent = list(queued)
+    marked = [key.removeprefix("nw:target:") for key in db.keys("nw:target:*")]
+    unsent = [target for target in marked if target not in sent]
+    assert len(sent) == 2 and len(unsent) == 7
+    # Released, not left queued until a lease runs out.
+    assert {db.hget(f"nw:target:{t}", "state") for t in unsent} == {"idle"}
+    broker_down.clear()
+    dispatcher._reread_pending = True  # as `run` does after a broker error
+    dispatcher.step(block_ms=10)
+    assert set(unsent) <= set(queued)
+    assert len(queued) == len(set(queued)) == 9  # each target sent once in all
+    assert db.xpending("nw:events", "render")["pending"] == 0
+
+
+def test_a_queued_target_whose_task_was_lost_is_sent_again_but_not_one_waiting(
+    settings, queued, db
+):
+    fast = settings.model_copy(update={"build_lease_ms": 100})
+    ahead = {"feeds": 5}  # tasks waiting in the broker, by queue
+    client = redis.Redis.from_url(settings.redis_url)
+    registry = Registry.from_settings(settings)
+    coordinator = Coordinator(client, fast)
+    dispatcher = Dispatcher(
+        client,
+        coordinator,
+        queued.append,
+        fast,
+        "d1",
+        registry,
+        lambda target: ahead.get(registry.queue(target), 0),
+    )
+    dispatcher.ensure_group()
+    # Marked and sent; the task never starts (lost with a worker, or waiting its turn).
+    assert coordinator.mark([("feed:all", "1-0"), ("sitemap:index", "1-0")]) == [
+        "feed:all",
+        "sitemap:index",
+    ]
+    time.sleep(0.15)
+    dispatcher.step(block_ms=10)
+    assert queued == ["sitemap:index"]  # nothing waits in its queue: its task was lost
+    ahead["feeds"] = 0  # the queue drained and the feed's build never began
+    time.sleep(0.15)
+    dispatcher.step(block_ms=10)
+    assert queued == ["sitemap:index", "feed:all", "sitemap:index"]

@@ -30,7 +30,8 @@ class Registry:
 
     @classmethod
     def from_settings(cls, settings: Settings, clock: Callable[[], float] = time.time) -> Registry:
-        """The built-in kinds and `settings.extra_kinds`, each made with `settings`.
+        """The built-in kinds and `settings.extra_kinds`, each made with `settings`; an extra
+        kind with a built-in kind's name takes its place (tests slow a kind down this way).
 
         Raises:
             ValueError: an extra kind cannot be imported or is not a `Kind`.

@@ -21,7 +21,7 @@ from services.render.card_image import CardContent, CardStyle, render_card
 from services.render.card_page import CardPage, render_card_page
 from services.render.kinds.base import Kind, Output, RenderContext
 from shared import turkish
-from shared.article_reader import ArticleReader
+from shared.article_reader import ArticleReader, StoredArticle
 from shared.artifacts import encode
 from shared.fetcher import FetchError
 from shared.models import ARTICLE_ID_PATTERN, Article
@@ -30,6 +30,7 @@ from shared.targets import TargetEntry, fingerprint
 log = logging.getLogger(__name__)
 
 _DAY_MS = 86_400_000
+_RENDER_ATTEMPTS = 3  # renders of one build before it publishes what it read last
 _ACCEPT = "image/jpeg,image/png,image/webp,image/gif"
 _ARTICLE_ID = re.compile(ARTICLE_ID_PATTERN)
 
@@ -67,7 +68,19 @@ class CardKind(Kind):
         return [TargetEntry(f"card:{article.id}", fingerprint(*_page_fields(article)))]
 
     def render(self, target: str, ctx: RenderContext) -> Output:
-        stored = ctx.reader.article(article_id(target))
+        ident = article_id(target)
+        # Drawing may wait on a slow photo: read the article again before publishing, so a
+        # takedown or change that came meanwhile is what this build publishes.
+        stored = ctx.reader.article(ident)
+        for _ in range(_RENDER_ATTEMPTS):
+            output = self._render_stored(target, stored, ctx)
+            current = ctx.reader.article(ident)
+            if _state(current) == _state(stored):
+                break
+            stored = current
+        return output
+
+    def _render_stored(self, target: str, stored: StoredArticle, ctx: RenderContext) -> Output:
         if stored.status != "visible" or stored.article is None:
             return Output(remove=self.paths(target), gone=stored.status == "retracted")
         article = stored.article
@@ -93,6 +106,10 @@ class CardKind(Kind):
 
     def known_targets(self, reader: ArticleReader) -> list[str]:
         return reader.targets(f"{self.name}:")
+
+
+def _state(stored: StoredArticle) -> tuple[str, str | None]:
+    return stored.status, stored.article and stored.article.digest
 
 
 def _page_fields(article: Article) -> tuple[object, ...]:

@@ -23,6 +23,8 @@ ALL = FeedTarget("all")
 TOMBSTONE_MS = 48 * 3600 * 1000  # how long a retraction stays in Atom feeds (RFC 6721)
 # The index page at `/`: what feeds exist, under their display names.
 INDEX, INDEX_PATH = "feed:index", "index.html"
+# Renders of one build before it publishes what it read last, even if that changed again.
+RENDER_ATTEMPTS = 3
 
 
 def parse(name: str) -> FeedTarget:
@@ -72,16 +74,32 @@ class FeedKind(Kind):
     def render(self, target: str, ctx: RenderContext) -> Output:
         if target == INDEX:
             paths = ctx.store.paths("feeds/") + ctx.store.paths("sitemap")
-            page = render_index(ctx.settings, ctx.reader.display_names(), paths)
+            names = ctx.reader.display_names(ctx.settings.display_names)
+            page = render_index(ctx.settings, names, paths)
             return Output(artifacts=[encode(INDEX_PATH, page, ctx.settings.brotli_quality)])
         feed_target = parse(target)
-        articles = ctx.reader.visible(target, ctx.settings.feed_size)
+        # Render from what was read, then read again: an article taken down (or changed) while
+        # this build ran must not be published by it, however slow the build was.
+        for _ in range(RENDER_ATTEMPTS):
+            articles = ctx.reader.visible(target, ctx.settings.feed_size)
+            output = self._render_feed(target, feed_target, articles, ctx)
+            if _shown(ctx.reader.visible(target, ctx.settings.feed_size)) == _shown(articles):
+                break
+        return output
+
+    def _render_feed(
+        self, target: str, feed_target: FeedTarget, articles: list[Article], ctx: RenderContext
+    ) -> Output:
         retractions, wake = self._retractions(target, ctx)
-        label = ctx.reader.display_name(target)
+        # A new feed exists once it has something to show: a feed made for an embargoed
+        # article alone would reveal its section, tag or author before its time.
+        new = ctx.store.get(feed_target.path("rss")) is None
+        if new and not articles and not retractions:
+            return Output()
+        label = ctx.reader.display_name(target, ctx.settings.display_names)
         feed = build_feed(feed_target, articles, label, ctx.settings, retractions)
         quality = ctx.settings.brotli_quality
         # A feed published for the first time joins the index page once it exists.
-        new = ctx.store.get(feed_target.path("rss")) is None
         return Output(
             artifacts=[
                 encode(feed_target.path(fmt), render(feed), quality)
@@ -117,3 +135,7 @@ class FeedKind(Kind):
         # The index last: it lists what the others publish.
         feeds = [t for t in reader.targets(f"{self.name}:") if t not in (ALL.name, INDEX)]
         return [ALL.name, *feeds, INDEX]
+
+
+def _shown(articles: list[Article]) -> list[tuple[str, str]]:
+    return [(article.id, article.digest) for article in articles]

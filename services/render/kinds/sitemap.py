@@ -28,6 +28,7 @@ INDEX, NEWS = "sitemap:index", "sitemap:news"
 INDEX_PATH, NEWS_PATH = "sitemap.xml", "sitemaps/news.xml"
 NEWS_WINDOW_MS = 48 * 3600 * 1000
 NEWS_MAX_URLS = 1000
+RENDER_ATTEMPTS = 3  # reads of one build before it publishes what it read last
 _MONTH = re.compile(r"^sitemap:(\d{4})-(0[1-9]|1[0-2])$")
 
 
@@ -80,9 +81,14 @@ class SitemapKind(Kind):
         return self._render_month(target, ctx)
 
     def _render_month(self, target: str, ctx: RenderContext) -> Output:
+        # Read, then check it is all still there: a URL taken down while this build read (the
+        # slow part of a large month) must not be published by it.
+        for _ in range(RENDER_ATTEMPTS):
+            parts = {part: ctx.reader.payloads(target, part) for part in ctx.reader.parts(target)}
+            if all(_still_indexed(ctx, keys.index(target, p), rows) for p, rows in parts.items()):
+                break
         artifacts, emptied = [], []
-        for part in ctx.reader.parts(target):
-            rows = ctx.reader.payloads(target, part)
+        for part, rows in parts.items():
             if rows:
                 body = sitemap_xml.urlset(entry for _, entry in rows)
                 artifacts.append(encode(part_path(target, part), body, ctx.settings.brotli_quality))
@@ -93,7 +99,10 @@ class SitemapKind(Kind):
     def _render_news(self, ctx: RenderContext) -> Output:
         since = ctx.reader.now_ms() - NEWS_WINDOW_MS
         drop_older(ctx.redis, keys.index(NEWS), since, keys.payloads(NEWS))
-        rows = ctx.reader.payloads(NEWS, since_ms=since, limit=NEWS_MAX_URLS, newest_first=True)
+        for _ in range(RENDER_ATTEMPTS):
+            rows = ctx.reader.payloads(NEWS, since_ms=since, limit=NEWS_MAX_URLS, newest_first=True)
+            if _still_indexed(ctx, keys.index(NEWS), rows):
+                break
         items = [json.loads(payload) for _, payload in rows]
         body = sitemap_xml.news_urlset(
             ((loc, title, date) for loc, title, date, _ in items),
@@ -133,6 +142,13 @@ class SitemapKind(Kind):
         months = [t for t in reader.targets(f"{self.name}:") if _MONTH.match(t)]
         # The index last: it lists what the others publish.
         return [NEWS, *months, INDEX]
+
+
+def _still_indexed(ctx: RenderContext, index: str, rows: list[tuple[str, str]]) -> bool:
+    """Whether every entry read is still in the index (none was taken down since)."""
+    if not rows:
+        return True
+    return None not in ctx.redis.zmscore(index, [article_id for article_id, _ in rows])
 
 
 def _local(timestamp: float, zone: ZoneInfo) -> datetime:

@@ -1,11 +1,19 @@
 -- Rebuild coordination for targets; see services/render/coordinator.py for the states.
--- KEYS: due zset, build counter
+-- KEYS: due zset, build counter, build dead letters hash
 -- ARGV: op, target key prefix, lease ms, window ms, then per op:
---   mark:   (target, event id) pairs     -> targets to enqueue now
---   begin:  target                       -> watermark to build for, or false to skip
---   finish: target, watermark            -> 1
---   due:    limit                        -> ms until the next due (-1: none), then targets
-local due, builds = KEYS[1], KEYS[2]
+--   mark:    (target, event id) pairs    -> targets to enqueue now
+--   begin:   target, holder              -> watermark to build for, or false to skip
+--   renew:   target                      -> 1 if its build lease was extended, else 0
+--   finish:  target, watermark           -> 1
+--   fail:    target, transient (0|1), retry delays (ms)...
+--                                        -> {attempts so far, ms until the retry (-1: parked)}
+--   release: targets                     -> how many queued targets went back to idle
+--   reset:   targets                     -> how many; their runs of failures start over
+--   resend:  targets                     -> those still queued, queued afresh (to send again)
+--   due:     limit
+--            -> ms until the next due (-1: none), how many targets follow to enqueue now,
+--               those targets, then queued targets whose task has not started within a lease
+local due, builds, dead = KEYS[1], KEYS[2], KEYS[3]
 local op, prefix = ARGV[1], ARGV[2]
 local lease, window = tonumber(ARGV[3]), tonumber(ARGV[4])
 local time = redis.call('TIME')
@@ -21,7 +29,7 @@ local function newer(a, b)
 end
 
 local function enqueue(key, target)
-  redis.call('HSET', key, 'state', 'queued')
+  redis.call('HSET', key, 'state', 'queued', 'queued_at', now)
   redis.call('ZADD', due, now + lease, target)
 end
 
@@ -50,9 +58,21 @@ elseif op == 'begin' then
     end
     return false
   end
-  redis.call('HSET', key, 'state', 'building')
+  if cur[3] == 'building' then
+    -- Another worker holds a live lease (this is a second copy of the task): it builds, and
+    -- events it misses make its finish queue one more build.
+    local ends = tonumber(redis.call('ZSCORE', due, target) or 0)
+    if ends > now then return false end
+  end
+  -- The holder (host:pid) is for operators: who is building, or was when it was lost.
+  redis.call('HSET', key, 'state', 'building', 'holder', ARGV[6] or '')
   redis.call('ZADD', due, now + lease, target)
   return cur[1]
+elseif op == 'renew' then
+  local target = ARGV[5]
+  if redis.call('HGET', prefix .. target, 'state') ~= 'building' then return 0 end
+  redis.call('ZADD', due, now + lease, target)
+  return 1
 elseif op == 'finish' then
   local target, watermark = ARGV[5], ARGV[6]
   local key = prefix .. target
@@ -64,9 +84,54 @@ elseif op == 'finish' then
   redis.call('ZADD', due, now + window, target)
   redis.call('HINCRBY', key, 'builds', 1)
   redis.call('INCR', builds)
+  -- A build that succeeds ends any run of failures, and its dead letter.
+  redis.call('HDEL', key, 'attempts')
+  redis.call('HDEL', dead, target)
   return 1
-elseif op == 'due' then
+elseif op == 'fail' then
+  local target, transient = ARGV[5], ARGV[6] == '1'
+  local key = prefix .. target
+  if redis.call('HGET', key, 'state') ~= 'building' then
+    -- A build whose lease ran out failed late; the target is someone else's now.
+    return {tonumber(redis.call('HGET', key, 'attempts') or 0), -2}
+  end
+  local attempts = redis.call('HINCRBY', key, 'attempts', 1)
+  local delay = ARGV[6 + attempts]
+  if transient and delay then
+    redis.call('HSET', key, 'state', 'retrying')
+    redis.call('ZADD', due, now + tonumber(delay), target)
+    return {attempts, tonumber(delay)}
+  end
+  -- Parked: idle, so only a new event (once) or `newswire dead-letters retry` builds it again.
+  redis.call('HSET', key, 'state', 'idle')
+  redis.call('ZREM', due, target)
+  return {attempts, -1}
+elseif op == 'release' then
+  local n = 0
+  for i = 5, #ARGV do
+    local key = prefix .. ARGV[i]
+    if redis.call('HGET', key, 'state') == 'queued' then
+      redis.call('HSET', key, 'state', 'idle')
+      redis.call('ZREM', due, ARGV[i])
+      n = n + 1
+    end
+  end
+  return n
+elseif op == 'reset' then
+  for i = 5, #ARGV do redis.call('HDEL', prefix .. ARGV[i], 'attempts') end
+  return #ARGV - 4
+elseif op == 'resend' then
   local out = {}
+  for i = 5, #ARGV do
+    local key = prefix .. ARGV[i]
+    if redis.call('HGET', key, 'state') == 'queued' then
+      enqueue(key, ARGV[i])
+      out[#out + 1] = ARGV[i]
+    end
+  end
+  return out
+elseif op == 'due' then
+  local out, stalled = {}, {}
   for _, target in ipairs(redis.call('ZRANGEBYSCORE', due, '-inf', now, 'LIMIT', 0, ARGV[5])) do
     redis.call('ZREM', due, target)
     local key = prefix .. target
@@ -78,15 +143,25 @@ elseif op == 'due' then
       else
         redis.call('HSET', key, 'state', 'idle')
       end
-    elseif cur[3] == 'queued' or cur[3] == 'building' then
-      -- The lease ran out: the task or the worker holding it was lost. Queue it again.
+    elseif cur[3] == 'retrying' then
       enqueue(key, target)
       out[#out + 1] = target
+    elseif cur[3] == 'building' then
+      -- The lease ran out: the worker holding it was lost. Queue it again.
+      enqueue(key, target)
+      out[#out + 1] = target
+    elseif cur[3] == 'queued' then
+      -- Not started within a lease: its task was lost, or waits behind others. The caller
+      -- sends it again only if nothing waits ahead of it (see Coordinator.due); meanwhile it
+      -- waits one more lease.
+      redis.call('ZADD', due, now + lease, target)
+      stalled[#stalled + 1] = target
     end
   end
-  -- First element: ms until the next target falls due (-1: none), so callers sleep just that.
   local nxt = redis.call('ZRANGE', due, 0, 0, 'WITHSCORES')
-  table.insert(out, 1, nxt[2] and math.max(0, tonumber(nxt[2]) - now) or -1)
-  return out
+  local reply = {nxt[2] and math.max(0, tonumber(nxt[2]) - now) or -1, #out}
+  for _, target in ipairs(out) do reply[#reply + 1] = target end
+  for _, target in ipairs(stalled) do reply[#reply + 1] = target end
+  return reply
 end
 return redis.error_reply('unknown op ' .. tostring(op))

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import random
 from pathlib import Path
 
+import pytest
+import redis
+
 from shared.artifacts import Artifact, encode
+from shared.store import ArtifactStore
 from shared.store.filesystem import FilesystemStore
 from shared.store.memory_cache import ArtifactCache
+from shared.store.redis_backend import RedisStore
 
 
 def artifact(path: str, size: int) -> Artifact:
@@ -48,3 +54,26 @@ def test_a_store_serves_everything_while_keeping_its_memory_bounded(tmp_path: Pa
     for card in cards:  # 400 KB of cards through a 64 KB cache
         assert store.get(card.path).body == card.body  # type: ignore[union-attr]
     assert store._cache.bytes <= 64 * 1024
+
+
+@pytest.mark.parametrize("backend", ["filesystem", "redis"])
+def test_1_mb_artifacts_past_the_budget_keep_the_cache_within_it(
+    backend: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    budget = 4 * 1024 * 1024
+    if backend == "redis":
+        client = redis.Redis.from_url(request.getfixturevalue("redis_url"))
+        store: ArtifactStore = RedisStore(client, budget)
+    else:
+        store = FilesystemStore(tmp_path, budget)
+    rng = random.Random(7)
+    # Incompressible 1 MB bodies: no compressed variants are kept, each weighs 1 MB.
+    bodies = [rng.randbytes(1024 * 1024) for _ in range(10)]
+    for i, body in enumerate(bodies):
+        assert store.publish(f"card:c{i}", [encode(f"cards/c{i}.jpg", body, 1)], "1-0")
+    for _ in range(2):
+        for i, body in enumerate(bodies):
+            assert store.get(f"cards/c{i}.jpg").body == body  # type: ignore[union-attr]
+            assert store.cache.bytes <= budget
+    assert store.cache.entries == 4  # the four most recent
+    store.close()

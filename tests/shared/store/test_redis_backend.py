@@ -7,7 +7,7 @@ from collections.abc import Callable
 import redis
 
 from shared.artifacts import encode
-from shared.store.redis_backend import RedisStore
+from shared.store.redis_backend import _CHANNEL, RedisStore
 from tests.conftest import wait_until
 
 RSS = "feeds/sections/dunya.rss"
@@ -42,10 +42,33 @@ def test_reader_sees_a_path_that_was_missing(redis_store_factory: Callable[[], R
     wait_until(lambda: reader.get(RSS) is not None, timeout=2)
 
 
-def test_refused_publish_announces_nothing(redis_store_factory: Callable[[], RedisStore]) -> None:
+def test_refused_publish_announces_nothing(
+    redis_store_factory: Callable[[], RedisStore], redis_url: str
+) -> None:
     reader, writer = redis_store_factory(), redis_store_factory()
+    listener = redis.Redis.from_url(redis_url).pubsub()
+    listener.subscribe(_CHANNEL)
+    assert listener.get_message(timeout=2)["type"] == "subscribe"  # type: ignore[index]
+
+    def announced_until(marker: str) -> list[str]:
+        """Announcements up to and including `marker`: they arrive in publish order."""
+        seen: list[str] = []
+        while marker not in seen:
+            message = listener.get_message(timeout=2)
+            assert message is not None, f"no announcement of {marker} arrived; got {seen}"
+            seen.append(message["data"].decode())
+        return seen
+
+    # The positive control: this listener does see what an accepted publish announces.
     assert writer.publish("feed:all", [encode("feeds/all.rss", b"new", 5)], "9-0")
+    assert announced_until("feeds/all.rss") == ["feeds/all.rss"]
     wait_until(lambda: reader.get("feeds/all.rss") is not None, timeout=2)
+
     assert writer.publish("feed:all", [encode("feeds/all.rss", b"old", 5)], "5-0") is False
+    # A later accepted publish closes the window: had the refused one announced anything,
+    # it would come before this.
+    assert writer.publish("feed:section:son", [encode(RSS, b"<rss>son</rss>", 5)], "10-0")
+    assert announced_until(RSS) == [RSS]
+    listener.close()
     assert reader.get("feeds/all.rss").body == b"new"  # type: ignore[union-attr]
     assert RedisStore(writer._redis).get("feeds/all.rss").body == b"new"  # type: ignore[union-attr]

@@ -1,0 +1,82 @@
+"""Request ids, and the one JSON answer for an error nothing else handled (both services).
+
+Every response carries `X-Request-Id`: the client's own when it is sane, so one id follows a
+request through a proxy and both services' logs, else a new one. An exception that no
+handler took is logged with its traceback and that id, and answered 500 in the one error
+shape; the client learns the id, never the exception's text or where it happened.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+_NAME = b"x-request-id"  # X-Request-Id as ASGI servers hand header names over: lowercased
+# Ids other systems make (UUIDs, trace ids, base64 tokens); anything else could forge log
+# lines or carry a header injection, and is replaced.
+_SANE = re.compile(r"[A-Za-z0-9._:+/=-]{1,128}")
+
+log = logging.getLogger("newswire.requests")
+
+
+def request_id_for(header: bytes | None) -> str:
+    """The client's id if it is sane, else a new random one (32 hex digits)."""
+    if header is not None:
+        sent = header.decode("latin-1")
+        if _SANE.fullmatch(sent):
+            return sent
+    return os.urandom(16).hex()
+
+
+class RequestIds:
+    """ASGI middleware: give each HTTP request an id, and answer what escapes the app."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        sent = next((value for name, value in scope["headers"] if name == _NAME), None)
+        request_id = request_id_for(sent)
+        header = (_NAME, request_id.encode())
+        started = False
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+                message["headers"] = [*message.get("headers", ()), header]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        except Exception:
+            log.exception(
+                "unexpected error answering %s %s (request id %s)",
+                scope.get("method"),
+                scope.get("path"),
+                request_id,
+            )
+            if started:
+                raise  # part of a response is out: all that is left is to drop the connection
+            await _internal_error(send, request_id)
+
+
+async def _internal_error(send: Send, request_id: str) -> None:
+    message = f"unexpected error; quote request id {request_id} when reporting it"
+    body = json.dumps(
+        {"error": {"status": 500, "code": "internal_error", "message": message, "fields": []}}
+    ).encode()
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(body)).encode()),
+        (_NAME, request_id.encode()),
+    ]
+    await send({"type": "http.response.start", "status": 500, "headers": headers})
+    await send({"type": "http.response.body", "body": body})

@@ -1,0 +1,77 @@
+"""The built-in feed, sitemap and card kinds, with builds made slow on demand, for races.
+
+Loaded through NEWSWIRE_EXTRA_KINDS, each replaces the built-in kind of its name in every
+process. Setting `test:slow:<target>` to a number of seconds makes the next build of that
+target pause for that long right after it first reads state, and mark `test:read:<target>`
+when it does: a test then knows a build holding the old state is in flight, and races it.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+from typing import Any
+
+import redis
+
+from services.render.kinds.base import Output, RenderContext
+from services.render.kinds.card import CardKind
+from services.render.kinds.feed import FeedKind
+from services.render.kinds.sitemap import SitemapKind
+from shared.article_reader import ArticleReader
+
+ARM = "test:slow:{target}"
+READ = "test:read:{target}"
+_READS = ("visible", "payloads", "article")  # what a build reads state with first
+
+
+class _PausingReader:
+    """An ArticleReader that pauses once, after the first read of state."""
+
+    def __init__(self, reader: ArticleReader, db: redis.Redis, target: str, seconds: float):
+        self._reader, self._db, self._target, self._seconds = reader, db, target, seconds
+        self._paused = False
+
+    def __getattr__(self, name: str) -> Any:
+        found = getattr(self._reader, name)
+        if name not in _READS:
+            return found
+
+        def read(*args: Any, **kwargs: Any) -> Any:
+            result = found(*args, **kwargs)
+            if not self._paused:
+                self._paused = True
+                self._db.set(READ.format(target=self._target), "1")
+                time.sleep(self._seconds)
+            return result
+
+        return read
+
+
+def _armed(target: str, ctx: RenderContext) -> RenderContext:
+    seconds = ctx.redis.getdel(ARM.format(target=target))
+    if seconds is None:
+        return ctx
+    reader = _PausingReader(ctx.reader, ctx.redis, target, float(seconds))
+    return replace(ctx, reader=reader)  # type: ignore[arg-type]
+
+
+class SlowFeedKind(FeedKind):
+    def render(self, target: str, ctx: RenderContext) -> Output:
+        return super().render(target, _armed(target, ctx))
+
+
+class SlowSitemapKind(SitemapKind):
+    def render(self, target: str, ctx: RenderContext) -> Output:
+        return super().render(target, _armed(target, ctx))
+
+
+class SlowCardKind(CardKind):
+    def render(self, target: str, ctx: RenderContext) -> Output:
+        return super().render(target, _armed(target, ctx))
+
+
+SPECS = [
+    f"tests.guarantees.slow_kinds:{kind.__name__}"
+    for kind in (SlowFeedKind, SlowSitemapKind, SlowCardKind)
+]

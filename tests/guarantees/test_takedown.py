@@ -1,0 +1,166 @@
+"""Takedowns: gone from every output within a second, even while a build that read the article
+is still running and an older update is still on its way, and nothing brings it back.
+
+The race is made deterministic: the section feed, the month's sitemap and the card are built
+by kinds that pause right after reading state (tests/guarantees/slow_kinds.py), each on its
+own worker. An update starts those builds; once all three hold the updated article, it is
+taken down, the older update's event is delivered again and its builds queued again. Every
+feed, sitemap and card is then watched: gone within a second, the update those slow builds
+held never shows, and it stays gone, also after the old build's output is offered to the
+store again under its older watermark.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from devstack.stack import Stack
+from services.render.celery_app import BUILD_TASK, make_celery, make_context
+from services.render.kinds import Registry
+from shared.settings import Settings
+from shared.slugs import slugify
+from tests.conftest import wait_until
+from tests.guarantees.conftest import (
+    article,
+    iso,
+    redis_of,
+    snapshot,
+    start_stack,
+    wait_settled,
+)
+from tests.guarantees.slow_kinds import ARM, READ, SPECS
+
+PAUSE_S = 0.4  # how long the slow builds hold the old state: the takedown lands inside it
+GONE_BUDGET_S = 1.0
+WATCH_S = 3.0
+ZONE = ZoneInfo("Europe/Istanbul")
+
+
+def test_a_takedown_beats_a_slow_build_and_a_late_update(tmp_path: Path) -> None:
+    stack = start_stack(
+        tmp_path,
+        extra_workers=2,  # the two slow builds and everything else each on a worker
+        NEWSWIRE_EXTRA_KINDS=json.dumps(SPECS),
+    )
+    try:
+        _race(stack)
+    finally:
+        stack.stop()
+
+
+def _race(stack: Stack) -> None:
+    db = redis_of(stack)
+    ident = "kaldirilan-haber"
+    published = datetime.now(UTC) - timedelta(hours=1)
+    v1 = article(
+        ident,
+        published,
+        title="İlk sürüm",
+        section="Dünya",
+        tags=("NATO",),
+        authors=("Ayşe Yılmaz",),
+        updated=published,
+    )
+    v2 = {**v1, "title": "Güncellenen sürüm", "updated_at": iso(published + timedelta(minutes=5))}
+    # What of the update each slow build's output would show: its title, its sitemap lastmod.
+    marks = [v2["title"].encode(), datetime.fromisoformat(v2["updated_at"]).isoformat().encode()]
+    month = published.astimezone(ZONE).strftime("%Y-%m")
+    slow = [f"feed:section:{slugify(v1['section'])}", f"sitemap:{month}", f"card:{ident}"]
+    stems = ["feeds/all", "feeds/sections/dunya", "feeds/tags/nato", "feeds/authors/ayse-yilmaz"]
+    feeds = [f"{stem}.{fmt}" for stem in stems for fmt in ("rss", "atom", "json", "html")]
+    sitemaps = [f"sitemaps/{month}.xml", "sitemaps/news.xml"]
+    cards = [f"cards/{ident}.html", f"cards/{ident}.jpg"]
+    paths = [*feeds, *sitemaps, *cards]
+    held = ["feeds/sections/dunya.json", f"sitemaps/{month}.xml", f"cards/{ident}.html"]
+
+    assert stack.put(v1).status_code == 201
+    wait_settled(db)
+    shown = snapshot(stack.feeds_url, paths)
+    assert all(v1["url"].encode() in shown[p].body for p in paths if not p.endswith(".jpg"))
+
+    for target in slow:
+        db.set(ARM.format(target=target), PAUSE_S)
+    assert stack.put(v2).json()["status"] == "updated"
+    update_event = db.xrevrange("nw:events", count=1)[0]
+    wait_until(lambda: all(db.exists(READ.format(target=t)) for t in slow), 5)
+    # Three builds now hold the update; the outputs they own still show the first version.
+    old_output = _render_now(stack, slow)
+    deleted = stack.delete(ident)
+    taken_down = time.monotonic()
+    assert deleted.json()["status"] == "retracted"
+    # The older update again, as a late redelivery, and its builds queued once more.
+    db.xadd("nw:events", update_event[1])
+    _send_builds(stack, slow)
+
+    gone_after = None
+    first_gone: dict[str, float] = {}
+    while time.monotonic() - taken_down < GONE_BUDGET_S + WATCH_S:
+        now = snapshot(stack.feeds_url, paths)
+        for path in held:
+            assert not any(m in now[path].body for m in marks), f"{path} showed the held update"
+        left = [path for path in paths if not _gone(path, now[path], v1["url"])]
+        for path in paths:
+            if path not in left:
+                first_gone.setdefault(path, round(time.monotonic() - taken_down, 3))
+        if not left:
+            gone_after = gone_after or time.monotonic() - taken_down
+        else:
+            assert gone_after is None, f"it came back after {time.monotonic() - taken_down:.2f}s"
+        time.sleep(0.02)
+    assert gone_after is not None and gone_after <= GONE_BUDGET_S, (gone_after, first_gone)
+    print(f"\ngone everywhere {gone_after * 1000:.0f} ms after the takedown (a build held it)")
+
+    # The old build's output offered again under its older watermark, and the update again.
+    for target, (output, watermark) in old_output.items():
+        assert not _store(stack).publish(target, output.artifacts, watermark), target
+    db.xadd("nw:events", update_event[1])
+    wait_settled(db)
+    final = snapshot(stack.feeds_url, paths)
+    assert [p for p in paths if not _gone(p, final[p], v1["url"])] == []
+    assert all(final[c].status == 410 for c in cards)
+
+
+def _gone(path: str, served, url: str) -> bool:
+    if path.startswith("cards/"):
+        return served.status == 410
+    if served.status == 404:
+        return path.startswith("sitemaps/")  # a month with nothing left has no file
+    # A tombstone (Atom's at:deleted-entry) names the item's id, not its URL.
+    return served.status == 200 and not any(
+        f"{url}{end}".encode() in served.body for end in ('"', "<")
+    )
+
+
+def _settings(stack: Stack) -> Settings:
+    return Settings(
+        redis_url=stack.env["NEWSWIRE_REDIS_URL"],
+        artifact_dir=Path(stack.env["NEWSWIRE_ARTIFACT_DIR"]),
+        feeds_base_url=stack.env["NEWSWIRE_FEEDS_BASE_URL"],
+    )
+
+
+def _store(stack: Stack):
+    return make_context(_settings(stack), lambda target: None).store
+
+
+def _render_now(stack: Stack, targets: list[str]) -> dict:
+    """What a build of each target would publish now, and the watermark it would carry."""
+    ctx = make_context(_settings(stack), lambda target: None)
+    marks = dict(ctx.coordinator.done_marks(targets))
+    want = {t: ctx.redis.hget(f"nw:target:{t}", "want").decode() for t in targets}
+    return {
+        t: (ctx.registry.kind(t).render(t, ctx.render_context), want[t] or marks[t])
+        for t in targets
+    }
+
+
+def _send_builds(stack: Stack, targets: list[str]) -> None:
+    settings = _settings(stack)
+    registry = Registry.from_settings(settings)
+    app = make_celery(settings, registry)
+    for target in targets:
+        app.send_task(BUILD_TASK, args=[target], queue=registry.queue(target))
