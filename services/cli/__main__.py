@@ -18,6 +18,7 @@ from services.render.celery_app import make_celery, make_context
 from services.render.coordinator import Coordinator
 from services.render.kinds import Registry
 from shared.article_reader import ArticleReader
+from shared.dead_letters import DeadLetters
 from shared.settings import Settings
 from shared.websub import Subscriptions
 
@@ -40,15 +41,29 @@ def _parser() -> argparse.ArgumentParser:
 
     commands.add_parser("status", help="the event stream, builds and wakeups at a glance")
 
-    dead = commands.add_parser("dead-letters", help="WebSub deliveries given up on")
+    dead = commands.add_parser(
+        "dead-letters", help="parked builds, unreadable articles, WebSub deliveries given up on"
+    )
+    dead.add_argument(
+        "action", nargs="?", choices=["list", "retry"], default="list", help="default: list"
+    )
+    dead.add_argument("targets", nargs="*", help="retry: the parked targets to build again")
+    dead.add_argument("--all", action="store_true", help="retry: every parked target")
     dead.add_argument("--limit", type=int, default=50, help="show at most this many, newest first")
-    dead.add_argument("--clear", action="store_true", help="empty the list")
+    dead.add_argument("--clear", action="store_true", help="empty the lists")
 
     keys = commands.add_parser("keys", help="API keys of publishers")
     key_commands = keys.add_subparsers(dest="keys_command", required=True)
-    new = key_commands.add_parser("new", help="make a key for a publisher")
-    new.add_argument("publisher")
-    key_commands.add_parser("list", help="the publishers that have keys")
+    create = key_commands.add_parser(
+        "create", aliases=["new"], help="make a key for a publisher (its secret is shown once)"
+    )
+    create.add_argument("publisher")
+    create.add_argument(
+        "--scope", action="append", choices=api_keys.SCOPES, help="articles:write (default), admin"
+    )
+    key_commands.add_parser("list", help="every key: publisher, scopes, created, revoked")
+    revoke = key_commands.add_parser("revoke", help="refuse a key from now on")
+    revoke.add_argument("key", help="the key's id or a longer prefix of its digest")
     return parser
 
 
@@ -57,19 +72,13 @@ def main(argv: list[str] | None = None) -> int:
     settings = Settings()
     try:
         if args.command == "keys":
-            new = args.keys_command == "new"
-            key = api_keys.new_key(args.publisher, settings) if new else None
-            print(key or api_keys.list_keys(settings))
-            return 0
+            return api_keys.run(args, settings)
         if args.command == "import":
             return _import(args, settings)
         if args.command == "rebuild":
             return _rebuild(args, settings)
         if args.command == "dead-letters":
-            subscriptions = Subscriptions(redis.Redis.from_url(settings.redis_url), settings)
-            if args.clear:
-                return dead_letters.clear_dead_letters(subscriptions)
-            return dead_letters.print_dead_letters(subscriptions, args.limit)
+            return _dead_letters(args, settings)
         return print_status(redis.Redis.from_url(settings.redis_url), settings)
     except redis.ConnectionError as exc:
         print(
@@ -81,6 +90,19 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, rebuild.Stalled) as exc:
         print(f"newswire {args.command}: {exc}", file=sys.stderr)
         return 2
+
+
+def _dead_letters(args: argparse.Namespace, settings: Settings) -> int:
+    client = redis.Redis.from_url(settings.redis_url)
+    if args.action == "retry":
+        registry = Registry.from_settings(settings)
+        return dead_letters.retry_builds(client, settings, registry, args.targets, args.all)
+    if args.targets or args.all:
+        raise ValueError("targets and --all go with `retry`: newswire dead-letters retry …")
+    subscriptions, letters = Subscriptions(client, settings), DeadLetters(client)
+    if args.clear:
+        return dead_letters.clear_dead_letters(subscriptions, letters)
+    return dead_letters.print_dead_letters(subscriptions, letters, args.limit)
 
 
 def _import(args: argparse.Namespace, settings: Settings) -> int:

@@ -3,24 +3,30 @@
 ApiError
 ├── BadRequest            400  the body is not JSON of the expected shape
 ├── Unauthorized          401  no valid API key
-├── Forbidden             403  the article belongs to another publisher
+├── Forbidden             403  the key lacks the scope, or the article is another publisher's
 ├── NotFound              404  no such article
+├── RequestTimeout        408  the body did not arrive within the read timeout
 ├── Gone                  410  the article was retracted
 ├── PayloadTooLarge       413  the body is over the size limit
+├── UnsupportedMediaType  415  a body not sent as `Content-Type: application/json`
 ├── InvalidArticle        422  a field is wrong (each named in `fields`)
+├── TooManyRequests       429  the key is over its rate limit; retry after `Retry-After`
+├── HeadersTooLarge       431  the request's headers are over the size limit
 └── Unavailable           503  Redis cannot be reached; retry after `Retry-After`
 """
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
+import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import ValidationError
-from redis.exceptions import RedisError
+from pydantic import BaseModel, ValidationError
+from redis import exceptions as redis_errors
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import Send
 
 
 class ApiError(Exception):
@@ -55,12 +61,32 @@ class Gone(ApiError):
     status, code = 410, "gone"
 
 
+class RequestTimeout(ApiError):
+    status, code = 408, "request_timeout"
+
+
 class PayloadTooLarge(ApiError):
     status, code = 413, "payload_too_large"
 
 
+class UnsupportedMediaType(ApiError):
+    status, code = 415, "unsupported_media_type"
+
+
+class HeadersTooLarge(ApiError):
+    status, code = 431, "headers_too_large"
+
+
 class InvalidArticle(ApiError):
     status, code = 422, "invalid"
+
+
+class TooManyRequests(ApiError):
+    status, code = 429, "rate_limited"
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.headers = {"Retry-After": str(retry_after)}
 
 
 class Unavailable(ApiError):
@@ -68,8 +94,70 @@ class Unavailable(ApiError):
     headers: ClassVar[dict[str, str]] = {"Retry-After": "1"}
 
 
+_REDIS_TRANSIENT = (
+    redis_errors.ConnectionError,  # BusyLoadingError too: a restarted Redis reading its AOF
+    redis_errors.TimeoutError,
+    redis_errors.ReadOnlyError,
+    redis_errors.TryAgainError,
+    redis_errors.MasterDownError,
+)
+
+
 def error_body(status: int, code: str, message: str, fields: list[dict[str, str]]) -> dict:
     return {"error": {"status": status, "code": code, "message": message, "fields": fields}}
+
+
+class FieldError(BaseModel):
+    field: str
+    message: str
+
+
+class ErrorDetail(BaseModel):
+    status: int
+    code: str
+    message: str
+    fields: list[FieldError]
+
+
+class ErrorResponse(BaseModel):
+    """The one error shape, for the OpenAPI document."""
+
+    error: ErrorDetail
+
+
+_DOCUMENTED = {
+    400: "malformed JSON",
+    401: "missing or unknown API key",
+    403: "the key lacks the scope, or the article is another publisher's",
+    404: "no such article",
+    408: "the body did not arrive within the read timeout",
+    410: "the article was retracted",
+    413: "the body is over the size limit",
+    415: "the body is not sent as application/json",
+    422: "a field is wrong; each is named in `fields`",
+    429: "over the key's rate limit; retry after `Retry-After`",
+    431: "the headers are over the size limit",
+    503: "storage unavailable; retry after `Retry-After`",
+}
+# Every error a route can answer, for its OpenAPI document.
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorResponse, "description": description}
+    for status, description in _DOCUMENTED.items()
+}
+
+
+async def send_error(send: Send, error: ApiError) -> None:
+    """Answer from ASGI middleware, before any handler ran; the connection then closes,
+    since the rest of the request may never come or may not be worth reading."""
+    body = orjson.dumps(error_body(error.status, error.code, error.message, error.fields))
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(body)).encode()),
+        (b"connection", b"close"),
+    ]
+    headers += [(k.lower().encode(), v.encode()) for k, v in error.headers.items()]
+    await send({"type": "http.response.start", "status": error.status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
 
 
 def field_errors(exc: ValidationError | RequestValidationError, prefix: str = "") -> list[dict]:
@@ -108,11 +196,14 @@ def install_handlers(app: FastAPI) -> None:
             headers=getattr(exc, "headers", None),
         )
 
-    @app.exception_handler(RedisError)
-    async def _redis_down(_: Request, exc: RedisError) -> JSONResponse:
-        message = f"storage unavailable ({type(exc).__name__}); retry shortly"
+    async def _redis_down(_: Request, exc: Exception) -> JSONResponse:
         return JSONResponse(
-            error_body(503, Unavailable.code, message, []),
+            error_body(503, Unavailable.code, "storage unavailable; retry shortly", []),
             status_code=503,
             headers=Unavailable.headers,
         )
+
+    # Redis away, loading, failing over: worth a retry. Any other Redis error is a fault here,
+    # answered 500 by shared.request_ids like every unexpected error.
+    for transient in _REDIS_TRANSIENT:
+        app.add_exception_handler(transient, _redis_down)

@@ -4,15 +4,19 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Path, Request
+from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import JSONResponse
 
-from services.ingest.articles_api import parse_json, validate_article, validate_batch
-from services.ingest.errors import Forbidden, Gone, NotFound
+from services.ingest.articles_api import Validator, article_schema, batch_schema
+from services.ingest.auth import ARTICLES_WRITE, ApiKey, authorized
+from services.ingest.errors import ERROR_RESPONSES, Forbidden, Gone, NotFound
 from shared.articles import ArticleWriter, WriteResult
-from shared.models import ARTICLE_ID_PATTERN, Article
+from shared.models import ARTICLE_ID_PATTERN
 
-router = APIRouter(prefix="/v1", default_response_class=JSONResponse)
+# Preparing a pipelined write costs tens of µs an article on the event loop: a batch is written
+# in chunks, so 1,000 articles never hold the loop for long.
+_WRITE_CHUNK = 100
+router = APIRouter(prefix="/v1", default_response_class=JSONResponse, responses=ERROR_RESPONSES)
 ArticleId = Annotated[str, Path(pattern=ARTICLE_ID_PATTERN)]
 
 
@@ -21,18 +25,12 @@ def _json_body(schema: dict[str, Any]) -> dict[str, Any]:
     return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
 
 
-_ARTICLE_BODY = _json_body(Article.model_json_schema())
-_BATCH_BODY = _json_body(
-    {
-        "type": "object",
-        "required": ["articles"],
-        "properties": {"articles": {"type": "array", "items": Article.model_json_schema()}},
-    }
-)
+_ARTICLE_BODY = _json_body(article_schema())
+_BATCH_BODY = _json_body(batch_schema())
 
 
-async def publisher(request: Request, authorization: Annotated[str | None, Header()] = None) -> str:
-    return request.app.state.api_keys.publisher(authorization)
+async def publisher(key: Annotated[ApiKey, Depends(authorized(ARTICLES_WRITE))]) -> str:
+    return key.publisher
 
 
 async def writer(request: Request) -> ArticleWriter:
@@ -52,10 +50,14 @@ def _respond(result: WriteResult) -> JSONResponse:
     return JSONResponse(body, status_code=201 if result.status == "created" else 200)
 
 
-@router.put("/articles/{article_id}", openapi_extra=_ARTICLE_BODY)
+@router.put(
+    "/articles/{article_id}",
+    openapi_extra=_ARTICLE_BODY,
+    responses={201: {"description": "created: the article's first revision"}},
+)
 async def put_article(article_id: ArticleId, request: Request, who: Publisher, w: Writer) -> Any:
-    settings = request.app.state.settings
-    article = validate_article(parse_json(await request.body()), settings, path_id=article_id)
+    validator: Validator = request.app.state.validator  # off the event loop
+    article = await validator.article(await request.body(), article_id)
     return _respond(await w.upsert(article, who))
 
 
@@ -78,8 +80,11 @@ async def get_article(article_id: ArticleId, who: Publisher, w: Writer) -> Any:
 
 @router.post("/articles:batch", openapi_extra=_BATCH_BODY)
 async def batch_articles(request: Request, who: Publisher, w: Writer) -> Any:
-    batch = validate_batch(parse_json(await request.body()), request.app.state.settings)
-    written = await w.upsert_many([article for _, article in batch.valid], who)
+    batch = await request.app.state.validator.batch(await request.body())
+    articles = [article for _, article in batch.valid]
+    written = []
+    for start in range(0, len(articles), _WRITE_CHUNK):  # the loop serves others in between
+        written += await w.upsert_many(articles[start : start + _WRITE_CHUNK], who)
     for (index, _), result in zip(batch.valid, written, strict=True):
         batch.results[index] = {
             "id": result.id,

@@ -9,8 +9,10 @@ from celery import Celery
 from celery.signals import worker_process_init
 from kombu import Queue
 
+from services.render.build_metrics import BuildMetrics, observe_builds
 from services.render.builds import BuildContext, build_target
 from services.render.coordinator import Coordinator
+from services.render.feed_formats import ENTRY_CACHE
 from services.render.kinds import Registry
 from services.render.kinds.base import ROUTINE, URGENT
 from services.render.websub_delivery import WebSub, publish_hook, register_tasks
@@ -22,6 +24,9 @@ from shared.store import make_store
 from shared.sweeper import Sweeper
 
 BUILD_TASK = "newswire.build_target"
+_MB = 1024 * 1024
+# Kombu's Redis transport keeps a list per step: the queue's name, then "<name>\x06\x16<step>".
+PRIORITY_STEPS = [URGENT, ROUTINE]
 
 
 def enqueuer(app: Celery, registry: Registry) -> Callable[[str], None]:
@@ -46,13 +51,14 @@ def make_context(
 ) -> BuildContext:
     """A build context; with `send_task`, publishes are announced to WebSub subscribers."""
     client = redis.Redis.from_url(settings.redis_url)
+    ENTRY_CACHE.resize(settings.feed_entry_cache_mb * _MB)
     announce = []
     if send_task is not None:
         announce.append(publish_hook(settings, websub.Subscriptions(client, settings), send_task))
     return BuildContext(
         settings=settings,
         redis=client,
-        reader=ArticleReader(client),
+        reader=ArticleReader(client, settings.reader_cache_mb * _MB),
         store=make_store(settings),
         coordinator=Coordinator(client, settings),
         registry=registry or Registry.from_settings(settings),
@@ -80,8 +86,12 @@ def make_celery(settings: Settings, registry: Registry | None = None) -> Celery:
         worker_prefetch_multiplier=1,
         worker_hijack_root_logger=False,
         broker_connection_retry_on_startup=True,
+        # Back within a second of the broker's return, not Celery's up to 30 s; and never
+        # given up on (a worker that exits during an outage builds nothing after it).
+        worker_consumer="services.render.worker_consumer:PromptConsumer",
+        broker_connection_max_retries=None,
         # Only a backstop: a lost build is requeued by the coordinator's lease long before.
-        broker_transport_options={"visibility_timeout": 3600, "priority_steps": [URGENT, ROUTINE]},
+        broker_transport_options={"visibility_timeout": 3600, "priority_steps": PRIORITY_STEPS},
     )
     context: dict[str, BuildContext] = {}
     websub_context: dict[str, WebSub] = {}
@@ -106,6 +116,8 @@ def make_celery(settings: Settings, registry: Registry | None = None) -> Celery:
         # Connections must not cross a fork.
         context.clear()
         websub_context.clear()
+
+    observe_builds(app, BUILD_TASK, _context, BuildMetrics() if settings.metrics_port else None)
 
     @app.task(name=BUILD_TASK)
     def build(target: str) -> str:
