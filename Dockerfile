@@ -14,21 +14,21 @@ RUN groupadd --system --gid 10001 newswire \
 
 WORKDIR /src
 
-# The pinned dependencies get their own layer, rebuilt only when pyproject.toml changes.
-# pip cannot install just the dependencies of a setuptools project, so read them with tomllib.
-COPY pyproject.toml ./
-RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" \
-      > /tmp/requirements.txt \
- && pip install --no-cache-dir -r /tmp/requirements.txt \
- && rm /tmp/requirements.txt
+# The dependencies get their own layer, rebuilt only when the lock changes: every runtime
+# dependency, transitive ones too, at the version the tests ran and with its hashes checked
+# (`make lock` writes the file; `make venv` installs the same one).
+COPY requirements.lock ./
+RUN pip install --no-cache-dir --require-hashes --no-deps -r requirements.lock \
+ && rm requirements.lock
 
-COPY README.md ./
+COPY pyproject.toml README.md ./
 COPY shared/ shared/
 COPY services/ services/
 COPY devstack/ devstack/
 # The source tree is removed after installing, so the services import from site-packages
 # exactly what the wheel holds (lua scripts included), never a stray file from the context.
-RUN pip install --no-cache-dir . \
+RUN pip install --no-cache-dir --no-deps . \
+ && pip check \
  && rm -rf /src
 
 WORKDIR /app

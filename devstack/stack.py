@@ -8,6 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import redis
 import requests
 
 from devstack.redis_server import RedisServer, free_port
@@ -28,6 +29,35 @@ def wait_until(check: Callable[[], Any], timeout: float, interval: float = 0.02)
         if time.monotonic() > deadline:
             raise TimeoutError(f"condition not met within {timeout}s")
         time.sleep(interval)
+
+
+def busy(db: redis.Redis, events_stream: str = "nw:events") -> list[str]:
+    """What the pipeline still has to do; empty when it is idle.
+
+    Idle means: every event was read and acknowledged by every consumer group, no Celery
+    message is waiting in a queue or taken but unacknowledged, and no target is queued,
+    building, cooling or waiting to retry.
+    """
+    found = []
+    stream = db.xinfo_stream(events_stream) if db.exists(events_stream) else None
+    for group in db.xinfo_groups(events_stream) if stream else []:
+        behind = group.get("lag")
+        if behind is None:  # unknown after a trim: compare positions instead
+            behind = int(group["last-delivered-id"] != stream["last-generated-id"])
+        if behind or group["pending"]:
+            found.append(f"group {group['name']!r}: {behind} unread, {group['pending']} pending")
+    # Kombu keeps each queue in a list (an empty list does not exist in Redis) and the
+    # messages workers hold in the `unacked` hash.
+    for key in db.scan_iter(_type="list"):
+        if not key.startswith(b"nw:"):
+            found.append(f"queue {key!r}: {db.llen(key)} messages")
+    if db.hlen("unacked"):
+        found.append(f"{db.hlen('unacked')} messages taken by workers, not yet acknowledged")
+    for key in db.scan_iter(match="nw:target:*", _type="hash"):
+        state = db.hget(key, "state")
+        if state not in (None, b"idle"):
+            found.append(f"{key.decode()}: {state.decode()}")
+    return found
 
 
 class Stack:
@@ -78,6 +108,21 @@ class Stack:
 
     def feed(self, path: str, **headers: str) -> requests.Response:
         return requests.get(f"{self.feeds_url}/{path}", headers=headers, timeout=5)
+
+    def wait_idle(self, timeout: float = 30.0) -> None:
+        """Wait until every event is fully handled and nothing is queued or building.
+
+        Raises:
+            TimeoutError: still busy after `timeout`; the message says with what.
+        """
+        db = redis.Redis.from_url(self.env["NEWSWIRE_REDIS_URL"])
+        stream = self.env.get("NEWSWIRE_EVENTS_STREAM", "nw:events")
+        try:
+            wait_until(lambda: not busy(db, stream), timeout, 0.05)
+        except TimeoutError:
+            raise TimeoutError(f"still busy after {timeout}s: {busy(db, stream)}") from None
+        finally:
+            db.close()
 
     def stop(self) -> None:
         self.processes.stop_all()

