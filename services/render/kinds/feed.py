@@ -2,22 +2,27 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
 from datetime import datetime
 from functools import cached_property
 from zoneinfo import ZoneInfo
 
 from services.render.feed_formats import RENDERERS
-from services.render.feed_model import FEED_FORMATS, FEED_KINDS, FeedTarget, build_feed
+from services.render.feed_model import FEED_FORMATS, FEED_KINDS, Feed, FeedTarget, build_feed
 from services.render.feed_page import render_html
 from services.render.index_page import render_index
 from services.render.kinds.base import ROUTINE, URGENT, Kind, Output, RenderContext
 from shared import keys
 from shared.article_reader import ArticleReader
 from shared.artifacts import encode
+from shared.dead_letters import DeadLetters
 from shared.index_upkeep import drop_older
 from shared.models import Article
 from shared.slugs import slugify
 from shared.targets import TargetEntry, fingerprint
+
+log = logging.getLogger(__name__)
 
 ALL = FeedTarget("all")
 TOMBSTONE_MS = 48 * 3600 * 1000  # how long a retraction stays in Atom feeds (RFC 6721)
@@ -97,17 +102,54 @@ class FeedKind(Kind):
         if new and not articles and not retractions:
             return Output()
         label = ctx.reader.display_name(target, ctx.settings.display_names)
-        feed = build_feed(feed_target, articles, label, ctx.settings, retractions)
+
+        def rendered(shown: list[Article]) -> dict[str, bytes]:
+            feed = build_feed(feed_target, shown, label, ctx.settings, retractions)
+            return {fmt: render(feed) for fmt, render in self.renderers.items()}
+
+        try:
+            bodies = rendered(articles)
+        except Exception as exc:
+            bodies = rendered(self._renderable(articles, rendered, ctx, exc))
         quality = ctx.settings.brotli_quality
         # A feed published for the first time joins the index page once it exists.
         return Output(
             artifacts=[
-                encode(feed_target.path(fmt), render(feed), quality)
-                for fmt, render in {**RENDERERS, "html": render_html}.items()
+                encode(feed_target.path(fmt), body, quality) for fmt, body in bodies.items()
             ],
             wake_at_ms=wake,
             then=(INDEX,) if new else (),
         )
+
+    @cached_property
+    def renderers(self) -> dict[str, Callable[[Feed], bytes]]:
+        """Every format a feed is published in, by file extension."""
+        return {**RENDERERS, "html": render_html}
+
+    @staticmethod
+    def _renderable(
+        articles: list[Article],
+        rendered: Callable[[list[Article]], object],
+        ctx: RenderContext,
+        error: Exception,
+    ) -> list[Article]:
+        """The articles that render on their own. One that does not is left out of the feed
+        and kept as a dead letter, so it never holds back the others; if every one renders
+        alone, the fault is not an article's, and it goes up to be retried or parked."""
+        rendered([])  # if even an empty feed fails, the fault is no article's: it goes up
+        fine, failed = [], False
+        for article in articles:
+            try:
+                rendered([article])
+            except Exception as exc:
+                DeadLetters(ctx.redis).park_article(article.id, article.digest, exc)
+                log.error("article %s cannot be rendered; left out of its feeds", article.id)
+                failed = True
+            else:
+                fine.append(article)
+        if not failed or not fine:  # none alone, or every one alone: no article's fault
+            raise error
+        return fine
 
     def _retractions(
         self, target: str, ctx: RenderContext
