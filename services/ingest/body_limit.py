@@ -6,11 +6,8 @@ from collections.abc import Callable
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from services.ingest.body_guard import BodyRefused, run_guarded
 from services.ingest.errors import PayloadTooLarge, send_error
-
-
-class _TooLarge(Exception):
-    pass
 
 
 class BodyLimit:
@@ -25,12 +22,12 @@ class BodyLimit:
             await self.app(scope, receive, send)
             return
         limit = self.limit_for(scope["path"])
+        too_large = PayloadTooLarge(f"request body is over {limit} bytes")
         declared = dict(scope["headers"]).get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:
-            await _reject(send, limit)
+            await send_error(send, too_large)
             return
         seen = 0
-        started = False
 
         async def counting_receive() -> Message:
             nonlocal seen
@@ -38,20 +35,7 @@ class BodyLimit:
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > limit:
-                    raise _TooLarge
+                    raise BodyRefused(too_large)
             return message
 
-        async def tracking_send(message: Message) -> None:
-            nonlocal started
-            started = started or message["type"] == "http.response.start"
-            await send(message)
-
-        try:
-            await self.app(scope, counting_receive, tracking_send)
-        except _TooLarge:
-            if not started:
-                await _reject(send, limit)
-
-
-async def _reject(send: Send, limit: int) -> None:
-    await send_error(send, PayloadTooLarge(f"request body is over {limit} bytes"))
+        await run_guarded(self.app, scope, counting_receive, send)

@@ -6,11 +6,8 @@ import asyncio
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from services.ingest.errors import RequestTimeout, send_error
-
-
-class _TimedOut(Exception):
-    pass
+from services.ingest.body_guard import BodyRefused, run_guarded
+from services.ingest.errors import RequestTimeout
 
 
 class BodyReadTimeout:
@@ -28,7 +25,6 @@ class BodyReadTimeout:
             return
         deadline = asyncio.get_running_loop().time() + self.timeout_s
         body_done = False
-        started = False
 
         async def timed_receive() -> Message:
             nonlocal body_done
@@ -38,18 +34,9 @@ class BodyReadTimeout:
                 async with asyncio.timeout_at(deadline):
                     message = await receive()
             except TimeoutError:
-                raise _TimedOut from None
+                message = f"the request body did not arrive within {self.timeout_s:g} s"
+                raise BodyRefused(RequestTimeout(message)) from None
             body_done = message["type"] != "http.request" or not message.get("more_body")
             return message
 
-        async def tracking_send(message: Message) -> None:
-            nonlocal started
-            started = started or message["type"] == "http.response.start"
-            await send(message)
-
-        try:
-            await self.app(scope, timed_receive, tracking_send)
-        except _TimedOut:
-            if not started:
-                message = f"the request body did not arrive within {self.timeout_s:g} s"
-                await send_error(send, RequestTimeout(message))
+        await run_guarded(self.app, scope, timed_receive, send)
