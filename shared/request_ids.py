@@ -8,6 +8,7 @@ shape; the client learns the id, never the exception's text or where it happened
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import os
@@ -23,13 +24,27 @@ _SANE = re.compile(r"[A-Za-z0-9._:+/=-]{1,128}")
 log = logging.getLogger("newswire.requests")
 
 
+# New ids are a random prefix drawn once per process and a count: unique without asking
+# the kernel for randomness on every request (32 hex digits, as a UUID would be).
+_PREFIX = os.urandom(8).hex()
+_counter = itertools.count()
+
+
+def _new_prefix() -> None:
+    global _PREFIX, _counter
+    _PREFIX, _counter = os.urandom(8).hex(), itertools.count()
+
+
+os.register_at_fork(after_in_child=_new_prefix)  # a forked server process counts on its own
+
+
 def request_id_for(header: bytes | None) -> str:
-    """The client's id if it is sane, else a new random one (32 hex digits)."""
+    """The client's id if it is sane, else a new one (32 hex digits)."""
     if header is not None:
         sent = header.decode("latin-1")
         if _SANE.fullmatch(sent):
             return sent
-    return os.urandom(16).hex()
+    return f"{_PREFIX}{next(_counter):016x}"
 
 
 class RequestIds:

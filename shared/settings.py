@@ -46,6 +46,9 @@ class Settings(BaseSettings):
     max_batch_items: int = 1000
     ingest_host: str = "127.0.0.1"
     ingest_port: int = 8000
+    # Processes serving the ingest API from one socket: one tops out at about a core, since a
+    # PUT spends most of its time in Python. Their /metrics share one directory.
+    ingest_workers: int = Field(default=2, ge=1, le=64)
     # Per-key rate limit (GCRA in Redis): a steady rate with bursts of up to `burst` requests;
     # a batch is one request. The default sits above what one ingest process does here
     # (~1,400 PUT/s), so it binds only a runaway client; 0 turns the limit off.
@@ -75,7 +78,10 @@ class Settings(BaseSettings):
     # A dispatcher's entries idle this long are claimed by another; a building worker renews
     # its lease every third of it, so only a lost worker's or dispatcher's work waits it out.
     claim_idle_ms: int = Field(default=2_500, ge=100)
-    debounce_window_ms: int = 250
+    # A target built within this window is hot: its next events wait for the window's end
+    # and coalesce into one build (a burst costs about a build per window). A quiet target
+    # is built at once. See services/render/coordinator.py.
+    debounce_window_ms: int = Field(default=100, ge=0)
     build_lease_ms: int = Field(default=3_000, ge=300)
     # A failed build is retried after each delay here (transient errors only), then parked
     # as a dead letter (`newswire dead-letters`); delays stay short, driven by the coordinator.
@@ -137,6 +143,12 @@ class Settings(BaseSettings):
     feeds_host: str = "127.0.0.1"
     feeds_port: int = 8080
     feed_max_age: int = 60
+    # With the filesystem store, how long the feeds service serves a file from memory before
+    # asking the disk again whether it changed: a published file shows within this long,
+    # and a request for a hot file makes no system call. (The Redis store is told at once.)
+    feeds_recheck_ms: int = Field(default=50, ge=0, le=1000)
+    # The HTTP server: granian (Rust, about 1.5x the requests per second here) or uvicorn.
+    feeds_server: Literal["granian", "uvicorn"] = "granian"
     # Display names of section, tag and author feeds, by target name
     # ({"feed:section:dunya": "Dünya"}). A feed not named here keeps the name its first
     # article gave it: a later article, by any publisher, never renames a feed.

@@ -8,24 +8,24 @@ from contextlib import asynccontextmanager
 
 import redis
 from starlette.applications import Starlette
-from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
 
+from services.feeds.artifact_endpoint import ArtifactEndpoint
 from services.feeds.redis_health import RedisHealth
-from services.feeds.responses import artifact_response
 from services.feeds.websub_hub import Hub, HubError, websub_endpoint
 from shared.artifacts import Artifact
 from shared.http_metrics import HttpMetrics, RequestMetrics
 from shared.request_ids import RequestIds
 from shared.settings import Settings
-from shared.store import ArtifactStore, StoreUnavailable, make_store
+from shared.store import ArtifactStore, make_store
 from shared.store_metrics import cache_gauges
 from shared.websub import SendTask, Subscriptions
 
-_RETRY_SOON = {"Retry-After": "1"}
+_READS = frozenset({"GET", "HEAD"})
 
 
 def _error(
@@ -40,12 +40,6 @@ def _error(
     return JSONResponse(body, status_code=status, headers=headers)
 
 
-def _lookup(store: ArtifactStore, path: str) -> tuple[Artifact | None, bool]:
-    """The artifact at `path`, else whether it is gone; may wait on the network."""
-    found = store.get(path)
-    return found, found is None and store.gone(path)
-
-
 async def _hub_error(_: Request, exc: HubError) -> Response:
     return _error(exc.status, exc.code, exc.message, exc.fields)
 
@@ -57,9 +51,9 @@ def robots_txt(settings: Settings) -> bytes:
 
 def create_app(
     settings: Settings, store: ArtifactStore | None = None, send_task: SendTask | None = None
-) -> Starlette:
+) -> ASGIApp:
     """The feeds service; with `send_task` (which queues Celery tasks) it is a WebSub hub too."""
-    store = store or make_store(settings)
+    store = store or make_store(settings, recheck_ms=settings.feeds_recheck_ms)
     redis_health = RedisHealth(settings.redis_url)
 
     async def healthz(_: Request) -> Response:
@@ -67,27 +61,11 @@ def create_app(
         return JSONResponse({"status": "ok", "redis": redis_health.state})
 
     robots = Artifact("robots.txt", robots_txt(settings), modified=time.time())
-
-    async def artifact(request: Request) -> Response:
-        path = request.path_params.get("path") or "index.html"
-        found = robots if path == robots.path else store.cached(path)
-        if found is None:
-            # Off the event loop: Redis may be slow, down or hung, and the loop serves the rest.
-            try:
-                found, gone = await run_in_threadpool(_lookup, store, path)
-            except StoreUnavailable:
-                return _error(503, "unavailable", "try again shortly", headers=_RETRY_SOON)
-            if gone:
-                return _error(410, "gone", "this was taken down")
-            if found is None:
-                return _error(404, "not_found", "no such file")
-        head = request.method == "HEAD"
-        return artifact_response(found, request.headers, head, settings.feed_max_age)
+    artifacts = ArtifactEndpoint(store, settings.feed_max_age, fixed=[robots])
 
     metrics = HttpMetrics()
     cache_gauges(store, metrics.registry)
     routes = [
-        Route("/", artifact, methods=["GET", "HEAD"]),
         Route("/healthz", healthz, methods=["GET"]),
         Route("/metrics", metrics.endpoint, methods=["GET"]),
     ]
@@ -97,14 +75,39 @@ def create_app(
         hub = Hub(settings, store, Subscriptions(client, settings), send_task)
         routes.append(Route("/websub", websub_endpoint(hub), methods=["POST"]))
         closers.append(client.close)
-    counted = Middleware(RequestMetrics, metrics=metrics, routes=lambda: app.routes)
+    own = frozenset(route.path for route in routes)
+    # The artifact routes are declared for what they answer (other methods get a 405, and
+    # metrics name their templates); their GETs and HEADs are sent past Starlette's routing.
+    artifact_routes = [Route(p, artifacts, methods=["GET", "HEAD"]) for p in ("/", "/{path:path}")]
     app = Starlette(
-        routes=[*routes, Route("/{path:path}", artifact, methods=["GET", "HEAD"])],
+        routes=[*routes, *artifact_routes],
         exception_handlers={HubError: _hub_error},
-        middleware=[counted, Middleware(RequestIds)],
+        middleware=[Middleware(RequestIds)],
         lifespan=_closing(redis_health, *closers),
     )
-    return app
+    served = ArtifactsFirst(RequestIds(artifacts), app, own, *artifact_routes)
+    return RequestMetrics(served, metrics=metrics, routes=lambda: app.routes)
+
+
+class ArtifactsFirst:
+    """ASGI: a GET or HEAD of any path but the service's own goes straight to `artifacts`
+    (most requests: they skip routing); everything else goes to `app`."""
+
+    def __init__(
+        self, artifacts: ASGIApp, app: ASGIApp, own: frozenset[str], root: Route, rest: Route
+    ) -> None:
+        self.artifacts = artifacts
+        self.app = app
+        self.own = own
+        self.root = root
+        self.rest = rest
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] in _READS and scope["path"] not in self.own:
+            scope["route"] = self.root if scope["path"] == "/" else self.rest  # for metrics
+            await self.artifacts(scope, receive, send)
+        else:
+            await self.app(scope, receive, send)
 
 
 def _closing(redis_health: RedisHealth, *closers: Callable[[], object]):  # type: ignore[no-untyped-def]

@@ -81,8 +81,9 @@ class ArtifactStore(ABC):
         """Release background resources."""
 
 
-def make_store(settings: Settings) -> ArtifactStore:
-    """The backend chosen by `settings.store_backend`."""
+def make_store(settings: Settings, *, recheck_ms: int = 0) -> ArtifactStore:
+    """The backend chosen by `settings.store_backend`. With `recheck_ms`, a filesystem store
+    trusts what it holds in memory for that long (the Redis store is told of changes)."""
     cache_bytes = settings.store_cache_mb * 1024 * 1024
     if settings.store_backend == "redis":
         import redis
@@ -96,4 +97,4 @@ def make_store(settings: Settings) -> ArtifactStore:
         return RedisStore(client, cache_bytes)
     from shared.store.filesystem import FilesystemStore
 
-    return FilesystemStore(settings.artifact_dir, cache_bytes)
+    return FilesystemStore(settings.artifact_dir, cache_bytes, recheck_ms)

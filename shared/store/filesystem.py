@@ -5,11 +5,13 @@ from __future__ import annotations
 import errno
 import fcntl
 import gzip
+import itertools
 import os
 import stat
-import tempfile
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass, replace
 from pathlib import Path
 from urllib.parse import quote
 
@@ -29,6 +31,18 @@ _NAME_MAX = 255
 _PATH_MAX = 4096 - 256  # room for the root folder in front
 # What lookups of a name that is not a served file fail with: missing, a file where a folder
 # was expected, a symlink refused by O_NOFOLLOW (ELOOP), or a name too long to exist.
+# Temporary files are named by process: a random tag (pids repeat across containers that
+# share the volume, and across restarts) and a count.
+_temp_tag = os.urandom(6).hex()
+_temp_names = itertools.count()
+
+
+def _new_temp_tag() -> None:
+    global _temp_tag
+    _temp_tag = os.urandom(6).hex()
+
+
+os.register_at_fork(after_in_child=_new_temp_tag)  # Celery's pool processes fork
 _NOT_THERE = {errno.ENOENT, errno.ENOTDIR, errno.ELOOP, errno.ENAMETOOLONG, errno.EISDIR}
 
 
@@ -42,13 +56,19 @@ class FilesystemStore(ArtifactStore):
     percent-encoding so that distinct targets never share a file.
     """
 
-    def __init__(self, root: Path, cache_bytes: int = DEFAULT_CACHE_BYTES) -> None:
+    def __init__(
+        self, root: Path, cache_bytes: int = DEFAULT_CACHE_BYTES, recheck_ms: int = 0
+    ) -> None:
         # Nothing is created until the first write: the feeds service may have the folder
         # mounted read-only.
         self._root = Path(root)
         self._state = self._root / _STATE
-        # Keyed by path, tagged with the file's stat signature: a new file shows at once.
-        self._cache: ArtifactCache[tuple[int, int, int]] = ArtifactCache(cache_bytes)
+        # Keyed by path, tagged with the file's stat signature and when it was last taken.
+        # A cached artifact checked within `recheck_ms` is served without asking the disk
+        # (the feeds service: no system call per request, at most that stale); with 0 a
+        # file written by another process shows at once. This process's own writes always do.
+        self._cache: ArtifactCache[_Checked] = ArtifactCache(cache_bytes)
+        self._recheck_s = recheck_ms / 1000
 
     def publish(self, target: str, artifacts: Sequence[Artifact], watermark: str) -> bool:
         with self._newer_than_stored(target, watermark) as newer:
@@ -67,28 +87,32 @@ class FilesystemStore(ArtifactStore):
                 for suffix in _VARIANT_SUFFIXES:
                     file.with_name(file.name + suffix).unlink(missing_ok=True)
                 file.unlink(missing_ok=True)
+                self._cache.pop(path)
                 if gone:
                     self._atomic_write(self._state / "gone" / path, b"")
             return newer
 
     def get(self, path: str) -> Artifact | None:
-        path = safe_path(path)  # type: ignore[assignment]
+        cached = self._cache.get(path)  # only what passed the checks below is cached
+        now = time.monotonic()
+        if cached and now - cached[0].at < self._recheck_s:
+            return cached[1]
         # Variant files belong to their artifact; alone they would be served as octet-streams.
-        if path is None or path.endswith(_VARIANT_SUFFIXES) or not _fits(path):
+        if safe_path(path) is None or path.endswith(_VARIANT_SUFFIXES) or not _fits(path):
             return None
         st = _regular_file(self._root, path)
         if st is None:
             self._cache.pop(path)
             return None
         signature = (st.st_mtime_ns, st.st_size, st.st_ino)
-        cached = self._cache.get(path)
-        if cached and cached[0] == signature:
+        if cached and cached[0].signature == signature:
+            cached[0].at = now
             return cached[1]
         loaded = self._load(path)
         if loaded is None:
             return None
         signature, artifact = loaded
-        self._cache.put(path, signature, artifact)
+        self._cache.put(path, _Checked(signature, now), artifact)
         return artifact
 
     def gone(self, path: str) -> bool:
@@ -118,18 +142,24 @@ class FilesystemStore(ArtifactStore):
     def _write_artifact(self, artifact: Artifact) -> None:
         file = self._root / _checked(artifact.path)
         try:
-            if file.read_bytes() == artifact.body:
-                return  # same bytes: keep the mtime, and so Last-Modified, stable
+            unchanged = file.read_bytes() == artifact.body
         except FileNotFoundError:
-            pass
-        for attr, suffix in _VARIANTS:
-            data = getattr(artifact, attr)
-            variant = file.with_name(file.name + suffix)
-            if data is None:
-                variant.unlink(missing_ok=True)
-            else:
-                self._atomic_write(variant, data)
-        self._atomic_write(file, artifact.body)
+            unchanged = False
+        # Same bytes: the file is kept, and so its mtime and Last-Modified stay stable.
+        if not unchanged:
+            for attr, suffix in _VARIANTS:
+                data = getattr(artifact, attr)
+                variant = file.with_name(file.name + suffix)
+                if data is None:
+                    variant.unlink(missing_ok=True)
+                else:
+                    self._atomic_write(variant, data)
+            self._atomic_write(file, artifact.body)
+        # What this process had read, it reads next as written, without loading it back.
+        if self._cache.get(artifact.path) is not None:
+            st = os.lstat(file)
+            checked = _Checked((st.st_mtime_ns, st.st_size, st.st_ino), time.monotonic())
+            self._cache.put(artifact.path, checked, replace(artifact, modified=st.st_mtime))
 
     def _load(self, path: str) -> tuple[tuple[int, int, int], Artifact] | None:
         """The artifact and the stat signature of the very file read, opened without
@@ -182,16 +212,31 @@ class FilesystemStore(ArtifactStore):
     def _atomic_write(self, file: Path, data: bytes) -> None:
         # No fsync: readers need atomicity, not durability; a lost artifact is rebuilt from
         # Redis. Temporary files live under .state/tmp (same filesystem), never in a folder
-        # that is served.
-        file.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=self._state / "tmp")
+        # that is served. Their names are this process's own, and folders are made only when
+        # the rename finds none: a build writes a dozen files, and `tempfile`'s name draws
+        # and checks showed in its profile. Files are world-readable (0644), so a web server
+        # running as another user (nginx) can serve the folder.
+        tmp = f"{self._state}/tmp/{_temp_tag}.{next(_temp_names)}"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
         try:
             with os.fdopen(fd, "wb") as handle:
                 handle.write(data)
-            os.replace(tmp, file)
+            try:
+                os.replace(tmp, file)
+            except FileNotFoundError:
+                file.parent.mkdir(parents=True, exist_ok=True)
+                os.replace(tmp, file)
         except BaseException:
             os.unlink(tmp)
             raise
+
+
+@dataclass(slots=True)
+class _Checked:
+    """What a cached file was on the disk (its stat signature), and when that was seen."""
+
+    signature: tuple[int, int, int]
+    at: float  # time.monotonic()
 
 
 def _fits(path: str) -> bool:

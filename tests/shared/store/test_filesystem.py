@@ -123,3 +123,31 @@ def test_a_reader_writes_nothing(tmp_path: Path) -> None:
     empty = FilesystemStore(tmp_path / "fresh")
     assert empty.get("feeds/all.rss") is None
     assert not (tmp_path / "fresh").exists()
+
+
+def test_with_a_recheck_interval_memory_answers_until_it_passes(tmp_path: Path) -> None:
+    writer, reader = FilesystemStore(tmp_path), FilesystemStore(tmp_path, recheck_ms=300)
+    assert writer.publish("feed:all", [encode("feeds/all.rss", b"<rss>1</rss>", 5)], "1-0")
+    assert reader.get("feeds/all.rss").body == b"<rss>1</rss>"  # type: ignore[union-attr]
+    assert writer.publish("feed:all", [encode("feeds/all.rss", b"<rss>2</rss>", 5)], "2-0")
+    deadline = time.monotonic() + 0.25
+    while time.monotonic() < deadline:  # within the interval the disk is not asked
+        assert reader.get("feeds/all.rss").body == b"<rss>1</rss>"  # type: ignore[union-attr]
+    time.sleep(0.1)
+    assert reader.get("feeds/all.rss").body == b"<rss>2</rss>"  # type: ignore[union-attr]
+    assert writer.delete("feed:all", ["feeds/all.rss"], "3-0")
+    time.sleep(0.35)
+    assert reader.get("feeds/all.rss") is None
+
+
+def test_with_a_recheck_interval_own_writes_show_at_once(tmp_path: Path) -> None:
+    store = FilesystemStore(tmp_path, recheck_ms=60_000)
+    assert store.publish("feed:all", [encode("feeds/all.rss", b"<rss>1</rss>", 5)], "1-0")
+    assert store.get("feeds/all.rss").body == b"<rss>1</rss>"  # type: ignore[union-attr]
+    assert store.publish("feed:all", [encode("feeds/all.rss", b"<rss>2</rss>", 5)], "2-0")
+    served = store.get("feeds/all.rss")
+    assert served is not None and served.body == b"<rss>2</rss>"
+    assert served.gzip is not None and gzip.decompress(served.gzip) == served.body
+    assert served.modified == (tmp_path / "feeds/all.rss").stat().st_mtime
+    assert store.delete("feed:all", ["feeds/all.rss"], "3-0")
+    assert store.get("feeds/all.rss") is None
