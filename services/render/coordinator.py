@@ -2,20 +2,29 @@
 
 Each target is a small state machine in Redis (`nw:target:<name>`):
 
-    idle ──event──▶ queued ──task starts──▶ building ──done──▶ cooling ──window ends──▶ idle
-                      ▲  ▲                         │                          │
-                      │  └─ delay ─ retrying ◀─failed (transient)             │
-                      └──────────── events arrived meanwhile ─────────────────┘
+    idle ──event──▶ queued ──task starts──▶ building ──done, quiet──▶ idle
+     │ ▲             ▲  ▲                         │
+     │ │             │  └─ delay ─ retrying ◀─failed (transient)
+     │ │             │                            │ done, events arrived meanwhile (hot)
+     │ │             └──── window ends ──── cooling ◀┘
+     │ └─ window ends, nothing new ───────────┘ ▲
+     └─ event within a window of the last build ┘
 
 `want` is the newest event id that touched the target and `done` the newest one a finished
-build covered. A building worker renews its lease (a third of it at a time), so a building
-target whose lease runs out lost its worker, and is queued again. A queued target not
-started within a lease is sent again once nothing waits ahead of it in the broker (its task
-was lost); never while it waits behind others, which would only multiply a long queue. A
-failed build is retried after each of the retry delays (transient errors only), then parked:
-left idle with its dead letter, until a new event or `newswire dead-letters retry` gives it
-another build. All transitions are one Lua script, so any number of dispatchers and workers
-may share the work.
+build covered. The window is adaptive: a quiet target (nothing arrived while it built) goes
+idle at once, so its next event is built without waiting. Only a hot one cools: events that
+arrived while it built, or within a window of its last build, wait for the window's end and
+coalesce into one build. So a burst costs about one build per window, while the usual
+trickle of events waits for no window at all.
+
+A building worker renews its lease (a third of it at a time), so a building target whose
+lease runs out lost its worker, and is queued again. A queued target not started within a
+lease is sent again once nothing waits ahead of it in the broker (its task was lost); never
+while it waits behind others, which would only multiply a long queue. A failed build is
+retried after each of the retry delays (transient errors only), then parked: left idle with
+its dead letter, until a new event or `newswire dead-letters retry` gives it another build.
+All transitions are one Lua script, so any number of dispatchers and workers may share the
+work.
 """
 
 from __future__ import annotations

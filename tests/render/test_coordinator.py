@@ -157,3 +157,43 @@ def test_a_queued_target_not_started_within_a_lease_is_resent_only_when_asked(se
         assert coordinator.due().targets == []
     coordinator.begin("feed:all")
     assert coordinator.resend(["feed:all"]) == []  # started meanwhile: nothing to resend
+
+
+def test_a_quiet_target_goes_idle_at_once_and_its_next_event_builds_at_once(coordinator):
+    coordinator.mark([("feed:section:spor", "1-0")])
+    coordinator.finish("feed:section:spor", coordinator.begin("feed:section:spor"))
+    targets, wait_ms, _ = coordinator.due()
+    assert targets == [] and wait_ms is None  # no window to wait out: nothing is due
+    time.sleep(0.12)  # past the window since that build
+    assert coordinator.mark([("feed:section:spor", "2-0")]) == ["feed:section:spor"]
+
+
+def test_an_event_soon_after_a_build_cools_until_the_window_ends(coordinator):
+    coordinator.mark([("feed:section:spor", "1-0")])
+    coordinator.finish("feed:section:spor", coordinator.begin("feed:section:spor"))
+    # Within the window of the last build: the target is hot, and the events coalesce.
+    assert coordinator.mark([("feed:section:spor", "2-0")]) == []
+    assert coordinator.mark([("feed:section:spor", "3-0")]) == []
+    targets, wait_ms, _ = coordinator.due()
+    assert targets == [] and 0 < wait_ms <= 100
+    time.sleep(wait_ms / 1000 + 0.02)
+    assert coordinator.due()[0] == ["feed:section:spor"]
+    assert coordinator.begin("feed:section:spor") == "3-0"
+
+
+def test_a_burst_costs_about_one_build_per_window(coordinator):
+    """Events every 2 ms for 1 s against 100 ms windows and 10 ms builds: ≤ 1 s / window
+    builds, plus the first and a trailing one."""
+    target, seq, builds = "feed:section:patlama", 0, 0
+    began = time.monotonic()
+    while time.monotonic() - began < 1.0:
+        seq += 1
+        queued = coordinator.mark([(target, f"{seq}-0")])
+        queued += coordinator.due()[0]
+        if queued:
+            watermark = coordinator.begin(target)
+            time.sleep(0.01)
+            coordinator.finish(target, watermark)
+            builds += 1
+        time.sleep(0.002)
+    assert 5 <= builds <= 12, builds

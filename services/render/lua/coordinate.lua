@@ -38,12 +38,20 @@ if op == 'mark' then
   for i = 5, #ARGV, 2 do
     local target, eid = ARGV[i], ARGV[i + 1]
     local key = prefix .. target
-    local cur = redis.call('HMGET', key, 'want', 'done', 'state')
+    local cur = redis.call('HMGET', key, 'want', 'done', 'state', 'built_at')
     if newer(eid, cur[1] or nil) then redis.call('HSET', key, 'want', eid) end
     local state = cur[3] or 'idle'
     if state == 'idle' and newer(eid, cur[2] or nil) then
-      enqueue(key, target)
-      out[#out + 1] = target
+      local cools_until = tonumber(cur[4] or 0) + window
+      if now < cools_until then
+        -- Built within the window: the target is hot, so this event waits for the window's
+        -- end and coalesces with whatever else comes meanwhile.
+        redis.call('HSET', key, 'state', 'cooling')
+        redis.call('ZADD', due, cools_until, target)
+      else
+        enqueue(key, target)
+        out[#out + 1] = target
+      end
     end
   end
   return out
@@ -79,9 +87,17 @@ elseif op == 'finish' then
   if newer(watermark, redis.call('HGET', key, 'done') or nil) then
     redis.call('HSET', key, 'done', watermark)
   end
-  -- Cool down for one window: events meanwhile coalesce into a single next build.
-  redis.call('HSET', key, 'state', 'cooling')
-  redis.call('ZADD', due, now + window, target)
+  if newer(redis.call('HGET', key, 'want') or nil, redis.call('HGET', key, 'done') or nil) then
+    -- Events arrived while it built: the target is hot. Cool down for one window, so they
+    -- and any that follow coalesce into a single next build.
+    redis.call('HSET', key, 'state', 'cooling')
+    redis.call('ZADD', due, now + window, target)
+  else
+    -- Quiet: idle at once, so the next event is built at once unless it comes within the
+    -- window (see mark). Most targets are quiet, and skip the window's wait.
+    redis.call('HSET', key, 'state', 'idle', 'built_at', now)
+    redis.call('ZREM', due, target)
+  end
   redis.call('HINCRBY', key, 'builds', 1)
   redis.call('INCR', builds)
   -- A build that succeeds ends any run of failures, and its dead letter.
