@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 from dataclasses import dataclass
 from functools import cached_property
 
 import brotli
+import deflate
 
 CONTENT_TYPES = {
     "rss": "application/rss+xml; charset=utf-8",
@@ -52,7 +52,9 @@ def encode(path: str, body: bytes, brotli_quality: int) -> Artifact:
     return Artifact(
         path,
         body,
-        gzip=gzip.compress(body, compresslevel=6, mtime=0),
+        # libdeflate: level 6 in half zlib's time, and a little smaller. A build compresses
+        # three feed formats, so this was a third of a warm feed build's time.
+        gzip=deflate.gzip_compress(body, 6),
         br=brotli.compress(body, quality=brotli_quality),
     )
 

@@ -5,7 +5,6 @@ The only module that imports feedgen.
 
 from __future__ import annotations
 
-import copy
 import re
 from collections.abc import Callable
 from datetime import datetime
@@ -15,6 +14,8 @@ from zoneinfo import ZoneInfo
 import orjson
 from feedgen.entry import FeedEntry
 from feedgen.ext.base import BaseEntryExtension, BaseExtension
+from feedgen.ext.dc import DcEntryExtension, DcExtension
+from feedgen.ext.media import MediaEntryExtension, MediaExtension
 from feedgen.feed import FeedGenerator
 from lxml import etree
 
@@ -32,11 +33,11 @@ _HTML_SIGNIFICANT = re.compile(r"<[A-Za-z/!?]|&[A-Za-z0-9#]")
 
 
 def render_rss(feed: Feed) -> bytes:
-    return _generator(feed, "rss").rss_str(pretty=False)
+    return _document(feed, "rss")
 
 
 def render_atom(feed: Feed) -> bytes:
-    return _generator(feed, "atom").atom_str(pretty=False)
+    return _document(feed, "atom")
 
 
 def render_json(feed: Feed) -> bytes:
@@ -150,33 +151,12 @@ class AtomTombstones(BaseExtension):
         return feed
 
 
-class RenderedOnceEntry(FeedEntry):
-    """A feed entry that builds its XML element once; every feed holding the item gets a copy.
-
-    An unchanged article is in many feeds and in every rebuild of them: rendering it again
-    each time was most of a build's cost.
-    """
-
-    def __init__(self) -> None:
-        super().__init__()
-        self._elements: dict[str, etree._Element] = {}
-
-    def rss_entry(self, extensions: bool = True) -> etree._Element:
-        if "rss" not in self._elements:
-            self._elements["rss"] = super().rss_entry(extensions)
-        return copy.deepcopy(self._elements["rss"])
-
-    def atom_entry(self, extensions: bool = True) -> etree._Element:
-        if "atom" not in self._elements:
-            self._elements["atom"] = super().atom_entry(extensions)
-        return copy.deepcopy(self._elements["atom"])
-
-
 def _generator(feed: Feed, fmt: str) -> FeedGenerator:
     fg = FeedGenerator()
-    fg.load_extension("dc", atom=False, rss=True)
-    fg.load_extension("media")
-    fg.register_extension("links", BaseExtension, AtomEntryLinks, atom=True, rss=False)
+    # What load_extension("dc") and ("media") register, without its imports: it first tries
+    # modules feedgen does not have (feedgen.ext.dc_entry), a search of the disk each time.
+    fg.register_extension("dc", DcExtension, DcEntryExtension, atom=False, rss=True)
+    fg.register_extension("media", MediaExtension, MediaEntryExtension)
     fg.register_extension("hub", RssHubLink, BaseEntryExtension, atom=False, rss=True)
     fg.register_extension("tombstones", AtomTombstones, BaseEntryExtension, atom=True, rss=False)
     fg.hub.hub = feed.hub_url
@@ -195,9 +175,7 @@ def _generator(feed: Feed, fmt: str) -> FeedGenerator:
     if fmt == "atom":  # RSS gets its hub link from RssHubLink
         fg.link(href=feed.hub_url, rel="hub")
     fg.link(href=feed.home_url, rel="alternate", type="text/html")
-    for item in feed.items:
-        fg.add_entry(_entry(item, fmt, feed.timezone), order="append")
-    return fg
+    return fg  # without entries: `_document` puts them in
 
 
 def _dated(moment: datetime, fmt: str, timezone: str) -> datetime:
@@ -206,27 +184,83 @@ def _dated(moment: datetime, fmt: str, timezone: str) -> datetime:
     return moment.astimezone(ZoneInfo(timezone)) if fmt == "rss" else moment
 
 
-# Rendered entries, by what they show. Each weighs about twice its item: the item's text is
-# held by the key and again, copied, by the rendered element. The worker sets the budget
-# (`feed_entry_cache_mb`) with `ENTRY_CACHE.resize`; `bytes` and `entries` say how full it is.
-ENTRY_CACHE: BoundedCache[tuple[object, ...], RenderedOnceEntry] = BoundedCache(64 * 1024 * 1024)
+# Each entry's bytes, by what it shows. An unchanged article is in many feeds and in every
+# rebuild of them: rendering and serializing it again each time was most of a build's cost.
+# An entry weighs its item and its bytes. The worker sets the budget (`feed_entry_cache_mb`)
+# with `ENTRY_CACHE.resize`; `bytes` and `entries` say how full it is.
+ENTRY_CACHE: BoundedCache[tuple[object, ...], tuple[FeedItem, bytes]] = BoundedCache(
+    64 * 1024 * 1024
+)
+
+# Where feedgen puts entries: last in the channel (RSS), last in the feed (Atom), after what
+# extensions add (the hub link, tombstones).
+_ENTRIES_END = {"rss": b"</channel>", "atom": b"</feed>"}
+# The namespaces the root of each format declares with the prefixes entries use (feedgen's,
+# and the extensions `_generator` always loads). Serialized under them, an entry comes out
+# byte for byte as it does inside the whole document. Atom entries are in no namespace in
+# lxml's tree (feedgen writes `xmlns` as a plain attribute), so no default one here either.
+_ENTRY_NAMESPACES: dict[str, dict[str | None, str]] = {
+    "rss": {
+        "dc": "http://purl.org/dc/elements/1.1/",
+        "media": "http://search.yahoo.com/mrss/",
+        "atom": ATOM_NS,
+        "content": "http://purl.org/rss/1.0/modules/content/",
+    },
+    "atom": {"media": "http://search.yahoo.com/mrss/"},
+}
 
 
-def _entry(item: FeedItem, fmt: str, timezone: str) -> RenderedOnceEntry:
-    # Datetimes compare by instant: 11:42+03:00 equals 14:27+05:45. The offsets are part of
-    # the output, so they are part of the key.
-    key = (item, fmt, timezone, item.published.utcoffset(), item.updated.utcoffset())
-    entry = ENTRY_CACHE.get(key)
-    if entry is None:
-        entry = _rendered_entry(item, fmt, timezone)
-        ENTRY_CACHE.put(key, entry, 2 * approximate_size(item))
+def _document(feed: Feed, fmt: str) -> bytes:
+    """The feed as feedgen writes it: the channel by feedgen (without entries), each entry
+    from the cache, spliced where feedgen would have appended it.
+
+    Copying cached elements into a new tree and serializing all of them again cost most of
+    a warm build; the bytes of an unchanged entry do not change.
+    """
+    generator = _generator(feed, fmt)
+    shell = generator.rss_str(pretty=False) if fmt == "rss" else generator.atom_str(pretty=False)
+    cut = shell.rindex(_ENTRIES_END[fmt])
+    entries = [_entry(item, fmt, feed.timezone) for item in feed.items]
+    return b"".join((shell[:cut], *entries, shell[cut:]))
+
+
+def _entry(item: FeedItem, fmt: str, timezone: str) -> bytes:
+    return cached_entry(
+        item, (fmt, timezone), lambda: _serialized(_rendered_entry(item, fmt, timezone), fmt)
+    )
+
+
+def cached_entry(item: FeedItem, context: tuple[object, ...], render: Callable[[], bytes]) -> bytes:
+    """The bytes `render` makes of `item` in `context` (format, time zone, whatever else
+    they depend on), from `ENTRY_CACHE` when it holds them.
+
+    Keyed by guid, and the item kept to compare: hashing whole items (their categories,
+    authors, dates) on every lookup cost more than the rest of a warm build. An edited
+    article replaces its old entry. Datetimes compare by instant (11:42+03:00 equals
+    14:27+05:45), but the offsets are part of the output, so they are part of the key.
+    """
+    key = (item.guid, *context, item.published.utcoffset(), item.updated.utcoffset())
+    cached = ENTRY_CACHE.get(key)
+    if cached is not None and cached[0] == item:
+        return cached[1]
+    entry = render()
+    ENTRY_CACHE.put(key, (item, entry), approximate_size(item) + len(entry))
     return entry
 
 
-def _rendered_entry(item: FeedItem, fmt: str, timezone: str) -> RenderedOnceEntry:
-    entry = RenderedOnceEntry()
-    entry.load_extension("dc", atom=False, rss=True)
-    entry.load_extension("media")
+def _serialized(entry: FeedEntry, fmt: str) -> bytes:
+    """`entry`'s element as serialized inside its feed: under a root declaring the feed's
+    namespaces (alone, lxml would declare them again on the entry)."""
+    root = etree.Element("root", nsmap=_ENTRY_NAMESPACES[fmt])
+    root.append(entry.rss_entry() if fmt == "rss" else entry.atom_entry())
+    text = etree.tostring(root, encoding="UTF-8")
+    return text[text.index(b">") + 1 : -len(b"</root>")]
+
+
+def _rendered_entry(item: FeedItem, fmt: str, timezone: str) -> FeedEntry:
+    entry = FeedEntry()
+    entry.register_extension("dc", DcEntryExtension, atom=False, rss=True)
+    entry.register_extension("media", MediaEntryExtension)
     entry.register_extension("links", AtomEntryLinks, atom=True, rss=False)
     entry.id(item.guid)
     entry.guid(item.guid, permalink=False)

@@ -12,6 +12,7 @@ from html import escape
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
+from services.render.feed_formats import cached_entry
 from services.render.feed_model import Feed, FeedItem, Person
 from shared.slugs import slugify
 from shared.turkish import format_date
@@ -198,7 +199,13 @@ def _items(feed: Feed) -> str:
     heading = '<h2 id="haberler-baslik" class="sr-only">Haberler</h2>'
     if not feed.items:
         return f'{heading}<p class="empty">{EMPTY_MESSAGE}</p>'
-    items = "".join(_item(item, feed) for item in feed.items)
+    # Each item's markup is made once (per language, zone and site) and kept with the
+    # feed entries: the page is rebuilt with its feed on every publish.
+    context = ("html", feed.language, feed.timezone, feed.home_url)
+    items = b"".join(
+        cached_entry(item, context, lambda item=item: _item(item, feed).encode())  # type: ignore[misc]
+        for item in feed.items
+    ).decode()
     return (
         f'<section aria-labelledby="haberler-baslik">{heading}'
         f'<ol class="items">{items}</ol></section>'
