@@ -3,7 +3,6 @@ and `newswire import`)."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -11,6 +10,7 @@ from functools import cache
 from importlib.resources import files
 from typing import Literal
 
+import orjson
 import redis.asyncio
 
 from shared import keys
@@ -85,7 +85,7 @@ class ArticleWriter:
                 _ms(article.modified),
                 _ms(article.published_at),
                 publisher,
-                json.dumps(entries, ensure_ascii=False),
+                orjson.dumps(entries),
                 keys.PREFIX,
             ],
         }

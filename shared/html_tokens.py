@@ -17,6 +17,9 @@ _ATTRIBUTE = re.compile(
     r"""[\t\n\f\r ]*(?:=[\t\n\f\r ]*(?:"(?P<dq>[^"]*)(?P<dqe>")?|'(?P<sq>[^']*)(?P<sqe>')?"""
     r"""|(?P<bare>[^\t\n\f\r >]*)))?)?"""
 )
+# A tag with no attributes and a plain name, the commonest by far (`<p>`, `</strong>`): read
+# in one step, as the general path below would read it.
+_PLAIN_TAG = re.compile(r"([A-Za-z][A-Za-z0-9]*)>")
 _COMMENT_END = re.compile(r"--!?>")
 _SCRIPT_STEP = re.compile(r"</script[\t\n\f\r />]|<!--|<script[\t\n\f\r />]|-->", re.I)
 
@@ -100,6 +103,16 @@ class _Tokenizer:
     def _tag(self, start: int, end_tag: bool) -> int:
         """Tokenize the tag whose name is at `start`; returns where reading resumes."""
         html = self.html
+        plain = _PLAIN_TAG.match(html, start)
+        if plain is not None:
+            name, pos = plain.group(1).translate(ASCII_LOWER), plain.end()
+            if end_tag:
+                self.tree.end_tag(name)
+                return pos
+            self.tree.attributes(0)
+            if self.tree.start_tag(name, {}, False):
+                return self._skip_raw(name, pos)
+            return pos
         name_match = _TAG_NAME.match(html, start)
         assert name_match is not None
         name = name_match.group().translate(ASCII_LOWER)

@@ -1,30 +1,47 @@
-"""Run the ingest service: `python -m services.ingest`."""
+"""Run the ingest service: `python -m services.ingest`.
 
-import sys
+`ingest_workers` processes serve the API from one listening socket, each with its own event loop
+and GIL (one process tops out at about a core; a PUT costs most of its time in Python). Their
+HTTP metrics are kept in a directory they share (Prometheus's multiprocess mode), so
+/metrics answers the same totals whichever process a scrape reaches.
+"""
+
+import os
+import shutil
+import tempfile
 
 import uvicorn
 
-from services.ingest.app import create_app
 from shared.settings import Settings
 
 
 def main() -> None:
     settings = Settings()
-    # Validation runs on threads; a shorter switch interval than the default 5 ms bounds how
-    # long the event loop waits for the GIL behind one, so light requests stay fast.
-    sys.setswitchinterval(0.001)
-    uvicorn.run(
-        create_app(settings),
-        host=settings.ingest_host,
-        port=settings.ingest_port,
-        access_log=False,
-        proxy_headers=True,
-        # h11, because it bounds a request head still arriving (httptools buffers any
-        # amount); a complete head over the limit is refused with 431 by HeaderLimit.
-        http="h11",
-        h11_max_incomplete_event_size=settings.max_header_bytes,
-        timeout_keep_alive=settings.keep_alive_timeout_s,
-    )
+    metrics_dir = None
+    if settings.ingest_workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        # Read by prometheus_client when each worker imports it: set before they start.
+        metrics_dir = tempfile.mkdtemp(prefix="newswire-ingest-metrics-")
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
+    try:
+        uvicorn.run(
+            "services.ingest.app:from_environment",
+            factory=True,
+            workers=settings.ingest_workers,
+            host=settings.ingest_host,
+            port=settings.ingest_port,
+            access_log=False,
+            proxy_headers=True,
+            # httptools (llhttp, in C) with a bound on a head still arriving: past the limit
+            # it is refused with 431 without waiting for its end (h11's option for this bound
+            # is the protocol's too). A complete head over the limit is refused with 431 by
+            # the app's guard.
+            http="services.ingest.http_protocol:BoundedHttpToolsProtocol",
+            h11_max_incomplete_event_size=settings.max_header_bytes,
+            timeout_keep_alive=settings.keep_alive_timeout_s,
+        )
+    finally:
+        if metrics_dir is not None:
+            shutil.rmtree(metrics_dir, ignore_errors=True)
 
 
 if __name__ == "__main__":

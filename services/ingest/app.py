@@ -2,24 +2,25 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+import os
+import sys
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime
 
 import redis.asyncio
-from fastapi import FastAPI
-from fastapi.responses import JSONResponse
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client.multiprocess import MultiProcessCollector
 
 from services.ingest.articles_api import Validator, utc_now
 from services.ingest.audited_writer import AuditedWriter
 from services.ingest.auth import ApiKeys
-from services.ingest.body_limit import BodyLimit
-from services.ingest.content_type import JsonContentType
 from services.ingest.errors import install_handlers
-from services.ingest.header_limit import HeaderLimit
+from services.ingest.guard import RequestGuard
 from services.ingest.keys_routes import router as keys_router
 from services.ingest.rate_limit import RateLimiter
-from services.ingest.read_timeout import BodyReadTimeout
 from services.ingest.routes import router
 from services.render.kinds import Registry
 from shared.http_metrics import HttpMetrics, RequestMetrics
@@ -43,6 +44,9 @@ def create_app(settings: Settings, clock: Callable[[], datetime] = utc_now) -> F
         version="1",
         default_response_class=JSONResponse,
         lifespan=lifespan,
+        # Metrics are Prometheus's (/metrics); FastAPI's own OpenTelemetry hooks would only
+        # ask, on every request, whether a provider was configured.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.state.settings = settings
     app.state.api_keys = ApiKeys(client, settings.api_keys)
@@ -62,20 +66,41 @@ def create_app(settings: Settings, clock: Callable[[], datetime] = utc_now) -> F
 
     batch_path = router.prefix + "/articles:batch"
     app.add_middleware(
-        BodyLimit,
-        limit_for=lambda path: (
+        RequestGuard,
+        max_header_bytes=settings.max_header_bytes,
+        body_limit_for=lambda path: (
             settings.max_batch_request_bytes if path == batch_path else settings.max_request_bytes
         ),
+        body_read_timeout_s=settings.body_read_timeout_s,
+        json_only=lambda method, path: method == "PUT" or path == batch_path,
     )
-    app.add_middleware(BodyReadTimeout, timeout_s=settings.body_read_timeout_s)
-    app.add_middleware(
-        JsonContentType, applies=lambda method, path: method == "PUT" or path == batch_path
-    )
-    app.add_middleware(HeaderLimit, limit=settings.max_header_bytes)
-    # Outside the body limit and every handler, so each answer carries its request id and an
+    # Outside the guard and every handler, so each answer carries its request id and an
     # unexpected error still leaves in the one JSON shape; inside metrics, which count it.
     app.add_middleware(RequestIds)
     metrics = HttpMetrics()
-    app.add_route("/metrics", metrics.endpoint, include_in_schema=False)
+    app.add_route("/metrics", _metrics_endpoint(metrics), include_in_schema=False)
     app.add_middleware(RequestMetrics, metrics=metrics, routes=lambda: app.router.routes)
     return app
+
+
+def from_environment() -> FastAPI:
+    """The app as `python -m services.ingest` serves it, made in each worker process."""
+    # Large bodies are validated on a thread; a shorter switch interval than the default 5 ms
+    # bounds how long the event loop waits for the GIL behind one, so light requests stay fast.
+    sys.setswitchinterval(0.001)
+    return create_app(Settings())
+
+
+def _metrics_endpoint(metrics: HttpMetrics) -> Callable[[Request], Awaitable[Response]]:
+    """/metrics: this process's registry, or with several worker processes (Prometheus's
+    multiprocess mode, `PROMETHEUS_MULTIPROC_DIR`) every worker's counts summed. Process
+    metrics (CPU, memory) are per process and left out then."""
+    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        return metrics.endpoint
+    registry = CollectorRegistry()
+    MultiProcessCollector(registry)
+
+    async def endpoint(_: Request) -> Response:
+        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+
+    return endpoint

@@ -6,13 +6,13 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 
-from services.ingest.auth import ADMIN, ApiKey, authorized
+from services.ingest.auth import ADMIN, ApiKey, authorized, documented
 
 router = APIRouter(prefix="/v1")
 Admin = Annotated[ApiKey, Depends(authorized(ADMIN))]
 
 
-@router.get("/keys")
+@router.get("/keys", openapi_extra=documented())
 async def list_keys(request: Request, _: Admin) -> dict[str, Any]:
     """Every key (configured, then Redis's, oldest first) with its publisher and scopes."""
     return {"keys": [key.public() for key in await request.app.state.api_keys.every_key()]}

@@ -3,10 +3,17 @@
 -- ARGV: id, doc, digest, updated_ms, published_ms, publisher, target entries (JSON list, see
 --       shared/targets.py), key prefix (no MAXLEN: the dispatcher trims the stream, never
 --       past an entry a consumer group still needs; see shared/stream_trim.py)
+--
+-- Redis runs every script on its one thread, so what this one does per write bounds every
+-- writer's throughput: work that cannot change anything is skipped. A target the article's
+-- last revision already held was added to the target set and named then (neither is ever
+-- taken back), and its retraction record was cleared then (retract.lua empties `targets`, so
+-- after a takedown every target counts as new again); an article never stored before has no
+-- retraction record and no pending release.
 local akey, stream, sweep, names = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local id, doc, digest = ARGV[1], ARGV[2], ARGV[3]
 local updated, published = tonumber(ARGV[4]), tonumber(ARGV[5])
-local publisher, entries = ARGV[6], cjson.decode(ARGV[7])
+local publisher = ARGV[6]
 
 local cur = redis.call('HMGET', akey, 'publisher', 'hash', 'updated', 'rev', 'targets', 'retracted',
   'published')
@@ -20,10 +27,15 @@ if exists then
   if not retracted and cur[2] == digest then return {'unchanged', rev, ''} end
 end
 
+local entries = cjson.decode(ARGV[7])
 local old = decode_targets(cur[5])
 local held, touched = {}, {}
+local fresh, labelled, labels = {}, {}, {}  -- targets new to the article; those with a label
 for _, e in ipairs(entries) do
   local name, before = e.n, old[e.n]
+  -- Not held by the last revision, or held in the list form written before fingerprints
+  -- (whose writer may not have kept the sets this one keeps).
+  local new = not before or before[1] == ''
   local part, bytes, moved = 0, 0, false
   if e.s then
     if e.c then
@@ -39,11 +51,14 @@ for _, e in ipairs(entries) do
     redis.call('ZADD', index_key(name, part), e.s, id)
     if e.p then redis.call('HSET', payload_key(name, part), id, e.p) end
   end
-  if e.r then redis.call('ZREM', P .. 'gone:' .. name, id) end
-  -- A feed keeps the name its first article gave it: a later one (any publisher's) never
-  -- renames what others publish under. Configured names override this when read.
-  if e.l then redis.call('HSETNX', names, name, e.l) end
-  redis.call('SADD', P .. 'targets', name)
+  if new then
+    if e.r and exists then redis.call('ZREM', P .. 'gone:' .. name, id) end
+    fresh[#fresh + 1] = name
+    if e.l then
+      labelled[#labelled + 1] = name
+      labels[#labels + 1] = e.l
+    end
+  end
   held[name] = {e.f, part, bytes, e.r and 1 or 0}
   if not before or before[1] ~= e.f then touched[#touched + 1] = name end
 end
@@ -53,12 +68,25 @@ for name, before in pairs(old) do
     touched[#touched + 1] = name
   end
 end
+if #fresh > 0 then redis.call('SADD', P .. 'targets', unpack(fresh)) end
+-- A feed keeps the name its first article gave it: a later one (any publisher's) never
+-- renames what others publish under. Configured names override this when read.
+if #labelled > 0 then
+  local named, unnamed = redis.call('HMGET', names, unpack(labelled)), {}
+  for i = 1, #labelled do
+    if not named[i] then
+      unnamed[#unnamed + 1] = labelled[i]
+      unnamed[#unnamed + 1] = labels[i]
+    end
+  end
+  if #unnamed > 0 then redis.call('HSET', names, unpack(unnamed)) end
+end
 
 local time = redis.call('TIME')
 local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
 if published > now then
   redis.call('ZADD', sweep, published, 'release:' .. id)
-else
+elseif exists then
   redis.call('ZREM', sweep, 'release:' .. id)
 end
 

@@ -4,6 +4,7 @@ header size, body read timeout and keep-alive idle timeout."""
 from __future__ import annotations
 
 import json
+import re
 import socket
 import time
 from collections.abc import Iterator
@@ -59,7 +60,41 @@ def test_a_header_trickled_past_the_limit_is_refused_without_waiting_for_its_end
             answer = conn.recv(65536)
         except ConnectionResetError:
             return  # closed on it before its answer could be read: refused as well
-    assert status(answer) == 400, answer
+    assert status(answer) == 431, answer
+    error = json.loads(answer.partition(b"\r\n\r\n")[2])["error"]
+    assert (error["status"], error["code"]) == (431, "headers_too_large")
+
+
+def test_a_head_under_the_limit_may_arrive_in_many_pieces(ingest):
+    # 15 KB of headers, a kilobyte at a time: only what a head holds counts against 16 KB.
+    head = b"GET /healthz HTTP/1.1\r\nHost: x\r\n" + b"".join(
+        b"X-Padding-%d: %s\r\n" % (i, b"a" * 1000) for i in range(15)
+    )
+    with socket.create_connection(ingest, timeout=10) as conn:
+        for start in range(0, len(head), 1024):
+            conn.sendall(head[start : start + 1024])
+            time.sleep(0.005)
+        conn.sendall(b"\r\n")
+        assert status(conn.recv(65536)) == 200
+
+
+def test_a_large_body_does_not_count_against_the_next_requests_head(ingest):
+    # Pipelined: a 100 KB body, then the next request's head, split mid-head. The body's
+    # bytes arrive while no head is incomplete; only the second head's count.
+    body = json.dumps({"title": "x" * 100_000}).encode()
+    first = (
+        b"PUT /v1/articles/a HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        b"Authorization: Bearer %s\r\nContent-Length: %d\r\n\r\n" % (API_KEY.encode(), len(body))
+    ) + body
+    second = b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    with socket.create_connection(ingest, timeout=10) as conn:
+        conn.sendall(first + second[:20])
+        time.sleep(0.2)
+        conn.sendall(second[20:])
+        answer = b""
+        while chunk := conn.recv(65536):
+            answer += chunk
+    assert re.findall(rb"HTTP/1\.1 (\d{3}) ", answer) == [b"422", b"200"], answer
 
 
 def test_a_stalled_body_is_408_in_the_error_shape(ingest):

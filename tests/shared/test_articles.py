@@ -92,3 +92,43 @@ def test_an_article_stored_before_fingerprints_is_rewritten_whole(write, db, see
     assert last_event(db)["targets"] == TARGETS | {"feed:section:eski"}
     assert db.zscore("nw:idx:feed:section:eski", seed_article["id"]) is None
     assert set(json.loads(db.hget(key, "targets"))) == TARGETS
+
+
+def test_an_article_published_again_after_a_takedown_leaves_no_tombstone(
+    write, retract, db, seed_article
+):
+    # The write step clears a target's retraction record only for targets new to the
+    # article (its last revision did not hold them); a takedown empties what it held.
+    article_id, gone = seed_article["id"], "nw:gone:feed:tag:nato"
+    write(seed_article)
+    retract(article_id)
+    assert db.zscore(gone, article_id) is not None
+    without = {**seed_article, "tags": ["Rusya"], "updated_at": "2026-01-18T12:00:00+03:00"}
+    assert write(without).status == "created"  # back, but no longer tagged NATO
+    assert db.zscore(gone, article_id) is not None  # so NATO's feed keeps its tombstone
+    assert db.zscore("nw:gone:feed:tag:rusya", article_id) is None
+    again = {**seed_article, "updated_at": "2026-01-18T13:00:00+03:00"}
+    assert write(again).status == "updated"  # tagged NATO again
+    assert db.zscore(gone, article_id) is None
+    assert db.zscore("nw:idx:feed:tag:nato", article_id) is not None
+
+
+def test_a_feed_keeps_the_name_its_first_article_gave_it(write, db, seed_article):
+    write({**seed_article, "tags": ["AGİT"]})
+    later = {**seed_article, "id": "baska-haber", "tags": ["Agit", "Yeni Etiket"]}
+    write(later)
+    assert db.hget("nw:names", "feed:tag:agit") == "AGİT"
+    assert db.hget("nw:names", "feed:tag:yeni-etiket") == "Yeni Etiket"
+    untagged = {t for t in TARGETS if not t.startswith("feed:tag:")}
+    expected = untagged | {"feed:tag:agit", "feed:tag:yeni-etiket"}
+    assert set(db.smembers("nw:targets")) == expected
+
+
+def test_an_embargoed_article_brought_forward_leaves_the_sweeper(write, db, seed_article):
+    release = datetime.now(UTC).replace(microsecond=0) + timedelta(hours=2)
+    write({**seed_article, "published_at": release.isoformat(), "updated_at": None})
+    member = f"release:{seed_article['id']}"
+    assert db.zscore("nw:sweep", member) is not None
+    later = (release + timedelta(minutes=1)).isoformat()
+    assert write({**seed_article, "updated_at": later}).status == "updated"
+    assert db.zscore("nw:sweep", member) is None
