@@ -45,8 +45,9 @@ def content_type(path: str) -> str:
     return CONTENT_TYPES.get(path.rpartition(".")[2], "application/octet-stream")
 
 
-def encode(path: str, body: bytes, brotli_quality: int) -> Artifact:
-    """Build an artifact with its gzip and brotli variants, compressed once, here."""
+def encode(path: str, body: bytes, brotli_quality: int = 0) -> Artifact:
+    """Build an artifact with its gzip variant, and a brotli one unless `brotli_quality`
+    is 0, compressed once, here."""
     if path.rpartition(".")[2] in _INCOMPRESSIBLE:
         return Artifact(path, body)
     return Artifact(
@@ -55,7 +56,7 @@ def encode(path: str, body: bytes, brotli_quality: int) -> Artifact:
         # libdeflate: level 6 in half zlib's time, and a little smaller. A build compresses
         # three feed formats, so this was a third of a warm feed build's time.
         gzip=deflate.gzip_compress(body, 6),
-        br=brotli.compress(body, quality=brotli_quality),
+        br=brotli.compress(body, quality=brotli_quality) if brotli_quality else None,
     )
 
 

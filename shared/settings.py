@@ -50,8 +50,9 @@ class Settings(BaseSettings):
     # PUT spends most of its time in Python. Their /metrics share one directory.
     ingest_workers: int = Field(default=2, ge=1, le=64)
     # Per-key rate limit (GCRA in Redis): a steady rate with bursts of up to `burst` requests;
-    # a batch is one request. The default sits above what one ingest process does here
-    # (~1,400 PUT/s), so it binds only a runaway client; 0 turns the limit off.
+    # a batch is one request. The default sits above what ingest does here (under 1,000
+    # PUT/s on 2 cores), so it binds only a runaway client; 0 turns the limit off. Processes
+    # lease tokens in small lots (services/ingest/rate_limit.py), not one Redis call each.
     rate_limit_per_s: float = Field(default=2000.0, ge=0)
     rate_limit_burst: int = Field(default=4000, ge=1)
     # Hostile input. A body_html nesting deeper, with more elements (re-opened formatting
@@ -89,8 +90,10 @@ class Settings(BaseSettings):
 
     # Rendering.
     feed_size: int = Field(default=50, ge=1, le=1000)
-    # Quality 5 is within ~3% of 9's size at a fifth of the time, on the build's hot path.
-    brotli_quality: int = Field(default=5, ge=0, le=11)
+    # Brotli variants beside the gzip ones: 0 (the default) writes none. On 50-item feeds,
+    # quality 5 came out 0.6% smaller than gzip -6 and took twice its time, on the build's
+    # hot path (bench/feed_build.py); clients that accept br get the gzip variant instead.
+    brotli_quality: int = Field(default=0, ge=0, le=11)
     # Each worker process's memory caches, bounded by bytes (an article may hold a 1 MB body):
     # parsed articles, and feed entries rendered once for every feed that shows them.
     reader_cache_mb: int = Field(default=64, ge=1)

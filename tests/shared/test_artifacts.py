@@ -23,6 +23,13 @@ def test_encode_variants_decompress_to_the_body() -> None:
     assert len(artifact.br) < len(FEED)
 
 
+def test_quality_zero_writes_no_brotli_variant() -> None:
+    artifact = encode("feeds/sections/dunya.rss", FEED, 0)
+    assert artifact.br is None
+    assert artifact.gzip is not None
+    assert gzip.decompress(artifact.gzip) == FEED
+
+
 def test_encode_is_deterministic() -> None:
     # Same input, same bytes: no gzip timestamp sneaks in, so rebuilds don't churn.
     first = encode("feeds/all.atom", FEED, 5)
