@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: venv chromium run test lint format bench lock clean
+.PHONY: venv chromium bench-tools run test lint format bench lock clean
 
 venv: $(STAMP)
 
@@ -27,6 +27,15 @@ chromium:
 		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y --no-install-recommends chromium; \
 	}
 
+# The benchmarks drive wrk (a C load generator) and compare with nginx serving the same files.
+bench-tools:
+	@command -v wrk >/dev/null && command -v nginx >/dev/null || { \
+		if [ "$$(id -u)" -ne 0 ] && command -v sudo >/dev/null; then SUDO=sudo; else SUDO=; fi; \
+		$$SUDO apt-get update && \
+		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y --no-install-recommends \
+			wrk nginx-light; \
+	}
+
 run: venv
 	$(BIN)/python -m devstack
 
@@ -35,7 +44,7 @@ test: venv chromium
 	$(BIN)/ruff format --check .
 	$(BIN)/pytest
 
-bench: venv
+bench: venv bench-tools
 	$(BIN)/python -m bench
 
 # requirements.lock: every runtime dependency of pyproject.toml, transitive ones too, pinned

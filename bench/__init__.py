@@ -1,11 +1,14 @@
 """Benchmarks of a whole Newswire stack on this machine; they print figures, never assert.
 
-    .venv/bin/python -m bench                        # all three, then a summary table
-    .venv/bin/python -m bench.ingest_throughput      # single-PUT ingest
+    .venv/bin/python -m bench                        # all five, then a summary table
+    .venv/bin/python -m bench.serve                  # the feeds service beside nginx (wrk)
+    .venv/bin/python -m bench.feed_build             # a feed's build against bare lxml RSS
+    .venv/bin/python -m bench.ingest_throughput      # single-PUT ingest (wrk)
     .venv/bin/python -m bench.batch_ingest           # POST /v1/articles:batch
-    .venv/bin/python -m bench.publish_latency        # PUT to visible in a section feed
+    .venv/bin/python -m bench.publish_latency        # PUT sent to visible in its feeds
 
-Each starts its own throwaway stack (devstack.stack.Stack) under a temporary directory.
+The stack benchmarks start their own throwaway stack (devstack.stack.Stack) under a
+temporary directory. wrk and nginx come from `make bench-tools`.
 """
 
 try:

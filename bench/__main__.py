@@ -1,6 +1,9 @@
-"""`make bench`: every benchmark in turn, each on a fresh stack, then one summary table.
+"""`make bench`: every benchmark of the speed targets in turn, then one summary table.
 
-.venv/bin/python -m bench [--requests N] [--batches N] [--duration S] [--rate R]
+.venv/bin/python -m bench [--only NAME] [--batches N] [--duration S] [--rate R]
+
+Each stack benchmark runs on a fresh stack; `serve` starts the feeds service and nginx on a
+folder of its own; `feed-build` times the build functions in this process.
 """
 
 from __future__ import annotations
@@ -9,7 +12,7 @@ import argparse
 import sys
 import time
 
-from bench import batch_ingest, ingest_throughput, publish_latency
+from bench import batch_ingest, feed_build, ingest_throughput, publish_latency, serve
 from bench.common import (
     Figure,
     StackFailed,
@@ -21,6 +24,8 @@ from bench.common import (
 )
 
 BENCHMARKS = {
+    "serve": serve,
+    "feed-build": feed_build,
     "ingest": ingest_throughput,
     "batch": batch_ingest,
     "latency": publish_latency,
@@ -35,10 +40,11 @@ def parser() -> argparse.ArgumentParser:
         choices=list(BENCHMARKS),
         help="run just this benchmark (repeatable); default: all",
     )
-    p.add_argument("--requests", type=positive_int, help="single PUTs to time (5000)")
-    p.add_argument("--connections", type=positive_int, help="keep-alive connections for PUTs (6)")
+    p.add_argument("--connections", type=positive_int, help="keep-alive connections for PUTs (16)")
     p.add_argument("--batches", type=positive_int, help="batches of 1,000 to time (10)")
-    p.add_argument("--duration", type=positive, help="seconds of publishing for latency (30)")
+    p.add_argument(
+        "--duration", type=positive, help="seconds of each timed run: PUTs, latency (10, 30)"
+    )
     p.add_argument("--rate", type=positive, help="articles per second for latency (20)")
     add_stack_arguments(p)
     return p

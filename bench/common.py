@@ -196,11 +196,12 @@ def start_extra_workers(stack: Stack, count: int, service: str = "worker") -> No
 
 
 def stop_builders(stack: Stack) -> None:
-    """Stop the dispatcher and workers, so ingest has the machine to itself.
+    """Stop the dispatcher and every worker (card and push workers too), so ingest and Redis
+    have the machine to themselves.
 
     Events stay in the stream; the stack is thrown away afterwards anyway.
     """
-    for name in [n for n in stack.processes.running if n.startswith(("dispatcher", "worker"))]:
+    for name in [n for n in stack.processes.running if n not in ("ingest", "feeds")]:
         stack.processes.kill(name)
 
 
@@ -255,9 +256,10 @@ def describe(stack: Stack, workers: int = 1) -> list[str]:
         f"machine: {os.cpu_count()} CPUs ({cpu}), {platform.system()} {platform.release()}, "
         f"Python {platform.python_version()}, load average {load}",
         f"stack:   {info.get('server_name', 'redis')} "
-        f"{info.get('valkey_version', info['redis_version'])}, ingest and feeds one uvicorn "
-        f"process each, one dispatcher, {workers} Celery worker(s) of concurrency 1; the load "
-        f"generator runs on the same machine",
+        f"{info.get('valkey_version', info['redis_version'])}, ingest {settings.ingest_workers} "
+        f"uvicorn process(es), feeds one {settings.feeds_server} process, one dispatcher, "
+        f"{workers} Celery worker(s) of concurrency 1; the load generator runs on the same "
+        f"machine",
         f"settings: store={settings.store_backend} debounce_window_ms={settings.debounce_window_ms}"
         f" feed_size={settings.feed_size} brotli_quality={settings.brotli_quality}"
         f" build_lease_ms={settings.build_lease_ms}",
@@ -363,6 +365,10 @@ class CpuMeter:
         self.wall = time.monotonic() - self.wall
         self.used = {k: after[k] - self.before.get(k, 0.0) for k in after}
         return self
+
+    def share(self, name: str) -> float:
+        """The share of one core `name` used (the load generator is "bench client")."""
+        return self.used.get(name, 0.0) / self.wall if self.wall else 0.0
 
     def line(self) -> str:
         if not self.used:

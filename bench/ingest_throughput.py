@@ -1,26 +1,28 @@
-"""Single-PUT ingest throughput: many `PUT /v1/articles/{id}` over keep-alive connections.
+"""Single-PUT ingest throughput: `PUT /v1/articles/{id}` from wrk over keep-alive connections.
 
-    .venv/bin/python -m bench.ingest_throughput [--requests 5000] [--connections 6]
+    .venv/bin/python -m bench.ingest_throughput [--duration 10] [--connections 16]
 
-Each client thread owns one persistent HTTP/1.1 connection and sends its share of the
-requests back to back. Bodies are serialized before the clock starts, so the load generator
-(which shares the machine with the stack) spends its CPU on little more than the sockets.
+wrk (a C load generator, `make bench-tools`) sends the PUTs: a Lua script makes each
+request's article from one corpus article, with its own id, section, three tags and author,
+so every PUT creates an article and touches a dozen targets as a real one does. wrk's CPU
+time is reported beside the figure: it shares the two cores with the stack.
 """
 
 from __future__ import annotations
 
 import argparse
-import http.client
-import threading
+import re
+import resource
+import shutil
+import subprocess
+import tempfile
 import time
-from collections import Counter
-from dataclasses import dataclass, field
-from typing import Any
-from urllib.parse import urlsplit
+from pathlib import Path
 
 import orjson
 
 from bench.common import (
+    ROOT,
     ArticleFactory,
     CpuMeter,
     Figure,
@@ -32,6 +34,7 @@ from bench.common import (
     describe,
     env_overrides,
     positive_int,
+    redis_client,
     run_main,
     running_stack,
     say,
@@ -39,136 +42,124 @@ from bench.common import (
     stop_builders,
     wait_settled,
 )
+from bench.lua_stats import LuaSampler
 
-TARGET_PER_S = 1_000
-
-
-@dataclass
-class ClientStats:
-    done: int = 0
-    errors: int = 0
-    statuses: Counter[int] = field(default_factory=Counter)
-    first_error: str = ""
+TARGET_PER_S = 1_500
+SCRIPT = ROOT / "bench" / "wrk" / "put_articles.lua"
 
 
-def put_all(
-    base_url: str,
-    token: str,
-    requests: list[tuple[str, bytes]],
-    connections: int,
-    progress: Progress | None = None,
-) -> tuple[float, list[ClientStats]]:
-    """Send every (path, body) as a PUT over `connections` keep-alive connections.
-
-    Returns:
-        Seconds from the first request to the last response, and each client's counts.
-    """
-    url = urlsplit(base_url)
-    headers = {
-        "Authorization": f"Bearer {token}",
-        "Content-Type": "application/json",
+def article_template() -> bytes:
+    """A corpus article as JSON, with the placeholders the wrk script fills in."""
+    article = ArticleFactory(run="wrk").make(1)
+    article |= {
+        "id": "@ID@",
+        "url": "https://haber.example.com.tr/haber/@ID@",
+        "title": article["title"].rpartition(" (")[0] + " (@N@)",
+        "section": "@SECTION@",
+        "tags": ["@TAGS@"],
+        "authors": [{"name": "@AUTHOR@"}],
+        "comments_url": "https://haber.example.com.tr/haber/@ID@#yorumlar",
+        "related": [],
     }
-    stats = [ClientStats() for _ in range(connections)]
-    start = threading.Barrier(connections + 1)
+    return orjson.dumps(article).replace(b'["@TAGS@"]', b"[@TAGS@]")
 
-    def client(index: int) -> None:
-        mine = stats[index]
-        conn = http.client.HTTPConnection(url.hostname, url.port, timeout=30)
-        start.wait()
-        for path, body in requests[index::connections]:
-            try:
-                conn.request("PUT", path, body, headers)
-                response = conn.getresponse()
-                response.read()
-                mine.statuses[response.status] += 1
-                if response.status not in (200, 201):
-                    mine.errors += 1
-                    mine.first_error = mine.first_error or f"HTTP {response.status}"
-            except (OSError, http.client.HTTPException) as exc:
-                mine.errors += 1
-                mine.first_error = mine.first_error or f"{type(exc).__name__}: {exc}"
-                conn.close()  # the next request opens a fresh connection
-            mine.done += 1
-        conn.close()
 
-    threads = [threading.Thread(target=client, args=(i,), daemon=True) for i in range(connections)]
-    for thread in threads:
-        thread.start()
-    start.wait()
-    began = time.monotonic()
-    while alive := [thread for thread in threads if thread.is_alive()]:
-        alive[0].join(timeout=0.25)
-        if progress is not None:
-            done = sum(s.done for s in stats)
-            rate = done / max(time.monotonic() - began, 1e-9)
-            progress.update(f"{done:,}/{len(requests):,} PUTs, {rate:,.0f}/s")
-    for thread in threads:
-        thread.join()
-    return time.monotonic() - began, stats
+def wrk_put(
+    url: str, token: str, connections: int, seconds: float, template: Path, run: str
+) -> tuple[float, int, str, float]:
+    """Run wrk; returns (responses/s, non-2xx responses, its output, its CPU seconds)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    command = [
+        "wrk",
+        "-t2",
+        f"-c{connections}",
+        f"-d{max(1, round(seconds))}s",
+        "--latency",
+        "-s",
+        str(SCRIPT),
+    ]
+    out = subprocess.run(
+        [*command, url, "--", str(template), token, run],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    bad = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
+    return rate, int(bad.group(1)) if bad else 0, out, cpu
 
 
 def run(args: argparse.Namespace) -> list[Figure]:
-    say(f"== single-PUT ingest throughput: {args.requests:,} PUTs, {args.connections} connections")
-    factory = ArticleFactory()
-    warm = [factory.make(n) for n in range(args.warmup)]
-    articles = [factory.make(n) for n in range(args.warmup, args.warmup + args.requests)]
-
-    def encode(batch: list[dict[str, Any]]) -> list[tuple[str, bytes]]:
-        return [(f"/v1/articles/{a['id']}", orjson.dumps(a)) for a in batch]
-
-    requests_warm, requests_timed = encode(warm), encode(articles)
-    size = sum(len(body) for _, body in requests_timed) / len(requests_timed)
-    with running_stack(env_overrides(args.env)) as stack:
+    if shutil.which("wrk") is None:
+        raise SystemExit("wrk is not installed: run `make bench-tools` (apt-get install wrk)")
+    say(
+        f"== single-PUT ingest throughput: wrk -t2 -c{args.connections} for {args.duration}s, "
+        "a new article per PUT"
+    )
+    with (
+        tempfile.TemporaryDirectory(prefix="newswire-put-") as tmp,
+        running_stack(env_overrides(args.env)) as stack,
+    ):
+        template = Path(tmp) / "article.json"
+        template.write_bytes(article_template())
         for line in describe(stack):
             say(line)
         token = stack.http.headers["Authorization"].removeprefix("Bearer ")
-        say(f"warm-up: {len(requests_warm)} PUTs (not counted)")
-        put_all(stack.ingest_url, token, requests_warm, args.connections)
+        say("warm-up: 2 s of PUTs (not counted)")
+        wrk_put(stack.ingest_url, token, args.connections, 2, template, "warm")
         if args.ingest_only:
             stop_builders(stack)
-            say("ingest only: dispatcher and worker stopped; events wait in the stream")
+            say("ingest only: dispatcher and workers stopped; events wait in the stream")
         else:
             # Start from a quiet stack: the warm-up's own builds are not part of the figure.
             wait_settled(stack, 60, Progress("warm-up builds"))
         builds_before = builds(stack)
         scripts_before = script_stats(stack)
-        say(f"measuring: {len(requests_timed):,} PUTs of {size / 1024:.1f} KB each")
+        say(f"measuring: {len(template.read_bytes()) / 1024:.1f} KB per PUT")
         profiler = Profiler(stack, args.profile, ("ingest",)).start()
         meter = CpuMeter(stack).start()
-        elapsed, stats = put_all(
-            stack.ingest_url, token, requests_timed, args.connections, Progress("put")
+        # One second of every script's cost inside Redis, from the middle of the run.
+        sampler = LuaSampler(redis_client(stack), args.duration / 2 - 0.5, 1.0).start()
+        began = time.monotonic()
+        rate, errors, out, wrk_cpu = wrk_put(
+            stack.ingest_url, token, args.connections, args.duration, template, "timed"
         )
+        elapsed = time.monotonic() - began
         meter.stop()
+        lua = sampler.join()
         profiler.stop()
         built = builds(stack) - builds_before
         calls, usec = (b - a for a, b in zip(scripts_before, script_stats(stack), strict=True))
 
-    done = sum(s.done for s in stats)
-    errors = sum(s.errors for s in stats)
-    statuses = sum((s.statuses for s in stats), Counter())
-    rate = (done - errors) / elapsed
+    generator = wrk_cpu / elapsed
+    latency = re.search(r"^\s+99%\s+(\S+)", out, re.MULTILINE)
     say(
-        f"result:  {done - errors:,} articles in {elapsed:.2f}s = {rate:,.0f} articles/s; "
-        f"{errors} errors; HTTP statuses {dict(sorted(statuses.items()))}"
+        f"result:  {rate:,.0f} PUTs/s for {elapsed:.1f}s; {errors} non-2xx; "
+        f"p99 {latency.group(1) if latency else '?'}"
     )
-    first_errors = {s.first_error for s in stats if s.first_error}
-    if first_errors:
-        say(f"errors:  {'; '.join(sorted(first_errors))}")
     say(meter.line())
     say(f"builds:  {built} finished during the run (nw:builds)")
     if calls:
         say(
-            f"redis:   {calls:,} Lua script calls (upserts and build coordination), "
-            f"{usec / calls:.0f} µs each inside Redis"
+            f"redis:   {calls:,} Lua script calls (upserts, rate-limit leases and build "
+            f"coordination), {usec / calls:.0f} µs each inside Redis"
         )
+    say(lua.line())
+    upsert = lua.per_call("upsert")
     return [
         Figure(
-            f"single PUT ({args.connections} conns)",
-            f"{rate:,.0f} articles/s",
+            f"single PUT, builds {'stopped' if args.ingest_only else 'running'}",
+            f"{rate:,.0f} articles/s (load generator wrk: {generator:.0%} of a core)",
             f"≥ {TARGET_PER_S:,}/s",
             rate >= TARGET_PER_S,
         ),
-        Figure("single PUT errors", f"{errors} of {done:,}", "0", errors == 0),
+        Figure(
+            "upsert Lua inside Redis",
+            f"{upsert:.0f} µs/call" if upsert is not None else "(not sampled)",
+        ),
+        Figure("single PUT errors", f"{errors}", "0", errors == 0),
     ]
 
 
@@ -176,12 +167,9 @@ def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="python -m bench.ingest_throughput", description=__doc__.splitlines()[0]
     )
-    p.add_argument("--requests", type=positive_int, default=5_000, help="timed PUTs (default 5000)")
+    p.add_argument("--duration", type=positive_int, default=10, help="seconds of PUTs (10)")
     p.add_argument(
-        "--connections", type=positive_int, default=6, help="keep-alive connections (default 6)"
-    )
-    p.add_argument(
-        "--warmup", type=positive_int, default=300, help="untimed PUTs first (default 300)"
+        "--connections", type=positive_int, default=16, help="keep-alive connections (16)"
     )
     add_ingest_only_argument(p)
     add_stack_arguments(p)

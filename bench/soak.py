@@ -59,7 +59,7 @@ from bench.common import (
     say,
     stack_settings,
 )
-from bench.publish_latency import PollBudget, Section, Tracker, percentile, poll, publish
+from bench.publish_latency import PollBudget, Tracker, Watched, percentile, poll, publish
 from devstack.redis_server import free_port
 from devstack.services import ROOT, wait_http
 from devstack.stack import busy
@@ -304,8 +304,6 @@ def memory_figure(name: str, before: float, after: float) -> Figure:
 
 
 def run(args: argparse.Namespace) -> list[Figure]:
-    from shared.slugs import slugify
-
     count = int(args.rate * args.duration)
     names = SECTIONS[: args.sections]
     say(
@@ -317,15 +315,13 @@ def run(args: argparse.Namespace) -> list[Figure]:
         var.mkdir(parents=True, exist_ok=True)
         run_ = DevRun(var, env_overrides(args.env)).start()
         try:
-            return soak(run_, args, count, [Section(n, slugify(n)) for n in names])
+            return soak(run_, args, count, list(names))
         finally:
             run_.stop()
             say(f"log: {run_.log_path}" if args.keep else "")
 
 
-def soak(
-    run_: DevRun, args: argparse.Namespace, count: int, sections: list[Section]
-) -> list[Figure]:
+def soak(run_: DevRun, args: argparse.Namespace, count: int, sections: list[str]) -> list[Figure]:
     db = run_.redis()
     server = db.info("server")
     version = server.get("valkey_version", server["redis_version"])
@@ -336,7 +332,11 @@ def soak(
         f"debounce_window_ms={settings.debounce_window_ms}"
     )
     # Sections and tags are picked with fixed seeds, so every run sends the same load.
-    factory = ArticleFactory(run="soak", sections=tuple(s.name for s in sections))
+    from shared.slugs import slugify
+
+    factory = ArticleFactory(run="soak", sections=tuple(sections))
+    # Section feeds only: the soak watches what the newsroom reads first.
+    feeds = {("section", slugify(n)): Watched("section", slugify(n)) for n in sections}
     guid_prefix = f"tag:{settings.site_host},{settings.tag_date}:article:"
     [(last_before, _)] = db.xrevrange("nw:events", count=1) or [(b"0-0", None)]
     first_id = "(" + last_before.decode()
@@ -345,11 +345,11 @@ def soak(
     budget = PollBudget(200)
     threads = [
         threading.Thread(target=poll, args=(run_, s, tracker, 0.02, budget, stop), daemon=True)
-        for s in sections
+        for s in feeds.values()
     ]
     publisher = threading.Thread(
         target=publish,
-        args=(run_, factory, sections, tracker, args.rate, count, guid_prefix),
+        args=(run_, factory, sections, feeds, tracker, args.rate, count, guid_prefix),
         daemon=True,
     )
     killer = Killer(run_, args.kill_every, threading.Event())
@@ -363,7 +363,7 @@ def soak(
         if start_memory is None and time.monotonic() - began >= args.warmup:
             start_memory = sample_memory(run_, db)
         progress.update(
-            f"{tracker.published:,}/{count:,} published, {len(tracker.latencies):,} seen, "
+            f"{tracker.published:,}/{count:,} published, {tracker.sightings():,} seen, "
             f"{killer.kills} kills, {run_.restarts[KILLED]} restarts"
         )
     loaded = time.monotonic() - began
@@ -389,8 +389,8 @@ def soak(
         time.sleep(0.2)
     settled = time.monotonic() - settle_began
     stop.set()
-    for section in sections:
-        section.wake.set()
+    for feed in feeds.values():
+        feed.wake.set()
     for thread in threads:
         thread.join(timeout=5)
 
@@ -398,7 +398,7 @@ def soak(
     events, processed = outcome.events, outcome.processed
     finished = sum(run_.builds.values()) - builds_before
     duplicates = sum(n - 1 for n in run_.builds.values() if n > 1)
-    latencies = sorted(tracker.latencies)
+    latencies = sorted(tracker.latencies["section"])
     unseen = tracker.pending()
     # An article never seen is later than any seen: it ranks above them all.
     ranked = latencies + [float("inf")] * unseen
