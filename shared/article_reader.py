@@ -51,15 +51,29 @@ class ArticleReader:
         ids = self._redis.zrevrangebyscore(
             keys.index(target), self.now_ms(), "-inf", start=0, num=limit
         )
+        if not ids:
+            return []
+        # Digests first: an article already parsed at its digest is not read again (a feed
+        # build reads fifty documents of kilobytes each, twice); only new or changed ones are.
         pipe = self._redis.pipeline(transaction=False)
         for article_id in ids:
-            pipe.hmget(_ARTICLE_PREFIX + article_id.decode(), "hash", "doc")
-        parsed = [
-            self._parse(article_id, digest, doc)
-            for article_id, (digest, doc) in zip(ids, pipe.execute() if ids else [], strict=True)
-            if doc
-        ]
-        return [article for article in parsed if article is not None]
+            pipe.hget(_ARTICLE_PREFIX + article_id.decode(), "hash")
+        found: dict[bytes, Article | None] = {}
+        unread = []
+        for article_id, digest in zip(ids, pipe.execute(), strict=True):
+            cached = self.cache.get((article_id, digest)) if digest else None
+            if cached is None:
+                unread.append(article_id)
+            else:
+                found[article_id] = cached
+        if unread:
+            pipe = self._redis.pipeline(transaction=False)
+            for article_id in unread:
+                pipe.hmget(_ARTICLE_PREFIX + article_id.decode(), "hash", "doc")
+            for article_id, (digest, doc) in zip(unread, pipe.execute(), strict=True):
+                if doc:
+                    found[article_id] = self._parse(article_id, digest, doc)
+        return [article for article in map(found.get, ids) if article is not None]
 
     def article(self, article_id: str) -> StoredArticle:
         """One article by id, with what its state means for output."""
