@@ -21,8 +21,8 @@ with `build_feed`, as a worker does.
 
 The target applies to the warm build. Each build is timed by the clock on the wall and by
 the CPU time of the process; the bare RSS and the warm build alternate round by round, so a
-machine whose speed drifts weighs on both sides of the ratio alike. The HTML page and `build_feed` (the model) are timed
-alongside, for the record, and not counted in the ratio.
+machine whose speed drifts weighs on both sides of the ratio alike. The HTML page and
+`build_feed` (the model) are timed alongside, for the record, and not counted in the ratio.
 
 Every article gets a body of its own by default: the seed body with the words of each
 paragraph shuffled (same language, markup and length, no long run shared with another
