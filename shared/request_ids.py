@@ -8,13 +8,13 @@ shape; the client learns the id, never the exception's text or where it happened
 
 from __future__ import annotations
 
-import itertools
 import json
 import logging
-import os
 import re
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from shared.process_names import ProcessNames
 
 _NAME = b"x-request-id"  # X-Request-Id as ASGI servers hand header names over: lowercased
 # Ids other systems make (UUIDs, trace ids, base64 tokens); anything else could forge log
@@ -24,18 +24,8 @@ _SANE = re.compile(r"[A-Za-z0-9._:+/=-]{1,128}")
 log = logging.getLogger("newswire.requests")
 
 
-# New ids are a random prefix drawn once per process and a count: unique without asking
-# the kernel for randomness on every request (32 hex digits, as a UUID would be).
-_PREFIX = os.urandom(8).hex()
-_counter = itertools.count()
-
-
-def _new_prefix() -> None:
-    global _PREFIX, _counter
-    _PREFIX, _counter = os.urandom(8).hex(), itertools.count()
-
-
-os.register_at_fork(after_in_child=_new_prefix)  # a forked server process counts on its own
+# New ids: 16 hex digits of this process's tag and 16 of its count (32, as a UUID's).
+_IDS = ProcessNames(8)
 
 
 def request_id_for(header: bytes | None) -> str:
@@ -44,7 +34,7 @@ def request_id_for(header: bytes | None) -> str:
         sent = header.decode("latin-1")
         if _SANE.fullmatch(sent):
             return sent
-    return f"{_PREFIX}{next(_counter):016x}"
+    return f"{_IDS.tag}{_IDS.next():016x}"
 
 
 class RequestIds:

@@ -151,15 +151,6 @@ def validate_items(
     return batch
 
 
-def validate_batch(data: Any, settings: Settings, now: datetime | None = None) -> Batch:
-    """Validate `{"articles": [...]}`; one bad item does not fail the others.
-
-    Raises:
-        InvalidArticle: as `batch_items`.
-    """
-    return validate_items(batch_items(data, settings), settings, now or datetime.now(UTC))
-
-
 def _tags(item: Any) -> int:
     """How many tags an article's HTML may hold (what its validation costs grows with)."""
     html = item.get("body_html") if isinstance(item, dict) else None

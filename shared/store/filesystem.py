@@ -5,7 +5,6 @@ from __future__ import annotations
 import errno
 import fcntl
 import gzip
-import itertools
 import os
 import stat
 import time
@@ -19,6 +18,7 @@ import brotli
 
 from shared.artifacts import Artifact, safe_path
 from shared.events import event_id_key
+from shared.process_names import ProcessNames
 from shared.store import DEFAULT_CACHE_BYTES, ArtifactStore, Listed
 from shared.store.memory_cache import ArtifactCache
 
@@ -31,19 +31,10 @@ _NAME_MAX = 255
 _PATH_MAX = 4096 - 256  # room for the root folder in front
 # What lookups of a name that is not a served file fail with: missing, a file where a folder
 # was expected, a symlink refused by O_NOFOLLOW (ELOOP), or a name too long to exist.
-# Temporary files are named by process: a random tag (pids repeat across containers that
-# share the volume, and across restarts) and a count.
-_temp_tag = os.urandom(6).hex()
-_temp_names = itertools.count()
-
-
-def _new_temp_tag() -> None:
-    global _temp_tag
-    _temp_tag = os.urandom(6).hex()
-
-
-os.register_at_fork(after_in_child=_new_temp_tag)  # Celery's pool processes fork
 _NOT_THERE = {errno.ENOENT, errno.ENOTDIR, errno.ELOOP, errno.ENAMETOOLONG, errno.EISDIR}
+# Temporary files are named by process, not by pid: pids repeat across containers that share
+# the volume, and across restarts.
+_TEMP_NAMES = ProcessNames(6)
 
 
 class FilesystemStore(ArtifactStore):
@@ -216,7 +207,7 @@ class FilesystemStore(ArtifactStore):
         # the rename finds none: a build writes a dozen files, and `tempfile`'s name draws
         # and checks showed in its profile. Files are world-readable (0644), so a web server
         # running as another user (nginx) can serve the folder.
-        tmp = f"{self._state}/tmp/{_temp_tag}.{next(_temp_names)}"
+        tmp = f"{self._state}/tmp/{_TEMP_NAMES.tag}.{_TEMP_NAMES.next()}"
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
         try:
             with os.fdopen(fd, "wb") as handle:
