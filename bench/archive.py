@@ -38,8 +38,8 @@ def archive(
 def load_pipelined(stack: Stack, articles: Iterator[dict[str, Any]], n: int) -> float:
     """Write through the write step (Lua), pipelined, 1,000 at a time; returns articles/s."""
     from services.render.kinds import Registry
-    from shared.articles import ArticleWriter
-    from shared.models import Article
+    from shared.article import Article
+    from shared.state.article_writer import ArticleWriter
 
     settings = stack_settings(stack)
     context = {"default_language": settings.language}

@@ -33,9 +33,9 @@ from bench.common import (
     run_main,
     say,
 )
-from services.render.card_background import CARD_SIZE, decode_background
-from services.render.card_image import CardContent, CardStyle, render_card
-from shared.turkish import format_date
+from services.render.card.background import CARD_SIZE, decode_background
+from services.render.card.image import CardContent, CardStyle, render_card
+from shared.language.turkish import format_date
 
 TARGET_MEDIAN_MS = 20
 TARGET_KB = 150

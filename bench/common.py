@@ -69,7 +69,7 @@ class ArticleFactory:
     def __init__(
         self, run: str | None = None, sections: tuple[str, ...] = SECTIONS, tags: int = 3
     ) -> None:
-        from shared.slugs import slugify
+        from shared.language.slugs import slugify
 
         self._slugify = slugify
         self.seed, self.site = load_corpus()

@@ -13,7 +13,7 @@ with `build_feed`, as a worker does.
   pubDate, dc:creator, media:content: what our RSS carries) and serialized, uncompressed.
   The floor: what any RSS of these items costs in Python.
 - three-format build: RSS, Atom and JSON Feed from `RENDERERS`, each through
-  `shared.artifacts.encode` (gzip, and brotli if `brotli_quality` asks for it: not by
+  `shared.store.artifacts.encode` (gzip, and brotli if `brotli_quality` asks for it: not by
   default).
   - warm: what a worker does per publish. The entry cache holds the feed's 49 older items
     from the previous build; one new article is on top. Each round publishes another.
@@ -50,13 +50,13 @@ from typing import TypeVar
 from lxml import etree
 
 from bench.common import ArticleFactory, Figure, positive_int, run_main, say
-from services.render import feed_formats
-from services.render.feed_formats import RENDERERS
-from services.render.feed_model import Feed, FeedTarget, build_feed
-from services.render.feed_page import render_html
-from shared.artifacts import Artifact, encode
-from shared.models import Article
+from services.render.feed import formats
+from services.render.feed.formats import RENDERERS
+from services.render.feed.model import Feed, FeedTarget, build_feed
+from services.render.feed.page import render_html
+from shared.article import Article
 from shared.settings import Settings
+from shared.store.artifacts import Artifact, encode
 
 T = TypeVar("T")
 TARGET_RATIO = 4.0
@@ -167,7 +167,7 @@ def three_formats(feed: Feed, quality: int, splits: dict[str, list[float]]) -> d
 
 
 def clear_caches() -> None:
-    feed_formats.ENTRY_CACHE.clear()
+    formats.ENTRY_CACHE.clear()
 
 
 def html_page(feed: Feed, quality: int) -> Artifact:

@@ -25,7 +25,7 @@ def _sha(source: str) -> str:
 def known_scripts() -> dict[str, str]:
     """SHA-1 → name of the scripts ingest runs on every write."""
     from services.ingest.rate_limit import _SCRIPT as RATE_LIMIT
-    from shared.articles import lua
+    from shared.state.article_writer import lua
 
     return {
         _sha(lua("upsert.lua")): "upsert",

@@ -156,7 +156,7 @@ def publish(
 def landing(article: dict[str, object], feeds: dict[tuple[str, str], Watched]) -> list[Watched]:
     """The watched feeds an article lands in: of its section's, its tags' and its author's,
     those in `feeds`."""
-    from shared.slugs import slugify
+    from shared.language.slugs import slugify
 
     names = [("section", article["section"])]
     names += [("tag", tag) for tag in article["tags"]]  # type: ignore[attr-defined]
@@ -267,14 +267,14 @@ def queue_lists(queue: str) -> list[str]:
     """Every Redis list kombu keeps for `queue`: one per priority step, not only the base."""
     from kombu.transport.redis import Channel
 
-    from services.render.celery_app import PRIORITY_STEPS
+    from services.render.pipeline.celery_app import PRIORITY_STEPS
 
     return [queue if step == PRIORITY_STEPS[0] else f"{queue}{Channel.sep}{step}"
             for step in PRIORITY_STEPS]  # fmt: skip
 
 
 def run(args: argparse.Namespace) -> list[Figure]:
-    from shared.slugs import slugify
+    from shared.language.slugs import slugify
 
     count = int(args.rate * args.duration)
     names = SECTIONS[: args.sections]

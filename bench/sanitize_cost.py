@@ -17,8 +17,8 @@ from collections.abc import Callable
 
 import nh3
 
-from shared.html_limits import HtmlLimits, HtmlTooComplex, measure_html
-from shared.text import sanitize_html
+from shared.html.limits import HtmlLimits, HtmlTooComplex, measure_html
+from shared.html.sanitize import sanitize_html
 
 TARGET_MS_PER_KB = 5.0
 LIMITS = HtmlLimits()

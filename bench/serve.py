@@ -68,11 +68,11 @@ def parser() -> argparse.ArgumentParser:
 def build_artifacts(root: Path, size_kb: int) -> tuple[int, int]:
     """Render the site-wide feed into `root`, with as many corpus articles (at most 50) as
     keep it within `size_kb`; returns (items, bytes)."""
-    from services.render.feed_formats import RENDERERS
-    from services.render.feed_model import FeedTarget, build_feed
-    from shared.artifacts import encode
-    from shared.models import Article
+    from services.render.feed.formats import RENDERERS
+    from services.render.feed.model import FeedTarget, build_feed
+    from shared.article import Article
     from shared.settings import Settings
+    from shared.store.artifacts import encode
     from shared.store.filesystem import FilesystemStore
 
     settings = Settings(artifact_dir=root)

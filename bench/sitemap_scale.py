@@ -61,7 +61,7 @@ YEARS = 10
 
 def time_one_article(stack: Stack, factory: ArticleFactory, n: int, images: str) -> float:
     """Seconds from the PUT sent until every target the article touches is published."""
-    from services.render.coordinator import Coordinator
+    from services.render.pipeline.coordinator import Coordinator
 
     db = redis_client(stack)
     coordinator = Coordinator(db, stack_settings(stack))
@@ -87,7 +87,7 @@ def time_one_article(stack: Stack, factory: ArticleFactory, n: int, images: str)
 
 
 def _not_before(mark: str, event_id: str) -> bool:
-    from shared.events import event_id_key
+    from shared.state.events import event_id_key
 
     return event_id_key(mark) >= event_id_key(event_id)
 

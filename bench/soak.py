@@ -63,7 +63,7 @@ from bench.publish_latency import PollBudget, Tracker, Watched, percentile, poll
 from devstack.redis_server import free_port
 from devstack.services import ROOT, wait_http
 from devstack.stack import busy
-from shared.events import event_id_key
+from shared.state.events import event_id_key
 
 TARGET_P99_MS = 500
 TARGET_GROWTH = 0.10
@@ -332,7 +332,7 @@ def soak(run_: DevRun, args: argparse.Namespace, count: int, sections: list[str]
         f"debounce_window_ms={settings.debounce_window_ms}"
     )
     # Sections and tags are picked with fixed seeds, so every run sends the same load.
-    from shared.slugs import slugify
+    from shared.language.slugs import slugify
 
     factory = ArticleFactory(run="soak", sections=tuple(sections))
     # Section feeds only: the soak watches what the newsroom reads first.

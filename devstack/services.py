@@ -40,14 +40,14 @@ def commands(python: str = sys.executable) -> dict[str, list[str]]:
 
     def worker(name: str, *options: str) -> list[str]:
         return [
-            python, "-m", "celery", "-A", "services.render.worker", "worker", *options,
+            python, "-m", "celery", "-A", "services.render.pipeline.worker", "worker", *options,
             "--loglevel", "INFO", "--without-mingle", "--without-gossip",
             "--hostname", f"{name}-{os.getpid()}@%h",
         ]  # fmt: skip
 
     return {
         "ingest": [python, "-m", "services.ingest"],
-        "dispatcher": [python, "-m", "services.render.dispatcher"],
+        "dispatcher": [python, "-m", "services.render.pipeline.dispatcher"],
         "worker": worker("worker", "--exclude-queues", "cards,websub", "--concurrency", "1"),
         "card-worker": worker("card-worker", "--queues", "cards", "--concurrency", "1"),
         "push-worker": worker(

@@ -81,7 +81,7 @@ class Settings(BaseSettings):
     claim_idle_ms: int = Field(default=2_500, ge=100)
     # A target built within this window is hot: its next events wait for the window's end
     # and coalesce into one build (a burst costs about a build per window). A quiet target
-    # is built at once. See services/render/coordinator.py.
+    # is built at once. See services/render/pipeline/coordinator.py.
     debounce_window_ms: int = Field(default=100, ge=0)
     build_lease_ms: int = Field(default=3_000, ge=300)
     # A failed build is retried after each delay here (transient errors only), then parked

@@ -27,8 +27,8 @@ from urllib.parse import urljoin
 
 import redis
 
-from shared.artifacts import safe_path
 from shared.settings import Settings
+from shared.store.artifacts import safe_path
 
 QUEUE = "websub"
 # Task names: the contract between the hub (feeds service) and the render workers.

@@ -21,9 +21,9 @@ from devstack.redis_server import RedisServer, free_port
 from devstack.stack import Stack
 from devstack.stack import wait_until as stack_wait_until
 from services.render.kinds import Registry
-from shared.articles import ArticleWriter, WriteResult
-from shared.models import Article
+from shared.article import Article
 from shared.settings import Settings
+from shared.state.article_writer import ArticleWriter, WriteResult
 
 DATA = Path(__file__).parent / "data"
 API_KEY = "test-key-newsroom"

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import feedparser
 import redis
 
-from services.render.coordinator import Coordinator
+from services.render.pipeline.coordinator import Coordinator
 from shared.settings import Settings
 from tests.conftest import DATA, load_corpus, wait_until
 

@@ -33,7 +33,7 @@ import requests
 from lxml import etree
 
 from devstack.stack import Stack
-from services.render.feed_page import _COPY_SCRIPT
+from services.render.feed.page import _COPY_SCRIPT
 from tests.conftest import DATA, make_stack, wait_until
 from tests.sitemap_schemas import validate
 

@@ -13,11 +13,11 @@ from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.samples import Sample
 
 from devstack.stack import Stack
-from services.render.backlog import queue_keys
-from services.render.celery_app import PRIORITY_STEPS
 from services.render.kinds import Registry
+from services.render.pipeline.backlog import queue_keys
+from services.render.pipeline.celery_app import PRIORITY_STEPS
+from shared.language.slugs import slugify
 from shared.settings import Settings
-from shared.slugs import slugify
 from tests.conftest import load_corpus, make_stack, wait_until
 
 PUT_ROUTE = "/v1/articles/{article_id}"

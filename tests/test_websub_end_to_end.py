@@ -31,7 +31,7 @@ from devstack.stack import Stack
 from shared.settings import Settings
 from shared.websub import Subscriptions
 from tests.conftest import DATA, make_stack, wait_until
-from tests.shared.fetch_servers import LocalServer
+from tests.shared.net.fetch_servers import LocalServer
 
 SEED = json.loads((DATA / "corpus" / "seed-article.json").read_text())
 FEED_PATH = "feeds/sections/dunya.rss"

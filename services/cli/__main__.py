@@ -14,12 +14,12 @@ from tqdm import tqdm
 
 from services.cli import api_keys, archive_import, dead_letters, rebuild
 from services.cli.status import print_status
-from services.render.celery_app import make_celery, make_context
-from services.render.coordinator import Coordinator
 from services.render.kinds import Registry
-from shared.article_reader import ArticleReader
-from shared.dead_letters import DeadLetters
+from services.render.pipeline.celery_app import make_celery, make_context
+from services.render.pipeline.coordinator import Coordinator
 from shared.settings import Settings
+from shared.state.article_reader import ArticleReader
+from shared.state.dead_letters import DeadLetters
 from shared.websub import Subscriptions
 
 

@@ -16,8 +16,8 @@ from datetime import UTC, datetime
 import redis
 
 from services.ingest.auth import ARTICLES_WRITE, SCOPES, ApiKey, configured_keys, key_digest
-from shared import keys
 from shared.settings import Settings
+from shared.state import redis_keys
 
 # A shorter prefix would too easily name a key the operator did not mean.
 MIN_PREFIX = 6
@@ -40,18 +40,18 @@ def create_key(client: redis.Redis, publisher: str, scopes: Sequence[str]) -> tu
     chosen = tuple(s for s in SCOPES if s in scopes)
     key = ApiKey(key_digest(token), publisher.strip(), chosen, created=_now())
     with client.pipeline(transaction=True) as pipe:
-        pipe.hset(keys.api_key(key.digest), mapping=key.to_hash())
-        pipe.sadd(keys.API_KEYS, key.digest)
+        pipe.hset(redis_keys.api_key(key.digest), mapping=key.to_hash())
+        pipe.sadd(redis_keys.API_KEYS, key.digest)
         pipe.execute()
     return token, key
 
 
 def stored_keys(client: redis.Redis) -> list[ApiKey]:
     """Every key in Redis, revoked ones included, oldest first."""
-    digests = sorted(d.decode() for d in client.smembers(keys.API_KEYS))
+    digests = sorted(d.decode() for d in client.smembers(redis_keys.API_KEYS))
     with client.pipeline(transaction=False) as pipe:
         for digest in digests:
-            pipe.hgetall(keys.api_key(digest))
+            pipe.hgetall(redis_keys.api_key(digest))
         stored = [ApiKey.from_hash(d, f) for d, f in zip(digests, pipe.execute(), strict=True)]
     return sorted((k for k in stored if k), key=lambda k: (k.created, k.digest))
 
@@ -84,8 +84,8 @@ def revoke_key(client: redis.Redis, ref: str, settings: Settings) -> ApiKey:
         raise ValueError(f"{prefix} names several keys ({ids}): give more digits")
     key = matches[0]
     if not key.revoked:
-        client.hset(keys.api_key(key.digest), "revoked", _now())
-    revoked = ApiKey.from_hash(key.digest, client.hgetall(keys.api_key(key.digest)))
+        client.hset(redis_keys.api_key(key.digest), "revoked", _now())
+    revoked = ApiKey.from_hash(key.digest, client.hgetall(redis_keys.api_key(key.digest)))
     assert revoked is not None  # the hash was just read and written
     return revoked
 

@@ -14,11 +14,11 @@ import orjson
 import redis.asyncio
 from tqdm import tqdm
 
-from services.ingest.articles_api import validate_article
+from services.ingest.body_validation import validate_article
 from services.ingest.errors import InvalidArticle
-from shared.articles import ArticleWriter, EntriesFor
-from shared.models import Article
+from shared.article import Article
 from shared.settings import Settings
+from shared.state.article_writer import ArticleWriter, EntriesFor
 
 
 @dataclass

@@ -9,10 +9,10 @@ from datetime import UTC, datetime
 import redis
 
 from services.cli.rebuild import request_rebuild
-from services.render.coordinator import Coordinator
 from services.render.kinds import Registry
-from shared.dead_letters import DeadLetters
+from services.render.pipeline.coordinator import Coordinator
 from shared.settings import Settings
+from shared.state.dead_letters import DeadLetters
 from shared.websub import Subscriptions
 
 

@@ -14,12 +14,12 @@ from dataclasses import replace
 import redis
 from tqdm import tqdm
 
-from services.render.builds import BuildContext, build_target
-from services.render.coordinator import Coordinator
 from services.render.kinds import Registry
-from shared.article_reader import ArticleReader
-from shared.events import event_id_key
+from services.render.pipeline.builds import BuildContext, build_target
+from services.render.pipeline.coordinator import Coordinator
 from shared.settings import Settings
+from shared.state.article_reader import ArticleReader
+from shared.state.events import event_id_key
 
 _CHUNK = 1000  # targets per event
 

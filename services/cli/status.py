@@ -12,12 +12,13 @@ from dataclasses import dataclass
 
 import redis
 
-from services.render import last_builds
-from services.render.backlog import Backlog, read_backlog
-from services.render.celery_app import PRIORITY_STEPS
 from services.render.kinds import Registry
-from shared import keys, websub
+from services.render.pipeline import last_builds
+from services.render.pipeline.backlog import Backlog, read_backlog
+from services.render.pipeline.celery_app import PRIORITY_STEPS
+from shared import websub
 from shared.settings import Settings
+from shared.state import redis_keys
 
 WIDTH = 80
 LABEL_WIDTH = 33
@@ -47,11 +48,11 @@ def read_status(client: redis.Redis, broker: redis.Redis, settings: Settings) ->
     pipe = client.pipeline(transaction=False)
     pipe.info("server")
     pipe.info("memory")
-    pipe.zcard(keys.index("feed:all"))
-    pipe.get(keys.BUILDS)
-    pipe.zcard(keys.SWEEP)
-    pipe.zrange(keys.SWEEP, 0, 0, withscores=True)
-    pipe.hvals(keys.DEAD_BUILDS)
+    pipe.zcard(redis_keys.index("feed:all"))
+    pipe.get(redis_keys.BUILDS)
+    pipe.zcard(redis_keys.SWEEP)
+    pipe.zrange(redis_keys.SWEEP, 0, 0, withscores=True)
+    pipe.hvals(redis_keys.DEAD_BUILDS)
     pipe.lrange(websub.DEAD, 0, SHOWN_DEAD - 1)
     server, memory, articles, builds, wakeups, first, parked, undelivered = pipe.execute()
     dead = [(float(d["at"]), d["target"], d["message"]) for d in map(json.loads, parked)]

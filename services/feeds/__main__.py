@@ -11,13 +11,13 @@ from granian.server.embed import Server
 from starlette.types import ASGIApp
 
 from services.feeds.app import create_app
-from services.render.celery_app import make_celery
+from services.render.pipeline.celery_app import make_celery
 from shared.settings import Settings
 
 
 def main() -> None:
     settings = Settings()
-    # Unexpected errors are logged with their traceback and request id (shared.request_ids).
+    # Unexpected errors are logged with their traceback and request id (shared.web.request_ids).
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     # The WebSub hub queues verifications of intent for the render workers.
     celery = make_celery(settings)

@@ -17,12 +17,12 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from services.feeds.artifact_endpoint import ArtifactEndpoint
 from services.feeds.redis_health import RedisHealth
 from services.feeds.websub_hub import Hub, HubError, websub_endpoint
-from shared.artifacts import Artifact
-from shared.http_metrics import HttpMetrics, RequestMetrics
-from shared.request_ids import RequestIds
 from shared.settings import Settings
 from shared.store import ArtifactStore, make_store
-from shared.store_metrics import cache_gauges
+from shared.store.artifacts import Artifact
+from shared.store.metrics import cache_gauges
+from shared.web.http_metrics import HttpMetrics, RequestMetrics
+from shared.web.request_ids import RequestIds
 from shared.websub import SendTask, Subscriptions
 
 _READS = frozenset({"GET", "HEAD"})

@@ -15,8 +15,8 @@ from starlette.concurrency import run_in_threadpool
 from starlette.types import Receive, Scope, Send
 
 from services.feeds.responses import Answer, PreparedArtifact
-from shared.artifacts import Artifact
 from shared.store import ArtifactStore, StoreUnavailable
+from shared.store.artifacts import Artifact
 
 
 def error_answer(

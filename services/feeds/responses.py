@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from email.utils import formatdate, parsedate_to_datetime
 from typing import ClassVar
 
-from shared.artifacts import Artifact
+from shared.store.artifacts import Artifact
 
 Headers = list[tuple[bytes, bytes]]
 _ENCODINGS = ("br", "gzip")  # in order of preference; also the Artifact attribute names

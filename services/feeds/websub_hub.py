@@ -1,7 +1,7 @@
 """The WebSub hub endpoint (`POST /websub`): checks a (un)subscription and queues its verification.
 
 The form is checked here; the subscriber's intent is verified later by a render worker
-(services/render/websub_delivery.py), which is when a subscription starts or ends. A callback
+(services/render/websub/delivery.py), which is when a subscription starts or ends. A callback
 must be http(s) on a globally routable address, by the same rules the guarded fetcher applies
 when it later calls it (checked here too, so a bad callback is refused at once, by name).
 """
@@ -20,7 +20,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from shared.fetcher import Fetcher, FetchFailed, FetchPolicy, FetchRefused
+from shared.net.fetcher import Fetcher, FetchFailed, FetchPolicy, FetchRefused
 from shared.settings import Settings
 from shared.store import ArtifactStore
 from shared.websub import VERIFY_TASK, Intent, Mode, SendTask, Subscriptions, topic_path

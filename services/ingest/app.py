@@ -14,18 +14,18 @@ from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client.multiprocess import MultiProcessCollector
 
-from services.ingest.articles_api import Validator, utc_now
 from services.ingest.audited_writer import AuditedWriter
 from services.ingest.auth import ApiKeys
+from services.ingest.body_validation import Validator, utc_now
 from services.ingest.errors import install_handlers
 from services.ingest.guard import RequestGuard
 from services.ingest.keys_routes import router as keys_router
 from services.ingest.rate_limit import RateLimiter
 from services.ingest.routes import router
 from services.render.kinds import Registry
-from shared.http_metrics import HttpMetrics, RequestMetrics
-from shared.request_ids import RequestIds
 from shared.settings import Settings
+from shared.web.http_metrics import HttpMetrics, RequestMetrics
+from shared.web.request_ids import RequestIds
 
 
 def create_app(settings: Settings, clock: Callable[[], datetime] = utc_now) -> FastAPI:

@@ -7,9 +7,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 
-from shared import keys
-from shared.articles import ArticleWriter, WriteResult
-from shared.models import Article
+from shared.article import Article
+from shared.state import redis_keys
+from shared.state.article_writer import ArticleWriter, WriteResult
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +36,7 @@ class AuditedWriter(ArticleWriter):
             return
         pipe = self._redis.pipeline(transaction=False)
         for article_id in refused:
-            pipe.hget(keys.article(article_id), "publisher")
+            pipe.hget(redis_keys.article(article_id), "publisher")
         for article_id, owner in zip(refused, await pipe.execute(), strict=True):
             log.warning(
                 "refused: publisher %r tried to %s article %r, which belongs to publisher %r",

@@ -21,7 +21,7 @@ import redis.asyncio
 from fastapi import Request
 
 from services.ingest.errors import Forbidden, TooManyRequests, Unauthorized
-from shared import keys
+from shared.state import redis_keys
 
 Scope = Literal["articles:write", "admin"]
 ARTICLES_WRITE: Scope = "articles:write"
@@ -138,7 +138,7 @@ class ApiKeys:
         cached = self._cache.get(digest)
         if cached is not None and cached[0] > now:
             return cached[1]
-        key = ApiKey.from_hash(digest, await self._redis.hgetall(keys.api_key(digest)))
+        key = ApiKey.from_hash(digest, await self._redis.hgetall(redis_keys.api_key(digest)))
         if len(self._cache) >= _CACHE_MAX:
             self._cache.clear()
         self._cache[digest] = (now + CACHE_SECONDS, key)
@@ -146,10 +146,10 @@ class ApiKeys:
 
     async def every_key(self) -> list[ApiKey]:
         """Configured keys, then those in Redis, oldest first."""
-        digests = sorted(_text(d) for d in await self._redis.smembers(keys.API_KEYS))
+        digests = sorted(_text(d) for d in await self._redis.smembers(redis_keys.API_KEYS))
         pipe = self._redis.pipeline(transaction=False)
         for digest in digests:
-            pipe.hgetall(keys.api_key(digest))
+            pipe.hgetall(redis_keys.api_key(digest))
         stored = [
             ApiKey.from_hash(d, f) for d, f in zip(digests, await pipe.execute(), strict=True)
         ]

@@ -204,6 +204,6 @@ def install_handlers(app: FastAPI) -> None:
         )
 
     # Redis away, loading, failing over: worth a retry. Any other Redis error is a fault here,
-    # answered 500 by shared.request_ids like every unexpected error.
+    # answered 500 by shared.web.request_ids like every unexpected error.
     for transient in _REDIS_TRANSIENT:
         app.add_exception_handler(transient, _redis_down)

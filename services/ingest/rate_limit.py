@@ -18,7 +18,7 @@ from importlib.resources import files
 
 import redis.asyncio
 
-from shared import keys
+from shared.state import redis_keys
 
 _SCRIPT = files("services.ingest").joinpath("rate_limit.lua").read_text()
 # A lease is this long at the steady rate, and at most a quarter of the burst: the requests
@@ -75,6 +75,6 @@ class RateLimiter:
     async def _take(self, digest: str, cost: int) -> int:
         """Take `cost` from the key's bucket: 0, or the µs until it could be taken."""
         wait_us = await self._script(
-            keys=[keys.rate(digest)], args=[self._interval_us, self.burst, cost]
+            keys=[redis_keys.rate(digest)], args=[self._interval_us, self.burst, cost]
         )
         return int(wait_us)

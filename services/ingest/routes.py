@@ -13,11 +13,11 @@ from fastapi.responses import JSONResponse, Response
 from fastapi.routing import APIRoute
 from pydantic import TypeAdapter, ValidationError
 
-from services.ingest.articles_api import Batch, Validator, article_schema, batch_schema
 from services.ingest.auth import ARTICLES_WRITE, ApiKey, authorized, documented
+from services.ingest.body_validation import Batch, Validator, article_schema, batch_schema
 from services.ingest.errors import ERROR_RESPONSES, Forbidden, Gone, NotFound
-from shared.articles import ArticleWriter, WriteResult
-from shared.models import ARTICLE_ID_PATTERN, Article
+from shared.article import ARTICLE_ID_PATTERN, Article
+from shared.state.article_writer import ArticleWriter, WriteResult
 
 # Preparing a pipelined write costs tens of µs an article on the event loop: a batch is
 # validated and written in parts, so 1,000 articles never hold the loop for long.

@@ -6,8 +6,8 @@ from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from typing import NamedTuple
 
-from shared.artifacts import Artifact
 from shared.settings import Settings
+from shared.store.artifacts import Artifact
 from shared.store.memory_cache import ArtifactCache
 
 DEFAULT_CACHE_BYTES = 256 * 1024 * 1024

@@ -16,10 +16,10 @@ from urllib.parse import quote
 
 import brotli
 
-from shared.artifacts import Artifact, safe_path
-from shared.events import event_id_key
 from shared.process_names import ProcessNames
+from shared.state.events import event_id_key
 from shared.store import DEFAULT_CACHE_BYTES, ArtifactStore, Listed
+from shared.store.artifacts import Artifact, safe_path
 from shared.store.memory_cache import ArtifactCache
 
 _VARIANTS = (("gzip", ".gz"), ("br", ".br"))

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Generic, TypeVar
 
-from shared.artifacts import Artifact
 from shared.bounded_cache import BoundedCache
+from shared.store.artifacts import Artifact
 
 K = TypeVar("K")
 

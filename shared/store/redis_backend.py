@@ -15,9 +15,9 @@ from typing import TypeVar
 
 import redis
 
-from shared.artifacts import Artifact, safe_path
-from shared.events import event_id_key
+from shared.state.events import event_id_key
 from shared.store import DEFAULT_CACHE_BYTES, ArtifactStore, Listed, StoreUnavailable
+from shared.store.artifacts import Artifact, safe_path
 from shared.store.memory_cache import ArtifactCache
 
 _PREFIX = "nw:artifact:"
@@ -37,7 +37,7 @@ class RedisUnavailable(StoreUnavailable, redis.ConnectionError):
 
 
 def _script(client: redis.Redis, name: str):  # type: ignore[no-untyped-def]
-    lua = files("shared.lua")
+    lua = files("shared.store.lua")
     shared = lua.joinpath("artifact_watermark.lua").read_text()
     return client.register_script(shared + lua.joinpath(name).read_text())
 

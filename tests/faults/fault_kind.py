@@ -15,9 +15,9 @@ import time
 import redis
 
 from services.render.kinds.base import URGENT, Kind, Output, RenderContext
-from shared.artifacts import encode
-from shared.models import Article
-from shared.targets import TargetEntry
+from shared.article import Article
+from shared.kinds.entries import TargetEntry
+from shared.store.artifacts import encode
 
 _NAME = re.compile(r"fault:[a-z0-9-]{1,64}")
 

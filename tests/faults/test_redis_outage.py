@@ -26,7 +26,7 @@ import redis
 import requests
 
 from devstack.stack import Stack
-from shared import keys
+from shared.state import redis_keys
 from tests.conftest import API_KEY, make_stack, wait_until
 
 FEED = "feeds/sections/dunya.rss"  # the seed's and the canary's; the load writes elsewhere
@@ -218,7 +218,7 @@ def test_redis_hung_then_restarted_under_load(outage_stack: Stack, seed_article,
     acknowledged = [article_id for article_id, status, _ in load.answers if status in (200, 201)]
     pipe = db.pipeline(transaction=False)
     for article_id in acknowledged:
-        pipe.hexists(keys.article(article_id), "doc")
+        pipe.hexists(redis_keys.article(article_id), "doc")
     lost = [a for a, kept in zip(acknowledged, pipe.execute(), strict=True) if not kept]
     assert not lost, f"{len(lost)} acknowledged writes lost: {lost[:5]}"
     print(f"{backend}: hung {hung}, down {down}")

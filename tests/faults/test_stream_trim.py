@@ -9,10 +9,10 @@ from typing import Any
 
 import redis
 
-from services.render.coordinator import Coordinator
-from services.render.dispatcher import Dispatcher
 from services.render.kinds import Registry
-from shared import stream_trim
+from services.render.pipeline.coordinator import Coordinator
+from services.render.pipeline.dispatcher import Dispatcher
+from shared.state import stream_trim
 
 CAP = 5
 

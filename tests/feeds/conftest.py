@@ -18,9 +18,9 @@ import redis
 
 from devstack.redis_server import RedisServer
 from services.feeds.app import create_app
-from shared.artifacts import Artifact, encode
 from shared.settings import Settings
 from shared.store import ArtifactStore, make_store
+from shared.store.artifacts import Artifact, encode
 from tests.conftest import live_server
 
 _test_ids = itertools.count()

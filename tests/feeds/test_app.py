@@ -11,8 +11,8 @@ import pytest
 import redis
 
 from services.feeds.app import create_app
-from shared.artifacts import encode
 from shared.settings import Settings
+from shared.store.artifacts import encode
 from shared.store.redis_backend import RedisStore
 from tests.conftest import live_server, wait_until
 from tests.feeds.conftest import Feeds, feed_body

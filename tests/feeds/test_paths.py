@@ -17,8 +17,8 @@ from urllib.parse import urlsplit
 import pytest
 
 from services.feeds.app import create_app
-from shared.artifacts import Artifact, encode
 from shared.settings import Settings
+from shared.store.artifacts import Artifact, encode
 from shared.store.filesystem import FilesystemStore
 from tests.conftest import live_server
 from tests.feeds.conftest import Feeds, feed_body

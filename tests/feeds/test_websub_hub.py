@@ -12,9 +12,9 @@ import pytest
 import redis
 
 from services.feeds.app import create_app
-from shared.artifacts import encode
 from shared.settings import Settings
 from shared.store import make_store
+from shared.store.artifacts import encode
 from shared.websub import VERIFY_TASK, Subscriptions
 from tests.conftest import live_server
 from tests.feeds.conftest import feed_body

@@ -14,11 +14,11 @@ from typing import Any
 
 import redis
 
+from services.render.card.kind import CardKind
+from services.render.feed.kind import FeedKind
 from services.render.kinds.base import Output, RenderContext
-from services.render.kinds.card import CardKind
-from services.render.kinds.feed import FeedKind
-from services.render.kinds.sitemap import SitemapKind
-from shared.article_reader import ArticleReader
+from services.render.sitemap.kind import SitemapKind
+from shared.state.article_reader import ArticleReader
 
 ARM = "test:slow:{target}"
 READ = "test:read:{target}"

@@ -28,7 +28,7 @@ import redis
 import requests
 
 from devstack.stack import Stack
-from shared.slugs import slugify
+from shared.language.slugs import slugify
 from tests.conftest import wait_until
 from tests.guarantees.conftest import (
     AUTHORS,

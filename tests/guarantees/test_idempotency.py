@@ -21,12 +21,12 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from services.render.builds import BuildContext, build_target
-from services.render.celery_app import BUILD_TASK, make_celery, make_context
-from services.render.coordinator import Coordinator
 from services.render.kinds import Registry
+from services.render.pipeline.builds import BuildContext, build_target
+from services.render.pipeline.celery_app import BUILD_TASK, make_celery, make_context
+from services.render.pipeline.coordinator import Coordinator
+from shared.language.slugs import slugify
 from shared.settings import Settings
-from shared.slugs import slugify
 from tests.guarantees.conftest import (
     AUTHORS,
     SECTIONS,

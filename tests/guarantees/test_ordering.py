@@ -22,11 +22,11 @@ import pytest
 import redis
 
 from devstack.stack import Stack
-from services.render.builds import build_target
-from services.render.celery_app import make_context
 from services.render.kinds.base import Output
+from services.render.pipeline.builds import build_target
+from services.render.pipeline.celery_app import make_context
+from shared.language.slugs import slugify
 from shared.settings import Settings
-from shared.slugs import slugify
 from tests.guarantees.conftest import (
     SECTIONS,
     TAGS,

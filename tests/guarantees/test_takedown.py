@@ -19,10 +19,10 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from devstack.stack import Stack
-from services.render.celery_app import BUILD_TASK, make_celery, make_context
 from services.render.kinds import Registry
+from services.render.pipeline.celery_app import BUILD_TASK, make_celery, make_context
+from shared.language.slugs import slugify
 from shared.settings import Settings
-from shared.slugs import slugify
 from tests.conftest import wait_until
 from tests.guarantees.conftest import (
     article,

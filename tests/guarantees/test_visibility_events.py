@@ -1,4 +1,4 @@
-"""Which targets a write names when an article's visibility changes (shared/lua/upsert.lua and
+"""Which targets a write names when an article's visibility changes (shared/state/lua/upsert.lua and
 retract.lua): an embargoed article's writes change no output; crossing its publish time in
 either direction by an update changes every output it is or was in; and taking down an
 article still under embargo leaves nothing behind that would name it.

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from services.ingest.articles_api import INLINE_MAX_BYTES, INLINE_MAX_TAGS, Batch, Validator
+from services.ingest.body_validation import INLINE_MAX_BYTES, INLINE_MAX_TAGS, Batch, Validator
 from services.ingest.errors import BadRequest, InvalidArticle
 from shared.settings import Settings
 

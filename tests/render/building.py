@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 
-from services.render.builds import BuildContext, build_target
+from services.render.pipeline.builds import BuildContext, build_target
 
 _sequence = itertools.count(1)
 

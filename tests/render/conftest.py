@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from services.render.builds import BuildContext
-from services.render.celery_app import make_context
+from services.render.pipeline.builds import BuildContext
+from services.render.pipeline.celery_app import make_context
 from shared.settings import Settings
 
 

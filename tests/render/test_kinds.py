@@ -14,9 +14,9 @@ import requests
 
 from services.render.kinds import Registry
 from services.render.kinds.base import URGENT, Kind, Output, RenderContext
-from shared.artifacts import encode
-from shared.models import Article
-from shared.targets import TargetEntry, fingerprint
+from shared.article import Article
+from shared.kinds.entries import TargetEntry, fingerprint
+from shared.store.artifacts import encode
 from tests.conftest import make_stack, wait_until
 
 

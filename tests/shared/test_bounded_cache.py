@@ -11,12 +11,12 @@ from typing import Any
 import pytest
 import redis
 
-from services.render import feed_formats
-from services.render.feed_model import FeedTarget, build_feed
-from shared.article_reader import ArticleReader
+from services.render.feed import formats
+from services.render.feed.model import FeedTarget, build_feed
+from shared.article import Article
 from shared.bounded_cache import BoundedCache, approximate_size
-from shared.models import Article
 from shared.settings import Settings
+from shared.state.article_reader import ArticleReader
 
 MB = 1024 * 1024
 
@@ -94,7 +94,7 @@ def test_parsed_articles_stay_within_the_reader_budget(settings, write, seed_art
 @pytest.fixture
 def entry_cache() -> Any:
     """The feed entry cache with an 8 MB budget, as the worker's settings would set it."""
-    cache = feed_formats.ENTRY_CACHE
+    cache = formats.ENTRY_CACHE
     previous = cache.max_bytes
     cache.clear()
     cache.resize(8 * MB)
@@ -109,7 +109,7 @@ def test_rendered_entries_stay_within_their_budget(entry_cache, seed_article) ->
     for article in articles:  # ten ~1 MB entries in RSS and Atom through an 8 MB budget
         feed = build_feed(target, [article], "Dünya", settings)
         assert approximate_size(feed.items[0]) > 1 * MB
-        feed_formats.render_rss(feed)
-        feed_formats.render_atom(feed)
+        formats.render_rss(feed)
+        formats.render_atom(feed)
         assert entry_cache.bytes <= 8 * MB
     assert 1 <= entry_cache.entries < 20

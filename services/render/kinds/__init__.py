@@ -13,14 +13,14 @@ from collections.abc import Callable, Sequence
 from importlib import import_module
 
 from services.render.kinds.base import Kind
-from shared.models import Article
+from shared.article import Article
+from shared.kinds.entries import TargetEntry
 from shared.settings import Settings
-from shared.targets import TargetEntry
 
 KINDS = (
-    "services.render.kinds.feed:FeedKind",
-    "services.render.kinds.sitemap:SitemapKind",
-    "services.render.kinds.card:CardKind",
+    "services.render.feed.kind:FeedKind",
+    "services.render.sitemap.kind:SitemapKind",
+    "services.render.card.kind:CardKind",
 )
 
 

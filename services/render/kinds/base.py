@@ -9,13 +9,13 @@ from typing import ClassVar
 
 import redis
 
-from shared.article_reader import ArticleReader
-from shared.artifacts import Artifact
-from shared.fetcher import Fetcher
-from shared.models import Article
+from shared.article import Article
+from shared.kinds.entries import TargetEntry
+from shared.net.fetcher import Fetcher
 from shared.settings import Settings
+from shared.state.article_reader import ArticleReader
 from shared.store import ArtifactStore
-from shared.targets import TargetEntry
+from shared.store.artifacts import Artifact
 
 # With the Redis broker, 0 is the highest priority: a worker always takes the most urgent
 # message first.

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import brotli
 
-from shared.artifacts import encode
+from shared.store.artifacts import encode
 from shared.store.filesystem import FilesystemStore
 
 RSS = "feeds/sections/dunya.rss"

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 import redis
 
-from shared.artifacts import Artifact, encode
 from shared.store import ArtifactStore
+from shared.store.artifacts import Artifact, encode
 from shared.store.filesystem import FilesystemStore
 from shared.store.memory_cache import ArtifactCache
 from shared.store.redis_backend import RedisStore

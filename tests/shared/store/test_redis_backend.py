@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 import redis
 
-from shared.artifacts import encode
+from shared.store.artifacts import encode
 from shared.store.redis_backend import _CHANNEL, RedisStore
 from tests.conftest import wait_until
 

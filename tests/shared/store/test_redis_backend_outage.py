@@ -10,8 +10,8 @@ import pytest
 import redis
 
 from devstack.redis_server import RedisServer
-from shared.artifacts import encode
 from shared.store import StoreUnavailable
+from shared.store.artifacts import encode
 from shared.store.redis_backend import RedisStore, RedisUnavailable
 from tests.conftest import wait_until
 

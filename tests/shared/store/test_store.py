@@ -10,8 +10,8 @@ from collections.abc import Callable
 import brotli
 import pytest
 
-from shared.artifacts import encode
 from shared.store import ArtifactStore
+from shared.store.artifacts import encode
 
 RSS = "feeds/sections/dunya.rss"
 

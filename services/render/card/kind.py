@@ -1,0 +1,175 @@
+"""The card kind: a social card image and its Open Graph / Twitter page for each article.
+
+`card:<id>` → `cards/<id>.jpg` (1200×630) and `cards/<id>.html`. The page follows every
+change of what it shows; the image is drawn again only when what it shows changes (title,
+section, image, date): the JPEG carries a digest of what it was drawn from, and a build
+that finds the same digest keeps the published image. A retracted article's card answers
+410 Gone; an embargoed one does not exist until its time.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import re
+from functools import cached_property
+
+from PIL import Image, UnidentifiedImageError
+
+from services.render.card.background import UnsafeImage, decode_background
+from services.render.card.image import CardContent, CardStyle, render_card
+from services.render.card.page import CardPage, render_card_page
+from services.render.kinds.base import Kind, Output, RenderContext
+from shared.article import ARTICLE_ID_PATTERN, Article
+from shared.kinds.entries import TargetEntry, fingerprint
+from shared.language import turkish
+from shared.net.fetcher import FetchError
+from shared.state.article_reader import ArticleReader, StoredArticle
+from shared.store.artifacts import encode
+
+log = logging.getLogger(__name__)
+
+_DAY_MS = 86_400_000
+_RENDER_ATTEMPTS = 3  # renders of one build before it publishes what it read last
+_ACCEPT = "image/jpeg,image/png,image/webp,image/gif"
+_ARTICLE_ID = re.compile(ARTICLE_ID_PATTERN)
+
+
+def article_id(target: str) -> str:
+    """The article a card target belongs to.
+
+    Raises:
+        ValueError: not a card target of a valid article id.
+    """
+    prefix, _, rest = target.partition(":")
+    if prefix != "card" or not _ARTICLE_ID.fullmatch(rest):
+        raise ValueError(f"unknown target {target!r}")
+    return rest
+
+
+class CardKind(Kind):
+    name = "card"
+    queue = "cards"
+
+    @cached_property
+    def _style(self) -> CardStyle:
+        return CardStyle.from_settings(self.settings)
+
+    def validate(self, target: str) -> None:
+        article_id(target)
+
+    def entries(self, article: Article) -> list[TargetEntry]:
+        # Archives get no cards: sharing happens near publication, and a million cards would
+        # cost hours of rendering and a hundred gigabytes for pages nobody shares.
+        recent = self.settings.card_recent_days
+        published = article.published_at.timestamp() * 1000
+        if recent and published < self.clock() * 1000 - recent * _DAY_MS:
+            return []
+        return [TargetEntry(f"card:{article.id}", fingerprint(*_page_fields(article)))]
+
+    def render(self, target: str, ctx: RenderContext) -> Output:
+        ident = article_id(target)
+        # Drawing may wait on a slow photo: read the article again before publishing, so a
+        # takedown or change that came meanwhile is what this build publishes.
+        stored = ctx.reader.article(ident)
+        for _ in range(_RENDER_ATTEMPTS):
+            output = self._render_stored(target, stored, ctx)
+            current = ctx.reader.article(ident)
+            if _state(current) == _state(stored):
+                break
+            stored = current
+        return output
+
+    def _render_stored(self, target: str, stored: StoredArticle, ctx: RenderContext) -> Output:
+        if stored.status != "visible" or stored.article is None:
+            return Output(remove=self.paths(target), gone=stored.status == "retracted")
+        article = stored.article
+        jpg_path, html_path = self.paths(target)
+        content = CardContent(
+            title=article.title,
+            section=article.section,
+            site_name=ctx.settings.site_name,
+            date_text=turkish.format_date(article.published_at, ctx.settings.timezone),
+        )
+        drawn_from = fingerprint(content, article.image and str(article.image.url), self._style)
+        jpeg = _published_image(ctx, jpg_path, drawn_from)
+        if jpeg is None:
+            background = _background(ctx, article)
+            jpeg = render_card(content, self._style, background, comment=drawn_from.encode())
+        page = render_card_page(_page(article, jpg_path, ctx))
+        quality = ctx.settings.brotli_quality
+        return Output(artifacts=[encode(jpg_path, jpeg, quality), encode(html_path, page, quality)])
+
+    def paths(self, target: str) -> list[str]:
+        ident = article_id(target)
+        return [f"cards/{ident}.jpg", f"cards/{ident}.html"]
+
+    def known_targets(self, reader: ArticleReader) -> list[str]:
+        return reader.targets(f"{self.name}:")
+
+
+def _state(stored: StoredArticle) -> tuple[str, str | None]:
+    return stored.status, stored.article and stored.article.digest
+
+
+def _page_fields(article: Article) -> tuple[object, ...]:
+    """Everything the card image and page show of an article."""
+    image = article.image and (str(article.image.url), article.image.alt)
+    return (
+        article.title,
+        article.summary,
+        str(article.url),
+        article.section,
+        tuple(article.tags),
+        article.published_at,
+        article.modified,
+        article.language,
+        image,
+    )
+
+
+def _published_image(ctx: RenderContext, path: str, drawn_from: str) -> bytes | None:
+    """The published card image, if it was drawn from exactly this."""
+    published = ctx.store.get(path)
+    if published is None:
+        return None
+    try:
+        with Image.open(io.BytesIO(published.body)) as image:
+            same = image.info.get("comment") == drawn_from.encode()
+    except (UnidentifiedImageError, OSError):
+        return None
+    return published.body if same else None
+
+
+def _background(ctx: RenderContext, article: Article) -> Image.Image | None:
+    """The article's photo, fetched through the guarded fetcher; None falls back to the
+    branded card. What went wrong is logged, never shown."""
+    if article.image is None:
+        return None
+    url = str(article.image.url)
+    try:
+        result = ctx.fetcher.get(url, headers={"Accept": _ACCEPT})
+        if result.status != 200:
+            raise FetchError(f"status {result.status}")
+        return decode_background(result.body)
+    except (FetchError, UnsafeImage) as exc:
+        log.warning("card of %s without its image %s: %s", article.id, url, exc)
+        return None
+
+
+def _page(article: Article, jpg_path: str, ctx: RenderContext) -> CardPage:
+    language = article.language or ctx.settings.language
+    return CardPage(
+        title=article.title,
+        description=article.summary,
+        article_url=str(article.url),
+        card_image_url=f"{ctx.settings.feeds_base_url}{jpg_path}",
+        image_alt=article.title,
+        site_name=ctx.settings.site_name,
+        locale=turkish.og_locale(language),
+        language=language,
+        published=article.published_at.isoformat(),
+        modified=article.modified.isoformat(),
+        section=article.section,
+        tags=tuple(article.tags),
+    )

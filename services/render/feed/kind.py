@@ -1,0 +1,183 @@
+"""The feed kind: RSS, Atom and JSON Feed for the site, each section, tag and author."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime
+from functools import cached_property
+from zoneinfo import ZoneInfo
+
+from services.render.feed.formats import RENDERERS
+from services.render.feed.index_page import render_index
+from services.render.feed.model import FEED_FORMATS, FEED_KINDS, Feed, FeedTarget, build_feed
+from services.render.feed.page import render_html
+from services.render.kinds.base import ROUTINE, URGENT, Kind, Output, RenderContext
+from shared.article import Article
+from shared.kinds.entries import TargetEntry, fingerprint
+from shared.language.slugs import slugify
+from shared.state import redis_keys
+from shared.state.article_reader import ArticleReader
+from shared.state.dead_letters import DeadLetters
+from shared.state.index_upkeep import drop_older
+from shared.store.artifacts import encode
+
+log = logging.getLogger(__name__)
+
+ALL = FeedTarget("all")
+TOMBSTONE_MS = 48 * 3600 * 1000  # how long a retraction stays in Atom feeds (RFC 6721)
+# The index page at `/`: what feeds exist, under their display names.
+INDEX, INDEX_PATH = "feed:index", "index.html"
+# Renders of one build before it publishes what it read last, even if that changed again.
+RENDER_ATTEMPTS = 3
+
+
+def parse(name: str) -> FeedTarget:
+    """The feed a target name denotes.
+
+    Raises:
+        ValueError: the name is not a feed target.
+    """
+    if name == ALL.name:
+        return ALL
+    prefix, _, rest = name.partition(":")
+    kind, _, slug = rest.partition(":")
+    if prefix != "feed" or kind not in FEED_KINDS[1:] or not slug or slugify(slug) != slug:
+        raise ValueError(f"unknown target {name!r}")
+    return FeedTarget(kind, slug)
+
+
+class FeedKind(Kind):
+    name = "feed"
+    queue = "feeds"
+
+    @cached_property
+    def _zone(self) -> ZoneInfo:
+        return ZoneInfo(self.settings.timezone)
+
+    def validate(self, target: str) -> None:
+        if target != INDEX:
+            parse(target)
+
+    def entries(self, article: Article) -> list[TargetEntry]:
+        # A feed item shows nearly all of an article: any change rebuilds its feeds.
+        digest, score = article.digest, int(article.published_at.timestamp() * 1000)
+        labelled = [(ALL, None), (FeedTarget("section", article.section_slug), article.section)]
+        labelled += [(FeedTarget("tag", slugify(tag)), tag) for tag in article.tags]
+        labelled += [(FeedTarget("author", slugify(a.name)), a.name) for a in article.authors]
+        entries: dict[str, TargetEntry] = {}
+        for feed, label in labelled:
+            entries.setdefault(
+                feed.name,
+                TargetEntry(feed.name, digest, score, label=label, keep_retractions=True),
+            )
+        # The index changes only when a feed appears or is renamed.
+        shown = sorted((entry.name, entry.label) for entry in entries.values())
+        entries[INDEX] = TargetEntry(INDEX, fingerprint(*shown))
+        return list(entries.values())
+
+    def render(self, target: str, ctx: RenderContext) -> Output:
+        if target == INDEX:
+            paths = ctx.store.paths("feeds/") + ctx.store.paths("sitemap")
+            names = ctx.reader.display_names(ctx.settings.display_names)
+            page = render_index(ctx.settings, names, paths)
+            return Output(artifacts=[encode(INDEX_PATH, page, ctx.settings.brotli_quality)])
+        feed_target = parse(target)
+        # Render from what was read, then read again: an article taken down (or changed) while
+        # this build ran must not be published by it, however slow the build was.
+        for _ in range(RENDER_ATTEMPTS):
+            articles = ctx.reader.visible(target, ctx.settings.feed_size)
+            output = self._render_feed(target, feed_target, articles, ctx)
+            if _shown(ctx.reader.visible(target, ctx.settings.feed_size)) == _shown(articles):
+                break
+        return output
+
+    def _render_feed(
+        self, target: str, feed_target: FeedTarget, articles: list[Article], ctx: RenderContext
+    ) -> Output:
+        retractions, wake = self._retractions(target, ctx)
+        # A new feed exists once it has something to show: a feed made for an embargoed
+        # article alone would reveal its section, tag or author before its time.
+        new = ctx.store.get(feed_target.path("rss")) is None
+        if new and not articles and not retractions:
+            return Output()
+        label = ctx.reader.display_name(target, ctx.settings.display_names)
+
+        def rendered(shown: list[Article]) -> dict[str, bytes]:
+            feed = build_feed(feed_target, shown, label, ctx.settings, retractions)
+            return {fmt: render(feed) for fmt, render in self.renderers.items()}
+
+        try:
+            bodies = rendered(articles)
+        except Exception as exc:
+            bodies = rendered(self._renderable(articles, rendered, ctx, exc))
+        quality = ctx.settings.brotli_quality
+        # A feed published for the first time joins the index page once it exists.
+        return Output(
+            artifacts=[
+                encode(feed_target.path(fmt), body, quality) for fmt, body in bodies.items()
+            ],
+            wake_at_ms=wake,
+            then=(INDEX,) if new else (),
+        )
+
+    @cached_property
+    def renderers(self) -> dict[str, Callable[[Feed], bytes]]:
+        """Every format a feed is published in, by file extension."""
+        return {**RENDERERS, "html": render_html}
+
+    @staticmethod
+    def _renderable(
+        articles: list[Article],
+        rendered: Callable[[list[Article]], object],
+        ctx: RenderContext,
+        error: Exception,
+    ) -> list[Article]:
+        """The articles that render on their own. One that does not is left out of the feed
+        and kept as a dead letter, so it never holds back the others; if every one renders
+        alone, the fault is not an article's, and it goes up to be retried or parked."""
+        rendered([])  # if even an empty feed fails, the fault is no article's: it goes up
+        fine, failed = [], False
+        for article in articles:
+            try:
+                rendered([article])
+            except Exception as exc:
+                DeadLetters(ctx.redis).park_article(article.id, article.digest, exc)
+                log.error("article %s cannot be rendered; left out of its feeds", article.id)
+                failed = True
+            else:
+                fine.append(article)
+        if not failed or not fine:  # none alone, or every one alone: no article's fault
+            raise error
+        return fine
+
+    def _retractions(
+        self, target: str, ctx: RenderContext
+    ) -> tuple[list[tuple[str, datetime]], int | None]:
+        """Articles retracted from `target` in the last 48 hours (tombstones), and when the
+        oldest of them expires."""
+        since = ctx.reader.now_ms() - TOMBSTONE_MS
+        drop_older(ctx.redis, redis_keys.RETRACTED.format(target=target), since)
+        found = ctx.reader.retractions(target, since)
+        zone = self._zone
+        retractions = [(aid, datetime.fromtimestamp(ms / 1000, zone)) for aid, ms in found]
+        return retractions, (found[-1][1] + TOMBSTONE_MS + 1 if found else None)
+
+    def paths(self, target: str) -> list[str]:
+        if target == INDEX:
+            return [INDEX_PATH]
+        feed_target = parse(target)
+        return [feed_target.path(fmt) for fmt in FEED_FORMATS]
+
+    def priority(self, target: str) -> int:
+        # What most readers fetch goes first: the site-wide and section feeds.
+        return URGENT if target == ALL.name or target.startswith("feed:section:") else ROUTINE
+
+    def known_targets(self, reader: ArticleReader) -> list[str]:
+        # The index last: it lists what the others publish.
+        feeds = [t for t in reader.targets(f"{self.name}:") if t not in (ALL.name, INDEX)]
+        return [ALL.name, *feeds, INDEX]
+
+
+def _shown(articles: list[Article]) -> list[tuple[str, str]]:
+    return [(article.id, article.digest) for article in articles]

@@ -1,0 +1,187 @@
+"""The one feed model that every format renders: built from a target's visible articles."""
+
+from __future__ import annotations
+
+import mimetypes
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from urllib.parse import urljoin
+
+from shared.article import Article
+from shared.settings import Settings
+from shared.websub import hub_url
+
+FEED_FORMATS = ("rss", "atom", "json", "html")  # html: the page for people, in a browser
+_FEED_DIRS = {"section": "sections", "tag": "tags", "author": "authors"}
+FEED_KINDS = ("all", *_FEED_DIRS)
+
+
+def empty_feed_date(settings: Settings) -> datetime:
+    """The date of a feed with nothing in it: fixed, so its bytes stay the same build after
+    build, and plausible (the start of the site's tag date, not the epoch)."""
+    year, month, day = (int(p) for p in (settings.tag_date + "-01-01").split("-")[:3])
+    return datetime(year, month, day, tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class FeedTarget:
+    """Which feed: `feed:all` or `feed:<kind>:<slug>`, and where its files live."""
+
+    kind: str  # "all", "section", "tag" or "author"
+    slug: str = ""
+
+    @property
+    def name(self) -> str:
+        return "feed:all" if self.kind == "all" else f"feed:{self.kind}:{self.slug}"
+
+    @property
+    def path_stem(self) -> str:
+        """The artifact path without its format suffix, e.g. `feeds/sections/dunya`."""
+        return "feeds/all" if self.kind == "all" else f"feeds/{_FEED_DIRS[self.kind]}/{self.slug}"
+
+    def path(self, fmt: str) -> str:
+        return f"{self.path_stem}.{fmt}"
+
+
+@dataclass(frozen=True)
+class Person:
+    name: str
+    url: str | None = None
+
+
+@dataclass(frozen=True)
+class Category:
+    term: str  # the display name: "Dünya"
+    scheme: str  # where feeds of this kind live, so sections and tags stay apart
+
+
+@dataclass(frozen=True)
+class Enclosure:
+    url: str
+    media_type: str
+    alt: str = ""
+
+
+@dataclass(frozen=True)
+class FeedItem:
+    guid: str
+    url: str
+    title: str
+    summary: str
+    content_html: str
+    published: datetime
+    updated: datetime
+    authors: tuple[Person, ...]
+    categories: tuple[Category, ...]
+    image: Enclosure | None
+    comments_url: str | None
+    language: str | None
+
+
+@dataclass(frozen=True)
+class Tombstone:
+    """An item taken down: RFC 6721's deleted-entry, for readers to remove their copy."""
+
+    guid: str
+    when: datetime
+
+
+@dataclass(frozen=True)
+class Feed:
+    guid: str
+    title: str
+    description: str
+    home_url: str
+    self_urls: dict[str, str]  # format → URL of this feed in that format
+    hub_url: str  # the WebSub hub that pushes this feed to subscribers
+    author: Person  # the site: also every item's author when it has no byline
+    language: str
+    timezone: str  # the site's, for dates shown to people
+    updated: datetime
+    items: tuple[FeedItem, ...]
+    tombstones: tuple[Tombstone, ...] = ()
+
+
+def build_feed(
+    target: FeedTarget,
+    articles: list[Article],
+    display_name: str | None,
+    settings: Settings,
+    retractions: Sequence[tuple[str, datetime]] = (),
+) -> Feed:
+    """The feed of `target` holding `articles` (already visible, newest first), and
+    tombstones for the (article id, time) `retractions`."""
+    site = _Site.of(settings)
+    items = tuple(_item(article, site) for article in articles)
+    tombstones = tuple(Tombstone(site.guid(article_id), when) for article_id, when in retractions)
+    label = display_name or target.slug
+    title = settings.site_name if target.kind == "all" else f"{settings.site_name} — {label}"
+    changes = [item.updated for item in items] + [t.when for t in tombstones]
+    return Feed(
+        guid=f"{site.tag_prefix}{target.name}",
+        title=title,
+        description=title,
+        home_url=str(settings.site_url),
+        self_urls={fmt: urljoin(site.feeds_base, target.path(fmt)) for fmt in FEED_FORMATS},
+        hub_url=hub_url(settings),
+        author=site.author,
+        language=settings.language,
+        timezone=settings.timezone,
+        updated=max(changes, default=empty_feed_date(settings)),
+        items=items,
+        tombstones=tombstones,
+    )
+
+
+@dataclass(frozen=True)
+class _Site:
+    """What every item of a feed shares, worked out once per feed rather than per item."""
+
+    feeds_base: str
+    tag_prefix: str
+    section_scheme: str
+    tag_scheme: str
+    author: Person
+
+    @classmethod
+    def of(cls, settings: Settings) -> _Site:
+        base = str(settings.feeds_base_url)
+        return cls(
+            feeds_base=base,
+            # RFC 4151: the site's host and a date it owned it. Both are settings, fixed
+            # for good: changing either changes every id, and readers show every story again.
+            tag_prefix=f"tag:{settings.site_host},{settings.tag_date}:",
+            section_scheme=urljoin(base, "feeds/sections/"),
+            tag_scheme=urljoin(base, "feeds/tags/"),
+            author=Person(settings.site_name, str(settings.site_url)),
+        )
+
+    def guid(self, article_id: str) -> str:
+        # The article id, not the URL: a URL fix must not make readers see a new story.
+        return f"{self.tag_prefix}article:{article_id}"
+
+
+def _item(article: Article, site: _Site) -> FeedItem:
+    categories = [Category(article.section, site.section_scheme)]
+    categories += [Category(tag, site.tag_scheme) for tag in article.tags]
+    image = None
+    if article.image is not None:
+        url = str(article.image.url)
+        media_type = mimetypes.guess_type(url.split("?")[0])[0] or "image/jpeg"
+        image = Enclosure(url, media_type, article.image.alt)
+    authors = tuple(Person(a.name, str(a.url) if a.url else None) for a in article.authors)
+    return FeedItem(
+        guid=site.guid(article.id),
+        url=str(article.url),
+        title=article.title,
+        summary=article.summary,
+        content_html=article.body_html,
+        published=article.published_at,
+        updated=article.modified,
+        authors=authors or (site.author,),  # RFC 4287: every entry has an author
+        categories=tuple(categories),
+        image=image,
+        comments_url=str(article.comments_url) if article.comments_url else None,
+        language=article.language,
+    )

@@ -1,0 +1,158 @@
+"""Build one target: read current state, render through its kind, apply under a watermark.
+
+A failed build is never lost and never loops: the coordinator retries it after a short
+delay (transient errors) or parks it as a dead letter; other targets build on meanwhile.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import socket
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Literal
+
+import redis
+import requests
+from kombu.exceptions import OperationalError
+
+from services.render.kinds import Registry
+from services.render.kinds.base import Output, RenderContext
+from services.render.pipeline.coordinator import Coordinator
+from shared.net.fetcher import Fetcher, FetchFailed
+from shared.settings import Settings
+from shared.state.article_reader import ArticleReader
+from shared.state.dead_letters import DeadLetters
+from shared.state.sweeper import Sweeper
+from shared.store import ArtifactStore
+from shared.store.artifacts import Artifact
+
+log = logging.getLogger(__name__)
+
+BuildOutcome = Literal["published", "superseded", "skipped", "retried", "dead"]
+
+# Failures worth a retry: the next attempt may well succeed. Anything else is a fault in the
+# data or the code, and repeating it only repeats the failure, so it is parked at once.
+TRANSIENT: tuple[type[BaseException], ...] = (
+    redis.ConnectionError,
+    redis.TimeoutError,
+    OperationalError,  # the broker
+    FetchFailed,  # a fetch's deadline or transport
+    requests.ConnectionError,
+    requests.Timeout,
+)
+
+
+@dataclass(frozen=True)
+class BuildContext:
+    """Everything a build needs, made once per worker process."""
+
+    settings: Settings
+    redis: redis.Redis
+    reader: ArticleReader
+    store: ArtifactStore
+    coordinator: Coordinator
+    registry: Registry
+    sweeper: Sweeper
+    enqueue: Callable[[str], None]  # queue a build of a target
+    fetcher: Fetcher  # outbound HTTP, guarded (article images)
+    # Told of every published build's artifacts (WebSub notifies subscribers).
+    after_publish: Sequence[Callable[[str, Sequence[Artifact]], None]] = ()
+
+    @cached_property
+    def render_context(self) -> RenderContext:
+        return RenderContext(self.settings, self.reader, self.store, self.redis, self.fetcher)
+
+
+def build_target(target: str, ctx: BuildContext) -> BuildOutcome:
+    """Rebuild `target` if an event is owed to it; safe to run twice for the same event.
+
+    Raises:
+        ValueError: `target` is not a known target name.
+    """
+    kind = ctx.registry.kind(target)
+    # Who holds the lease, for operators; read per build, as a pool forks its processes.
+    watermark = ctx.coordinator.begin(target, f"{socket.gethostname()}:{os.getpid()}")
+    if watermark is None:
+        return "skipped"
+    try:
+        with _lease_kept(ctx.coordinator, target):
+            output = kind.render(target, ctx.render_context)
+            published = _apply(target, output, watermark, ctx)
+            # Before finishing: if queueing them fails, the build fails and is retried.
+            for follower in ctx.coordinator.mark(_follow_ups(output.then, ctx)):
+                ctx.enqueue(follower)
+    except Exception as exc:  # every failure is retried or parked, none lost
+        return _failed(target, exc, ctx)
+    ctx.coordinator.finish(target, watermark)
+    log.info("built %s at %s (%s)", target, watermark, "published" if published else "superseded")
+    return "published" if published else "superseded"
+
+
+@contextmanager
+def _lease_kept(coordinator: Coordinator, target: str) -> Iterator[None]:
+    """Renew the build's lease while it runs, so only a lost worker's lease runs out and a
+    slow build is never started twice."""
+    stop = threading.Event()
+    every_s = coordinator.lease_ms / 3000
+
+    def renew() -> None:
+        while not stop.wait(every_s):
+            try:
+                coordinator.renew(target)
+            except redis.RedisError as exc:
+                log.warning("could not renew the lease of %s: %s", target, exc)
+
+    threading.Thread(target=renew, name=f"lease {target}", daemon=True).start()
+    try:
+        yield
+    finally:
+        stop.set()  # not joined: a renewal stuck on a dead connection must not hold the build
+
+
+def _failed(target: str, exc: Exception, ctx: BuildContext) -> BuildOutcome:
+    failure = ctx.coordinator.fail(target, isinstance(exc, TRANSIENT))
+    if failure.retry_in_ms is not None:
+        log.warning(
+            "build of %s failed (attempt %d: %s: %s); retrying in %d ms",
+            target, failure.attempts, type(exc).__name__, exc, failure.retry_in_ms,
+        )  # fmt: skip
+        return "retried"
+    if not failure.parked:  # its lease had run out: another build owns the target now
+        log.warning("late build of %s failed: %s: %s", target, type(exc).__name__, exc)
+        return "superseded"
+    DeadLetters(ctx.redis).park_build(target, failure.attempts, exc)
+    log.error(
+        "build of %s failed %d times; parked (`newswire dead-letters`)",
+        target, failure.attempts, exc_info=exc,
+    )  # fmt: skip
+    return "dead"
+
+
+def _follow_ups(targets: Sequence[str], ctx: BuildContext) -> list[tuple[str, str]]:
+    """(target, event id) marks owing each follow-up one build of what was just published.
+
+    The id is a new event's: this build's own watermark may be older than one a follower was
+    already built at (another leader's), and such a mark would be dropped as already covered.
+    """
+    if not targets:
+        return []
+    fields = {"type": "targets.rebuild", "id": "", "rev": 0, "targets": json.dumps(list(targets))}
+    event_id = ctx.redis.xadd(ctx.settings.events_stream, fields)
+    return [(name, event_id.decode()) for name in targets]
+
+
+def _apply(target: str, output: Output, watermark: str, ctx: BuildContext) -> bool:
+    published = ctx.store.publish(target, output.artifacts, watermark)
+    if published and output.remove:
+        published = ctx.store.delete(target, output.remove, watermark, gone=output.gone)
+    if output.wake_at_ms is not None:
+        ctx.sweeper.schedule(target, output.wake_at_ms)
+    for hook in ctx.after_publish if published and output.artifacts else ():
+        hook(target, output.artifacts)
+    return published

@@ -1,0 +1,127 @@
+"""The Celery app: configuration, queue routing, the build task and the WebSub tasks."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import redis
+from celery import Celery
+from celery.signals import worker_process_init
+from kombu import Queue
+
+from services.render.feed.formats import ENTRY_CACHE
+from services.render.kinds import Registry
+from services.render.kinds.base import ROUTINE, URGENT
+from services.render.pipeline.build_metrics import BuildMetrics, observe_builds
+from services.render.pipeline.builds import BuildContext, build_target
+from services.render.pipeline.coordinator import Coordinator
+from services.render.websub.delivery import WebSub, publish_hook, register_tasks
+from shared import websub
+from shared.net.fetcher import Fetcher, FetchPolicy
+from shared.settings import Settings
+from shared.state.article_reader import ArticleReader
+from shared.state.sweeper import Sweeper
+from shared.store import make_store
+
+BUILD_TASK = "newswire.build_target"
+_MB = 1024 * 1024
+# Kombu's Redis transport keeps a list per step: the queue's name, then "<name>\x06\x16<step>".
+PRIORITY_STEPS = [URGENT, ROUTINE]
+
+
+def enqueuer(app: Celery, registry: Registry) -> Callable[[str], None]:
+    """Queue a build of a target on its kind's queue, at its priority."""
+
+    def enqueue(target: str) -> None:
+        app.send_task(
+            BUILD_TASK,
+            args=[target],
+            queue=registry.queue(target),
+            priority=registry.priority(target),
+        )
+
+    return enqueue
+
+
+def make_context(
+    settings: Settings,
+    enqueue: Callable[[str], None],
+    registry: Registry | None = None,
+    send_task: websub.SendTask | None = None,
+) -> BuildContext:
+    """A build context; with `send_task`, publishes are announced to WebSub subscribers."""
+    client = redis.Redis.from_url(settings.redis_url)
+    ENTRY_CACHE.resize(settings.feed_entry_cache_mb * _MB)
+    announce = []
+    if send_task is not None:
+        announce.append(publish_hook(settings, websub.Subscriptions(client, settings), send_task))
+    return BuildContext(
+        settings=settings,
+        redis=client,
+        reader=ArticleReader(client, settings.reader_cache_mb * _MB),
+        store=make_store(settings),
+        coordinator=Coordinator(client, settings),
+        registry=registry or Registry.from_settings(settings),
+        sweeper=Sweeper(client, settings),
+        enqueue=enqueue,
+        fetcher=Fetcher(FetchPolicy.from_settings(settings)),
+        after_publish=announce,
+    )
+
+
+def make_celery(settings: Settings, registry: Registry | None = None) -> Celery:
+    """A Celery app whose tasks build targets with a per-process `BuildContext`."""
+    registry = registry or Registry.from_settings(settings)
+    app = Celery("newswire", broker=settings.celery_broker_url, set_as_current=False)
+    app.conf.update(
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        task_ignore_result=True,
+        # A worker started without --queues consumes every kind's queue, and WebSub's.
+        task_queues=[Queue(name) for name in (*registry.queues, websub.QUEUE)],
+        task_default_queue=registry.queues[0],
+        task_routes={"newswire.websub.*": {"queue": websub.QUEUE}},
+        task_serializer="json",
+        accept_content=["json"],
+        worker_prefetch_multiplier=1,
+        worker_hijack_root_logger=False,
+        broker_connection_retry_on_startup=True,
+        # Back within a second of the broker's return, not Celery's up to 30 s; and never
+        # given up on (a worker that exits during an outage builds nothing after it).
+        worker_consumer="services.render.pipeline.worker_consumer:PromptConsumer",
+        broker_connection_max_retries=None,
+        # Only a backstop: a lost build is requeued by the coordinator's lease long before.
+        broker_transport_options={"visibility_timeout": 3600, "priority_steps": PRIORITY_STEPS},
+    )
+    context: dict[str, BuildContext] = {}
+    websub_context: dict[str, WebSub] = {}
+
+    def _context() -> BuildContext:
+        if "ctx" not in context:
+            enqueue = enqueuer(app, registry)
+            context["ctx"] = make_context(settings, enqueue, registry, app.send_task)
+        return context["ctx"]
+
+    def _websub() -> WebSub:
+        if "ctx" not in websub_context:
+            ctx = _context()
+            subscriptions = websub.Subscriptions(ctx.redis, settings)
+            websub_context["ctx"] = WebSub(
+                settings, subscriptions, ctx.store, ctx.fetcher, app.send_task
+            )
+        return websub_context["ctx"]
+
+    @worker_process_init.connect(weak=False)
+    def _fresh_context(**_: object) -> None:
+        # Connections must not cross a fork.
+        context.clear()
+        websub_context.clear()
+
+    observe_builds(app, BUILD_TASK, _context, BuildMetrics() if settings.metrics_port else None)
+
+    @app.task(name=BUILD_TASK)
+    def build(target: str) -> str:
+        return build_target(target, _context())
+
+    register_tasks(app, _websub)
+    return app

@@ -1,0 +1,147 @@
+"""Per-target rebuild coordination: build at once when idle, coalesce bursts, never lose one.
+
+Each target is a small state machine in Redis (`nw:target:<name>`):
+
+    idle ──event──▶ queued ──task starts──▶ building ──done, quiet──▶ idle
+     │ ▲             ▲  ▲                         │
+     │ │             │  └─ delay ─ retrying ◀─failed (transient)
+     │ │             │                            │ done, events arrived meanwhile (hot)
+     │ │             └──── window ends ──── cooling ◀┘
+     │ └─ window ends, nothing new ───────────┘ ▲
+     └─ event within a window of the last build ┘
+
+`want` is the newest event id that touched the target and `done` the newest one a finished
+build covered. The window is adaptive: a quiet target (nothing arrived while it built) goes
+idle at once, so its next event is built without waiting. Only a hot one cools: events that
+arrived while it built, or within a window of its last build, wait for the window's end and
+coalesce into one build. So a burst costs about one build per window, while the usual
+trickle of events waits for no window at all.
+
+A building worker renews its lease (a third of it at a time), so a building target whose
+lease runs out lost its worker, and is queued again. A queued target not started within a
+lease is sent again once nothing waits ahead of it in the broker (its task was lost); never
+while it waits behind others, which would only multiply a long queue. A failed build is
+retried after each of the retry delays (transient errors only), then parked: left idle with
+its dead letter, until a new event or `newswire dead-letters retry` gives it another build.
+All transitions are one Lua script, so any number of dispatchers and workers may share the
+work.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from importlib.resources import files
+from typing import NamedTuple
+
+import redis
+
+from shared.settings import Settings
+from shared.state import redis_keys
+
+_TARGET_PREFIX = redis_keys.TARGET.format(target="")
+
+
+class Due(NamedTuple):
+    """What the dispatcher must do now about leases and windows that ended."""
+
+    targets: list[str]  # to enqueue now
+    wait_ms: int | None  # until the next one ends (None: nothing is waiting)
+    stalled: list[str]  # queued, not started within a lease: `resend` those whose task is lost
+
+
+@dataclass(frozen=True)
+class Failure:
+    """What the coordinator made of a failed build."""
+
+    attempts: int  # failed builds in a row, this one included
+    retry_in_ms: int | None  # None: parked (or the target was no longer this build's)
+    parked: bool
+
+
+class Coordinator:
+    def __init__(self, client: redis.Redis, settings: Settings) -> None:
+        self._script = client.register_script(
+            files("services.render.pipeline.lua").joinpath("coordinate.lua").read_text()
+        )
+        self._redis = client
+        self._lease_ms = settings.build_lease_ms
+        self._window_ms = settings.debounce_window_ms
+        self._retry_ms = [round(delay * 1000) for delay in settings.build_retry_delays_s]
+
+    @property
+    def lease_ms(self) -> int:
+        return self._lease_ms
+
+    def mark(self, touched: list[tuple[str, str]]) -> list[str]:
+        """Record (target, event id) pairs; returns the targets to enqueue now."""
+        if not touched:
+            return []
+        flat = [value for pair in touched for value in pair]
+        return self._decode(self._call("mark", *flat))
+
+    def begin(self, target: str, holder: str = "") -> str | None:
+        """Start a build by `holder` (host:pid); returns the watermark it covers, or None if
+        nothing is owed or another build holds a live lease."""
+        watermark = self._call("begin", target, holder)
+        return watermark.decode() if watermark else None
+
+    def renew(self, target: str) -> bool:
+        """Extend the lease of a build in progress; False if the target is not building."""
+        return bool(self._call("renew", target))
+
+    def finish(self, target: str, watermark: str) -> None:
+        self._call("finish", target, watermark)
+
+    def fail(self, target: str, transient: bool) -> Failure:
+        """Record a failed build: retry it after the next delay, or park it."""
+        attempts, wait = self._call("fail", target, int(transient), *self._retry_ms)  # type: ignore[misc]
+        return Failure(int(attempts), int(wait) if wait >= 0 else None, parked=wait == -1)
+
+    def release(self, targets: Sequence[str]) -> int:
+        """Undo `mark` for targets whose task was never sent: queued → idle, so the event,
+        delivered again, queues them again."""
+        return int(self._call("release", *targets)) if targets else 0  # type: ignore[call-overload]
+
+    def reset_failures(self, targets: Sequence[str]) -> None:
+        """Start parked targets' runs of failures over, before they are rebuilt again."""
+        if targets:
+            self._call("reset", *targets)
+
+    def due(self, limit: int = 1000) -> Due:
+        """Targets whose cooling window, retry delay or build lease ended, to enqueue now;
+        and queued targets whose task has not started within a lease. A task waiting behind
+        others is not lost, and sending it again would only add copies to a long queue, so
+        the caller resends a stalled target only if nothing waits ahead of it."""
+        wait_ms, ready, *targets = self._call("due", limit)  # type: ignore[misc]
+        names = self._decode(targets)
+        return Due(names[:ready], None if wait_ms < 0 else wait_ms, names[ready:])
+
+    def resend(self, targets: Sequence[str]) -> list[str]:
+        """Queue stalled targets afresh (those still queued); returns the ones to send."""
+        return self._decode(self._call("resend", *targets)) if targets else []
+
+    def done_marks(self, targets: Iterable[str]) -> list[tuple[str, str | None]]:
+        """(target, the newest event id a finished build of it covered), for each target."""
+        targets = list(targets)
+        pipe = self._redis.pipeline(transaction=False)
+        for target in targets:
+            pipe.hget(redis_keys.target(target), "done")
+        marks = pipe.execute() if targets else []
+        return [(t, m.decode() if m else None) for t, m in zip(targets, marks, strict=True)]
+
+    def builds(self, target: str | None = None) -> int:
+        """How many builds have finished, ever: of one target, or of all."""
+        if target is None:
+            return int(self._redis.get(redis_keys.BUILDS) or 0)
+        return int(self._redis.hget(redis_keys.target(target), "builds") or 0)
+
+    def _call(self, op: str, *args: str | int) -> object:
+        return self._script(
+            keys=[redis_keys.DUE, redis_keys.BUILDS, redis_keys.DEAD_BUILDS],
+            args=[op, _TARGET_PREFIX, self._lease_ms, self._window_ms, *args],
+        )
+
+    @staticmethod
+    def _decode(targets: object) -> list[str]:
+        return [t.decode() for t in targets]  # type: ignore[attr-defined]

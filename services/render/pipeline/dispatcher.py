@@ -1,0 +1,240 @@
+"""The dispatcher: reads `nw:events` in a consumer group and queues the builds events owe.
+
+Run it with `python -m services.render.pipeline.dispatcher`; run several for availability.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+import threading
+import time
+from collections.abc import Callable
+
+import redis
+from kombu.exceptions import OperationalError
+
+from services.render.kinds import Registry
+from services.render.pipeline.backlog import queue_keys
+from services.render.pipeline.celery_app import PRIORITY_STEPS, enqueuer, make_celery
+from services.render.pipeline.coordinator import Coordinator
+from services.render.pipeline.dispatcher_metrics import serve_metrics
+from shared.settings import Settings
+from shared.state import stream_trim
+from shared.state.events import Event
+from shared.state.sweeper import Sweeper
+
+log = logging.getLogger("newswire.dispatcher")
+
+_POLL_MS = 50  # the longest wait between checks of leases and the sweeper
+_CLAIM_EVERY_S = 1.0  # how often entries of crashed dispatchers are looked for
+_TRIM_EVERY_S = 1.0  # how often acknowledged entries past `events_maxlen` are trimmed
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        client: redis.Redis,
+        coordinator: Coordinator,
+        enqueue: Callable[[str], None],
+        settings: Settings,
+        consumer: str,
+        registry: Registry,
+        waiting_ahead: Callable[[str], int] = lambda _target: 0,
+    ) -> None:
+        self._redis = client
+        self._waiting_ahead = waiting_ahead  # tasks in the broker a target's task would follow
+        self._registry = registry
+        self._coordinator = coordinator
+        self._enqueue = enqueue
+        self._settings = settings
+        self._stream = settings.events_stream
+        self._group = settings.consumer_group
+        self._consumer = consumer
+        self._reread_pending = True
+        self.block_ms = _POLL_MS
+        self._next_claim = self._next_sweep = self._next_trim = 0.0
+        self._sweeper = Sweeper(client, settings)
+        self.read = self.acked = 0  # entries this process handled and acknowledged (metrics)
+
+    def ensure_group(self) -> None:
+        """Create the consumer group at the start of the stream, so nothing is ever skipped."""
+        try:
+            self._redis.xgroup_create(self._stream, self._group, id="0", mkstream=True)
+        except redis.ResponseError as exc:
+            if "BUSYGROUP" not in str(exc):
+                raise
+
+    def run(self, stop: threading.Event) -> None:
+        backoff = 0.1
+        while not stop.is_set():
+            try:
+                self.step(block_ms=self.block_ms)
+                backoff = 0.1
+            except (redis.ConnectionError, redis.TimeoutError, OperationalError) as exc:
+                log.warning("redis or broker unavailable (%s); retrying in %.1fs", exc, backoff)
+                self._reread_pending = True
+                stop.wait(backoff)
+                backoff = min(backoff * 2, 1.0)  # a returning Redis is used within a second
+            except redis.ResponseError as exc:
+                if "NOGROUP" not in str(exc):
+                    raise
+                # Redis came back without the stream (restarted with no persistence).
+                log.warning("consumer group missing; creating it again")
+                self.ensure_group()
+
+    def step(self, block_ms: int) -> int:
+        """One round: new events, due targets, and now and then maintenance.
+
+        Returns:
+            How many events were handled.
+        """
+        handled = self._read(block_ms)
+        targets, wait_ms, stalled = self._coordinator.due()
+        for target in targets + self._coordinator.resend(self._lost(stalled)):
+            self._enqueue(target)  # if this fails, the lease brings the rest back
+        # Wake for the next window's end rather than a fixed tick: it is added latency.
+        self.block_ms = _POLL_MS if wait_ms is None else max(1, min(_POLL_MS, wait_ms))
+        now = time.monotonic()
+        if now >= self._next_sweep:  # a wakeup happens within one poll of its time
+            self._next_sweep = now + _POLL_MS / 1000
+            swept = self._sweeper.sweep()
+            if swept.released or swept.due:
+                log.info("released %d embargoes; %d targets due", swept.released, swept.due)
+        if now >= self._next_claim:
+            self._next_claim = time.monotonic() + _CLAIM_EVERY_S
+            handled += self._claim_stale()
+        if now >= self._next_trim:
+            self._next_trim = now + _TRIM_EVERY_S
+            stream_trim.trim(self._redis, self._stream, self._settings.events_maxlen)
+        return handled
+
+    def _read(self, block_ms: int) -> int:
+        if self._reread_pending:
+            # After a start or a failure, entries we read but never acknowledged come first.
+            reply = self._redis.xreadgroup(
+                self._group, self._consumer, {self._stream: "0"}, count=1000
+            )
+            entries = reply[0][1] if reply else []
+            if entries:
+                return self._handle(entries)
+            self._reread_pending = False
+        reply = self._redis.xreadgroup(
+            self._group, self._consumer, {self._stream: ">"}, count=1000, block=block_ms
+        )
+        return self._handle(reply[0][1] if reply else [])
+
+    def _claim_stale(self) -> int:
+        """Take over entries a crashed dispatcher read but never acknowledged."""
+        reply = self._redis.xautoclaim(
+            self._stream, self._group, self._consumer, self._settings.claim_idle_ms, count=1000
+        )
+        return self._handle(reply[1])  # Redis 7 appends a third element: deleted ids
+
+    def _handle(self, entries: list[tuple[bytes, dict[bytes, bytes]]]) -> int:
+        touched: list[tuple[str, str]] = []
+        ids = []
+        for entry_id, fields in entries:
+            ids.append(entry_id)
+            if not fields:  # trimmed from the stream while pending
+                continue
+            try:
+                event = Event.from_entry(entry_id, fields)
+            except ValueError as exc:
+                log.error("skipping %s", exc)
+                continue
+            touched += [(t, event.event_id) for t in event.targets if self._known(t, event)]
+        self._send(self._coordinator.mark(touched))
+        # Acknowledge only once the builds are queued: a crash before this replays them.
+        if ids:
+            self.acked += self._redis.xack(self._stream, self._group, *ids)
+        self.read += len(ids)
+        return len(ids)
+
+    def _lost(self, stalled: list[str]) -> list[str]:
+        """Stalled targets whose task must have been lost: nothing waits ahead of it."""
+        depth: dict[tuple[str, int], int] = {}
+        lost = []
+        for target in stalled:
+            where = (self._registry.queue(target), self._registry.priority(target))
+            if where not in depth:
+                depth[where] = self._waiting_ahead(target)
+            if depth[where] == 0:
+                lost.append(target)
+        return lost
+
+    def _send(self, targets: list[str]) -> None:
+        """Queue the builds of targets just marked. If sending fails, the ones not sent are
+        released (queued → idle) before the error goes up unacknowledged, so the entries,
+        read again, queue them at once rather than when their lease runs out."""
+        for sent, target in enumerate(targets):
+            try:
+                self._enqueue(target)
+            except Exception:
+                try:
+                    self._coordinator.release(targets[sent:])
+                except redis.RedisError as exc:  # then their lease requeues them
+                    log.warning("could not release %d unsent targets: %s", len(targets), exc)
+                raise
+
+    def _known(self, target: str, event: Event) -> bool:
+        try:
+            self._registry.kind(target)
+            return True
+        except ValueError as exc:
+            log.error("event %s: %s; skipped", event.event_id, exc)
+            return False
+
+
+def waiting_ahead(broker: redis.Redis, registry: Registry) -> Callable[[str], int]:
+    """How many tasks wait in the broker ahead of a new task of a target: those in its
+    queue at its priority or a more urgent one (kombu's Redis transport keeps a list each)."""
+    lists = queue_keys(registry, PRIORITY_STEPS)
+
+    def count(target: str) -> int:
+        queue, priority = registry.queue(target), registry.priority(target)
+        ahead = [key for (name, step), key in lists.items() if name == queue and step <= priority]
+        pipe = broker.pipeline(transaction=False)
+        for key in ahead:
+            pipe.llen(key)
+        return sum(pipe.execute())
+
+    return count
+
+
+def main() -> None:
+    settings = Settings()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    client = redis.Redis.from_url(settings.redis_url)
+    registry = Registry.from_settings(settings)
+    enqueue = enqueuer(make_celery(settings, registry), registry)
+    consumer = settings.consumer_name or f"{socket.gethostname()}-{os.getpid()}"
+    broker = redis.Redis.from_url(settings.broker_url) if settings.broker_url else client
+    dispatcher = Dispatcher(
+        client,
+        Coordinator(client, settings),
+        enqueue,
+        settings,
+        consumer,
+        registry,
+        waiting_ahead(broker, registry),
+    )
+    serve_metrics(settings, dispatcher, registry)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    while not stop.is_set():
+        try:
+            dispatcher.ensure_group()
+            break
+        except redis.ConnectionError as exc:
+            log.warning("waiting for redis at %s: %s", settings.redis_url, exc)
+            stop.wait(1.0)
+    log.info("dispatching %s as %s", settings.events_stream, consumer)
+    dispatcher.run(stop)
+
+
+if __name__ == "__main__":
+    main()

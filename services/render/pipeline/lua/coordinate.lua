@@ -1,0 +1,183 @@
+-- Rebuild coordination for targets; see services/render/pipeline/coordinator.py for the states.
+-- KEYS: due zset, build counter, build dead letters hash
+-- ARGV: op, target key prefix, lease ms, window ms, then per op:
+--   mark:    (target, event id) pairs    -> targets to enqueue now
+--   begin:   target, holder              -> watermark to build for, or false to skip
+--   renew:   target                      -> 1 if its build lease was extended, else 0
+--   finish:  target, watermark           -> 1
+--   fail:    target, transient (0|1), retry delays (ms)...
+--                                        -> {attempts so far, ms until the retry (-1: parked)}
+--   release: targets                     -> how many queued targets went back to idle
+--   reset:   targets                     -> how many; their runs of failures start over
+--   resend:  targets                     -> those still queued, queued afresh (to send again)
+--   due:     limit
+--            -> ms until the next due (-1: none), how many targets follow to enqueue now,
+--               those targets, then queued targets whose task has not started within a lease
+local due, builds, dead = KEYS[1], KEYS[2], KEYS[3]
+local op, prefix = ARGV[1], ARGV[2]
+local lease, window = tonumber(ARGV[3]), tonumber(ARGV[4])
+local time = redis.call('TIME')
+local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+
+local function newer(a, b)
+  if not a then return false end
+  if not b then return true end
+  local a1, a2 = string.match(a, '^(%d+)-(%d+)$')
+  local b1, b2 = string.match(b, '^(%d+)-(%d+)$')
+  a1, a2, b1, b2 = tonumber(a1), tonumber(a2), tonumber(b1), tonumber(b2)
+  return a1 > b1 or (a1 == b1 and a2 > b2)
+end
+
+local function enqueue(key, target)
+  redis.call('HSET', key, 'state', 'queued', 'queued_at', now)
+  redis.call('ZADD', due, now + lease, target)
+end
+
+if op == 'mark' then
+  local out = {}
+  for i = 5, #ARGV, 2 do
+    local target, eid = ARGV[i], ARGV[i + 1]
+    local key = prefix .. target
+    local cur = redis.call('HMGET', key, 'want', 'done', 'state', 'built_at')
+    if newer(eid, cur[1] or nil) then redis.call('HSET', key, 'want', eid) end
+    local state = cur[3] or 'idle'
+    if state == 'idle' and newer(eid, cur[2] or nil) then
+      local cools_until = tonumber(cur[4] or 0) + window
+      if now < cools_until then
+        -- Built within the window: the target is hot, so this event waits for the window's
+        -- end and coalesces with whatever else comes meanwhile.
+        redis.call('HSET', key, 'state', 'cooling')
+        redis.call('ZADD', due, cools_until, target)
+      else
+        enqueue(key, target)
+        out[#out + 1] = target
+      end
+    end
+  end
+  return out
+elseif op == 'begin' then
+  local target = ARGV[5]
+  local key = prefix .. target
+  local cur = redis.call('HMGET', key, 'want', 'done', 'state')
+  if not newer(cur[1] or nil, cur[2] or nil) then
+    if cur[3] == 'queued' then
+      redis.call('HSET', key, 'state', 'idle')
+      redis.call('ZREM', due, target)
+    end
+    return false
+  end
+  if cur[3] == 'building' then
+    -- Another worker holds a live lease (this is a second copy of the task): it builds, and
+    -- events it misses make its finish queue one more build.
+    local ends = tonumber(redis.call('ZSCORE', due, target) or 0)
+    if ends > now then return false end
+  end
+  -- The holder (host:pid) is for operators: who is building, or was when it was lost.
+  redis.call('HSET', key, 'state', 'building', 'holder', ARGV[6] or '')
+  redis.call('ZADD', due, now + lease, target)
+  return cur[1]
+elseif op == 'renew' then
+  local target = ARGV[5]
+  if redis.call('HGET', prefix .. target, 'state') ~= 'building' then return 0 end
+  redis.call('ZADD', due, now + lease, target)
+  return 1
+elseif op == 'finish' then
+  local target, watermark = ARGV[5], ARGV[6]
+  local key = prefix .. target
+  if newer(watermark, redis.call('HGET', key, 'done') or nil) then
+    redis.call('HSET', key, 'done', watermark)
+  end
+  if newer(redis.call('HGET', key, 'want') or nil, redis.call('HGET', key, 'done') or nil) then
+    -- Events arrived while it built: the target is hot. Cool down for one window, so they
+    -- and any that follow coalesce into a single next build.
+    redis.call('HSET', key, 'state', 'cooling')
+    redis.call('ZADD', due, now + window, target)
+  else
+    -- Quiet: idle at once, so the next event is built at once unless it comes within the
+    -- window (see mark). Most targets are quiet, and skip the window's wait.
+    redis.call('HSET', key, 'state', 'idle', 'built_at', now)
+    redis.call('ZREM', due, target)
+  end
+  redis.call('HINCRBY', key, 'builds', 1)
+  redis.call('INCR', builds)
+  -- A build that succeeds ends any run of failures, and its dead letter.
+  redis.call('HDEL', key, 'attempts')
+  redis.call('HDEL', dead, target)
+  return 1
+elseif op == 'fail' then
+  local target, transient = ARGV[5], ARGV[6] == '1'
+  local key = prefix .. target
+  if redis.call('HGET', key, 'state') ~= 'building' then
+    -- A build whose lease ran out failed late; the target is someone else's now.
+    return {tonumber(redis.call('HGET', key, 'attempts') or 0), -2}
+  end
+  local attempts = redis.call('HINCRBY', key, 'attempts', 1)
+  local delay = ARGV[6 + attempts]
+  if transient and delay then
+    redis.call('HSET', key, 'state', 'retrying')
+    redis.call('ZADD', due, now + tonumber(delay), target)
+    return {attempts, tonumber(delay)}
+  end
+  -- Parked: idle, so only a new event (once) or `newswire dead-letters retry` builds it again.
+  redis.call('HSET', key, 'state', 'idle')
+  redis.call('ZREM', due, target)
+  return {attempts, -1}
+elseif op == 'release' then
+  local n = 0
+  for i = 5, #ARGV do
+    local key = prefix .. ARGV[i]
+    if redis.call('HGET', key, 'state') == 'queued' then
+      redis.call('HSET', key, 'state', 'idle')
+      redis.call('ZREM', due, ARGV[i])
+      n = n + 1
+    end
+  end
+  return n
+elseif op == 'reset' then
+  for i = 5, #ARGV do redis.call('HDEL', prefix .. ARGV[i], 'attempts') end
+  return #ARGV - 4
+elseif op == 'resend' then
+  local out = {}
+  for i = 5, #ARGV do
+    local key = prefix .. ARGV[i]
+    if redis.call('HGET', key, 'state') == 'queued' then
+      enqueue(key, ARGV[i])
+      out[#out + 1] = ARGV[i]
+    end
+  end
+  return out
+elseif op == 'due' then
+  local out, stalled = {}, {}
+  for _, target in ipairs(redis.call('ZRANGEBYSCORE', due, '-inf', now, 'LIMIT', 0, ARGV[5])) do
+    redis.call('ZREM', due, target)
+    local key = prefix .. target
+    local cur = redis.call('HMGET', key, 'want', 'done', 'state')
+    if cur[3] == 'cooling' then
+      if newer(cur[1] or nil, cur[2] or nil) then
+        enqueue(key, target)
+        out[#out + 1] = target
+      else
+        redis.call('HSET', key, 'state', 'idle')
+      end
+    elseif cur[3] == 'retrying' then
+      enqueue(key, target)
+      out[#out + 1] = target
+    elseif cur[3] == 'building' then
+      -- The lease ran out: the worker holding it was lost. Queue it again.
+      enqueue(key, target)
+      out[#out + 1] = target
+    elseif cur[3] == 'queued' then
+      -- Not started within a lease: its task was lost, or waits behind others. The caller
+      -- sends it again only if nothing waits ahead of it (see Coordinator.due); meanwhile it
+      -- waits one more lease.
+      redis.call('ZADD', due, now + lease, target)
+      stalled[#stalled + 1] = target
+    end
+  end
+  local nxt = redis.call('ZRANGE', due, 0, 0, 'WITHSCORES')
+  local reply = {nxt[2] and math.max(0, tonumber(nxt[2]) - now) or -1, #out}
+  for _, target in ipairs(out) do reply[#reply + 1] = target end
+  for _, target in ipairs(stalled) do reply[#reply + 1] = target end
+  return reply
+end
+return redis.error_reply('unknown op ' .. tostring(op))

@@ -1,0 +1,167 @@
+"""What builds read: articles and target indexes as they are now, by Redis's clock."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Literal
+
+import redis
+
+from shared.article import Article
+from shared.bounded_cache import BoundedCache, approximate_size
+from shared.state import redis_keys
+from shared.state.dead_letters import DeadLetters
+
+_ARTICLE_PREFIX = redis_keys.article("")
+EMPTY: Mapping[str, str] = MappingProxyType({})
+
+ArticleStatus = Literal["visible", "embargoed", "retracted", "missing"]
+
+
+@dataclass(frozen=True)
+class StoredArticle:
+    """One article as stored; `article` is None unless it is visible or embargoed."""
+
+    status: ArticleStatus
+    article: Article | None = None
+    retracted_ms: int | None = None
+
+
+class ArticleReader:
+    """Reads for builds. Visible means published at or before Redis's clock.
+
+    Parsed articles are kept by (id, digest): an unchanged article is read by every build of
+    every feed it is in, and parsing it each time was a large share of a build. `cache`
+    holds them within `cache_bytes` (its `bytes` and `entries` say how full it is).
+    """
+
+    def __init__(self, client: redis.Redis, cache_bytes: int = 64 * 1024 * 1024) -> None:
+        self._redis = client
+        self.cache: BoundedCache[tuple[bytes, bytes], Article] = BoundedCache(cache_bytes)
+
+    def now_ms(self) -> int:
+        """Redis's clock: the one clock that ingest, the sweeper and builds all agree on."""
+        seconds, micros = self._redis.time()
+        return seconds * 1000 + micros // 1000
+
+    def visible(self, target: str, limit: int) -> list[Article]:
+        """The latest `limit` articles of `target` whose publish time has come."""
+        ids = self._redis.zrevrangebyscore(
+            redis_keys.index(target), self.now_ms(), "-inf", start=0, num=limit
+        )
+        if not ids:
+            return []
+        # Digests first: an article already parsed at its digest is not read again (a feed
+        # build reads fifty documents of kilobytes each, twice); only new or changed ones are.
+        pipe = self._redis.pipeline(transaction=False)
+        for article_id in ids:
+            pipe.hget(_ARTICLE_PREFIX + article_id.decode(), "hash")
+        found: dict[bytes, Article | None] = {}
+        unread = []
+        for article_id, digest in zip(ids, pipe.execute(), strict=True):
+            cached = self.cache.get((article_id, digest)) if digest else None
+            if cached is None:
+                unread.append(article_id)
+            else:
+                found[article_id] = cached
+        if unread:
+            pipe = self._redis.pipeline(transaction=False)
+            for article_id in unread:
+                pipe.hmget(_ARTICLE_PREFIX + article_id.decode(), "hash", "doc")
+            for article_id, (digest, doc) in zip(unread, pipe.execute(), strict=True):
+                if doc:
+                    found[article_id] = self._parse(article_id, digest, doc)
+        return [article for article in map(found.get, ids) if article is not None]
+
+    def article(self, article_id: str) -> StoredArticle:
+        """One article by id, with what its state means for output."""
+        digest, doc, published, retracted, retracted_at = self._redis.hmget(
+            redis_keys.article(article_id), "hash", "doc", "published", "retracted", "retracted_at"
+        )
+        if retracted == b"1":
+            return StoredArticle("retracted", retracted_ms=int(retracted_at or 0))
+        if doc is None:
+            return StoredArticle("missing")
+        article = self._parse(article_id.encode(), digest, doc)
+        if article is None:
+            return StoredArticle("missing")
+        status: ArticleStatus = "visible" if int(published) <= self.now_ms() else "embargoed"
+        return StoredArticle(status, article)
+
+    def payloads(
+        self,
+        target: str,
+        part: int | None = None,
+        *,
+        since_ms: int | None = None,
+        limit: int | None = None,
+        newest_first: bool = False,
+    ) -> list[tuple[str, str]]:
+        """(id, payload) of the visible entries of a target's index (or of one of its parts),
+        oldest first unless `newest_first`."""
+        now, low = self.now_ms(), "-inf" if since_ms is None else since_ms
+        page = {} if limit is None else {"start": 0, "num": limit}
+        if newest_first:
+            ids = self._redis.zrevrangebyscore(redis_keys.index(target, part), now, low, **page)
+        else:
+            ids = self._redis.zrangebyscore(redis_keys.index(target, part), low, now, **page)
+        if not ids:
+            return []
+        found = self._redis.hmget(redis_keys.payloads(target, part), ids)
+        return [(i.decode(), p.decode()) for i, p in zip(ids, found, strict=True) if p is not None]
+
+    def parts(self, target: str) -> list[int]:
+        """The parts a sharded target's index has ever had, in order."""
+        return sorted(
+            int(part) for part in self._redis.hkeys(redis_keys.SHARDS.format(target=target))
+        )
+
+    def retractions(self, target: str, since_ms: int) -> list[tuple[str, int]]:
+        """(id, retraction time in ms) of the articles retracted from `target` since then,
+        newest first."""
+        found = self._redis.zrevrangebyscore(
+            redis_keys.RETRACTED.format(target=target), "+inf", since_ms, withscores=True
+        )
+        return [(article_id.decode(), int(ms)) for article_id, ms in found]
+
+    def targets(self, prefix: str) -> list[str]:
+        """Every target name starting with `prefix` that an article was ever written to."""
+        found = self._redis.sscan_iter(
+            redis_keys.TARGETS, match=_glob_escape(prefix) + "*", count=1000
+        )
+        return sorted({name.decode() for name in found})
+
+    def display_name(self, target: str, configured: Mapping[str, str] = EMPTY) -> str | None:
+        """The target's display name: `configured` (the site's settings) first, else the
+        one its first article gave it."""
+        if target in configured:
+            return configured[target]
+        name = self._redis.hget(redis_keys.NAMES, target)
+        return name.decode() if name else None
+
+    def display_names(self, configured: Mapping[str, str] = EMPTY) -> dict[str, str]:
+        """Every target's display name: "feed:section:dunya" → "Dünya", `configured` first."""
+        stored = {k.decode(): v.decode() for k, v in self._redis.hgetall(redis_keys.NAMES).items()}
+        return stored | dict(configured)
+
+    def _parse(self, article_id: bytes, digest: bytes, doc: bytes) -> Article | None:
+        """The stored article, or None if its document cannot be read (then it is left out
+        of what builds read, and kept as a dead letter, so one bad document never stops the
+        feeds it is in)."""
+        key = (article_id, digest)
+        article = self.cache.get(key)
+        if article is None:
+            try:
+                article = Article.model_validate_json(doc, context={"stored": True})
+            except ValueError as exc:  # pydantic's ValidationError: not JSON, or not an Article
+                letters = DeadLetters(self._redis)
+                letters.park_article(article_id.decode(), (digest or b"").decode(), exc)
+                return None
+            self.cache.put(key, article, approximate_size(article))
+        return article
+
+
+def _glob_escape(text: str) -> str:
+    return "".join("\\" + c if c in "*?[]\\" else c for c in text)

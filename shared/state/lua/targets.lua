@@ -1,0 +1,56 @@
+-- Shared by upsert.lua and retract.lua (concatenated in front of them): an article's entries
+-- in its targets' indexes. Key layout as in shared/state/redis_keys.py, under the key prefix that both
+-- scripts take as their last argument.
+local P = ARGV[#ARGV]
+
+-- The stored map: target name -> {fingerprint, part, bytes, keep retractions}.
+local function decode_targets(raw)
+  if not raw then return {} end
+  local decoded = cjson.decode(raw)
+  if decoded[1] ~= nil then
+    -- Written before targets had fingerprints: a plain list of names, all of them owed.
+    local old = {}
+    for _, name in ipairs(decoded) do old[name] = {'', 0, 0, 0} end
+    return old
+  end
+  return decoded
+end
+
+local function index_key(name, part)
+  if part and part > 0 then return P .. 'idx:' .. name .. '#' .. part end
+  return P .. 'idx:' .. name
+end
+
+local function payload_key(name, part)
+  if part and part > 0 then return P .. 'idxp:' .. name .. '#' .. part end
+  return P .. 'idxp:' .. name
+end
+
+-- Remove the article from one target's index; `held` is its stored {fp, part, bytes, r}.
+local function unindex(id, name, held)
+  local part = tonumber(held[2]) or 0
+  redis.call('ZREM', index_key(name, part), id)
+  redis.call('HDEL', payload_key(name, part), id)
+  if part > 0 then
+    redis.call('HINCRBY', P .. 'shards:' .. name, part, -(tonumber(held[3]) or 0))
+  end
+end
+
+-- The first part of a sharded target with room for `bytes` more, keeping `held`'s part when
+-- the entry still fits there: an entry never moves because others arrive.
+local function choose_part(id, name, cap, bytes, held)
+  local shards = P .. 'shards:' .. name
+  local items, max_bytes = tonumber(cap[1]), tonumber(cap[2])
+  if held and tonumber(held[2]) and tonumber(held[2]) > 0 then
+    local part = tonumber(held[2])
+    local used = tonumber(redis.call('HGET', shards, part) or '0') - (tonumber(held[3]) or 0)
+    if used + bytes <= max_bytes then return part, false end
+  end
+  local part = 1
+  while true do
+    local count = redis.call('ZCARD', index_key(name, part))
+    local used = tonumber(redis.call('HGET', shards, part) or '0')
+    if count < items and used + bytes <= max_bytes then return part, true end
+    part = part + 1
+  end
+end

@@ -1,0 +1,93 @@
+"""Building a target from current Redis state into the artifact store."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+import feedparser
+
+from services.render.pipeline.builds import build_target
+from shared.store.artifacts import encode
+from tests.render.building import build
+
+
+def titles(ctx, path: str) -> list[str]:
+    parsed = feedparser.parse(ctx.store.get(path).body)
+    assert not parsed.bozo
+    return [entry.title for entry in parsed.entries]
+
+
+def test_section_feed_holds_its_articles_newest_first(ctx, write, corpus):
+    for article in corpus:
+        write(article)
+    assert build(ctx, "feed:section:dunya") == "published"
+    assert titles(ctx, "feeds/sections/dunya.rss") == [
+        "Rusya'dan flaş çıkış: Şansımız var",
+        "Fırat'ın batısında YPG çözüldü: Suriye ordusu stratejik Tabka’yı ele geçirdi!",
+        "İsrailli aşırı sağcı Bakan Smotrich’ten skandal çağrı",
+        "Putin'in temsilcisinden olay yaratan çıkış: \"Babanız Trump'ı kışkırtmayın!\"",
+    ]
+    for path in ("feeds/sections/dunya.atom", "feeds/sections/dunya.json"):
+        assert ctx.store.get(path) is not None
+    assert json.loads(ctx.store.get("feeds/sections/dunya.json").body)["title"] == "Haber — Dünya"
+
+
+def test_feed_size_caps_the_items(ctx, write, corpus):
+    for article in corpus:
+        write(article)
+    small = replace(ctx, settings=ctx.settings.model_copy(update={"feed_size": 2}))
+    build(small, "feed:all")
+    assert len(titles(ctx, "feeds/all.atom")) == 2
+
+
+def test_embargoed_article_leaks_nowhere(ctx, write, corpus):
+    for article in corpus:
+        write(article)
+    build(ctx, "feed:section:dunya")
+    before = {f: ctx.store.get(f"feeds/sections/dunya.{f}").body for f in ("rss", "atom", "json")}
+    future = datetime.now(UTC) + timedelta(hours=1)
+    embargoed = {
+        **corpus[0],
+        "id": "dunya-embargo",
+        "title": "Ambargolu haber",
+        "published_at": future.isoformat(),
+        "updated_at": future.isoformat(),
+    }
+    write(embargoed)
+    build(ctx, "feed:section:dunya")
+    after = {f: ctx.store.get(f"feeds/sections/dunya.{f}").body for f in ("rss", "atom", "json")}
+    assert after == before  # not in items, dates, counts or the ETag derived from the bytes
+
+
+def test_retracted_article_is_gone_from_every_feed(ctx, write, retract, seed_article):
+    write(seed_article)
+    targets = [
+        "feed:all",
+        "feed:section:dunya",
+        "feed:tag:nato",
+        "feed:author:dis-haberler-servisi",
+    ]
+    for target in targets:
+        build(ctx, target)
+    assert titles(ctx, "feeds/tags/nato.rss") == [seed_article["title"]]
+    retract(seed_article["id"])
+    for target in targets:
+        build(ctx, target)
+    for path in ("feeds/all.rss", "feeds/sections/dunya.rss", "feeds/tags/nato.rss"):
+        assert titles(ctx, path) == []
+
+
+def test_older_build_never_overwrites_newer_artifact(ctx, write, seed_article):
+    write(seed_article)
+    newer = [encode("feeds/all.rss", b"<rss>newer</rss>", 5)]
+    assert ctx.store.publish("feed:all", newer, "99999999999999-0")
+    assert build(ctx, "feed:all") == "superseded"
+    assert ctx.store.get("feeds/all.rss").body == b"<rss>newer</rss>"
+
+
+def test_build_without_a_new_event_is_skipped(ctx, write, seed_article):
+    write(seed_article)
+    assert build(ctx, "feed:all") == "published"
+    assert build_target("feed:all", ctx) == "skipped"

@@ -1,0 +1,199 @@
+"""The per-target state machine that bounds builds, against a real Redis."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+import redis
+
+from services.render.pipeline.coordinator import Coordinator
+from shared.settings import Settings
+
+
+@pytest.fixture
+def coordinator(settings: Settings) -> Coordinator:
+    tuned = settings.model_copy(update={"debounce_window_ms": 100, "build_lease_ms": 300})
+    return Coordinator(redis.Redis.from_url(settings.redis_url), tuned)
+
+
+def test_idle_target_is_enqueued_at_once_and_only_once(coordinator):
+    assert coordinator.mark([("feed:all", "1-0"), ("feed:all", "2-0")]) == ["feed:all"]
+    assert coordinator.mark([("feed:all", "3-0")]) == []  # already queued
+    assert coordinator.begin("feed:all") == "3-0"  # covers every event so far
+
+
+def test_events_during_a_build_coalesce_into_one_more_build(coordinator):
+    coordinator.mark([("feed:all", "1-0")])
+    watermark = coordinator.begin("feed:all")
+    for seq in range(2, 50):
+        assert coordinator.mark([("feed:all", f"{seq}-0")]) == []
+    coordinator.finish("feed:all", watermark)
+    targets, wait_ms, _ = coordinator.due()
+    assert targets == []  # still inside the window
+    assert 0 < wait_ms <= 100  # the dispatcher sleeps just until it ends
+    time.sleep(0.15)
+    assert coordinator.due()[0] == ["feed:all"]
+    assert coordinator.begin("feed:all") == "49-0"
+    coordinator.finish("feed:all", "49-0")
+    time.sleep(0.15)
+    assert coordinator.due()[0] == []  # nothing new: back to idle
+    assert coordinator.mark([("feed:all", "50-0")]) == ["feed:all"]
+
+
+def test_replayed_old_event_owes_nothing(coordinator):
+    coordinator.mark([("feed:all", "5-0")])
+    coordinator.finish("feed:all", coordinator.begin("feed:all"))
+    time.sleep(0.15)
+    coordinator.due()
+    assert coordinator.mark([("feed:all", "4-0")]) == []
+    assert coordinator.begin("feed:all") is None  # a duplicate task delivery is skipped
+
+
+def test_lost_build_is_requeued_when_its_lease_ends(coordinator):
+    coordinator.mark([("feed:tag:nato", "1-0")])
+    assert coordinator.begin("feed:tag:nato") == "1-0"
+    # The worker dies here: no finish.
+    assert coordinator.due()[0] == []
+    time.sleep(0.35)
+    assert coordinator.due()[0] == ["feed:tag:nato"]
+    assert coordinator.begin("feed:tag:nato") == "1-0"
+
+
+def test_targets_are_independent(coordinator):
+    assert coordinator.mark([("feed:all", "1-0"), ("feed:section:dunya", "1-0")]) == [
+        "feed:all",
+        "feed:section:dunya",
+    ]
+    coordinator.finish("feed:all", coordinator.begin("feed:all"))
+    assert coordinator.builds() == 1
+
+
+def test_a_building_worker_renews_its_lease_so_a_slow_build_is_not_requeued(coordinator):
+    coordinator.mark([("feed:all", "1-0")])
+    assert coordinator.begin("feed:all") == "1-0"
+    for _ in range(4):  # 0.6 s in all: twice the lease
+        time.sleep(0.15)
+        assert coordinator.renew("feed:all")
+        assert coordinator.due()[0] == []
+    # A second copy of the task (its lease was renewed: the holder is alive) is skipped.
+    assert coordinator.begin("feed:all") is None
+    coordinator.finish("feed:all", "1-0")
+    assert not coordinator.renew("feed:all")  # finished: a late renewal changes nothing
+    assert coordinator.builds("feed:all") == 1
+
+
+def test_transient_failures_are_retried_after_each_delay_then_parked(settings):
+    tuned = settings.model_copy(
+        update={"build_lease_ms": 5000, "build_retry_delays_s": [0.05, 0.1]}
+    )
+    coordinator = Coordinator(redis.Redis.from_url(settings.redis_url), tuned)
+    coordinator.mark([("feed:all", "1-0")])
+    for attempt, delay_ms in ((1, 50), (2, 100)):
+        assert coordinator.begin("feed:all") == "1-0"
+        failure = coordinator.fail("feed:all", transient=True)
+        assert (failure.attempts, failure.retry_in_ms, failure.parked) == (attempt, delay_ms, False)
+        assert coordinator.due()[0] == []  # not before its delay
+        time.sleep(delay_ms / 1000 + 0.03)
+        assert coordinator.due()[0] == ["feed:all"]
+    assert coordinator.begin("feed:all") == "1-0"
+    assert coordinator.fail("feed:all", transient=True).parked  # delays used up
+    time.sleep(0.15)
+    assert coordinator.due()[0] == []  # parked: nothing requeues it, not even a lease
+    # A new event gives it one more build; one more failure parks it again at once.
+    assert coordinator.mark([("feed:all", "2-0")]) == ["feed:all"]
+    assert coordinator.begin("feed:all") == "2-0"
+    assert coordinator.fail("feed:all", transient=True).parked
+    coordinator.reset_failures(["feed:all"])  # `newswire dead-letters retry`
+    coordinator.mark([("feed:all", "3-0")])
+    assert coordinator.begin("feed:all") == "3-0"
+    assert coordinator.fail("feed:all", transient=True).retry_in_ms == 50
+
+
+def test_a_fault_in_the_code_or_data_is_parked_at_once_and_success_clears_its_letter(
+    coordinator, db
+):
+    coordinator.mark([("feed:all", "1-0")])
+    coordinator.begin("feed:all")
+    failure = coordinator.fail("feed:all", transient=False)
+    assert (failure.attempts, failure.retry_in_ms, failure.parked) == (1, None, True)
+    db.hset("nw:dead:builds", "feed:all", "{}")
+    coordinator.mark([("feed:all", "2-0")])
+    coordinator.finish("feed:all", coordinator.begin("feed:all"))
+    assert db.hexists("nw:dead:builds", "feed:all") == 0
+    assert db.hget("nw:target:feed:all", "attempts") is None
+
+
+def test_a_late_failure_after_the_lease_ran_out_leaves_the_new_holder_alone(coordinator, db):
+    coordinator.mark([("feed:all", "1-0")])
+    coordinator.begin("feed:all")
+    time.sleep(0.35)
+    assert coordinator.due()[0] == ["feed:all"]  # requeued: the first build looked lost
+    failure = coordinator.fail("feed:all", transient=True)
+    assert failure.retry_in_ms is None and not failure.parked
+    assert db.hget("nw:target:feed:all", "state") == "queued"
+
+
+def test_release_undoes_a_mark_whose_task_was_never_sent(coordinator):
+    assert coordinator.mark([("feed:all", "1-0")]) == ["feed:all"]
+    assert coordinator.release(["feed:all"]) == 1
+    assert coordinator.due()[0] == []  # no lease left waiting
+    assert coordinator.mark([("feed:all", "1-0")]) == ["feed:all"]  # the same event again
+
+
+def test_a_queued_target_not_started_within_a_lease_is_resent_only_when_asked(settings):
+    tuned = settings.model_copy(update={"build_lease_ms": 100})
+    coordinator = Coordinator(redis.Redis.from_url(settings.redis_url), tuned)
+    coordinator.mark([("feed:all", "1-0")])
+    time.sleep(0.15)
+    due = coordinator.due()
+    assert (due.targets, due.stalled) == ([], ["feed:all"])  # maybe waiting behind others
+    assert coordinator.due().stalled == []  # given one more lease
+    assert coordinator.resend(["feed:all"]) == ["feed:all"]  # its task was lost: send again
+    # However long it waits behind others, it is never sent again unasked: copies would only
+    # lengthen the queue it waits in.
+    for _ in range(5):
+        time.sleep(0.11)
+        assert coordinator.due().targets == []
+    coordinator.begin("feed:all")
+    assert coordinator.resend(["feed:all"]) == []  # started meanwhile: nothing to resend
+
+
+def test_a_quiet_target_goes_idle_at_once_and_its_next_event_builds_at_once(coordinator):
+    coordinator.mark([("feed:section:spor", "1-0")])
+    coordinator.finish("feed:section:spor", coordinator.begin("feed:section:spor"))
+    targets, wait_ms, _ = coordinator.due()
+    assert targets == [] and wait_ms is None  # no window to wait out: nothing is due
+    time.sleep(0.12)  # past the window since that build
+    assert coordinator.mark([("feed:section:spor", "2-0")]) == ["feed:section:spor"]
+
+
+def test_an_event_soon_after_a_build_cools_until_the_window_ends(coordinator):
+    coordinator.mark([("feed:section:spor", "1-0")])
+    coordinator.finish("feed:section:spor", coordinator.begin("feed:section:spor"))
+    # Within the window of the last build: the target is hot, and the events coalesce.
+    assert coordinator.mark([("feed:section:spor", "2-0")]) == []
+    assert coordinator.mark([("feed:section:spor", "3-0")]) == []
+    targets, wait_ms, _ = coordinator.due()
+    assert targets == [] and 0 < wait_ms <= 100
+    time.sleep(wait_ms / 1000 + 0.02)
+    assert coordinator.due()[0] == ["feed:section:spor"]
+    assert coordinator.begin("feed:section:spor") == "3-0"
+
+
+def test_a_burst_costs_about_one_build_per_window(coordinator):
+    """Events every 2 ms for 1 s against 100 ms windows and 10 ms builds: ≤ 1 s / window
+    builds, plus the first and a trailing one."""
+    target, seq, builds = "feed:section:patlama", 0, 0
+    began = time.monotonic()
+    while time.monotonic() - began < 1.0:
+        seq += 1
+        queued = coordinator.mark([(target, f"{seq}-0")])
+        queued += coordinator.due()[0]
+        if queued:
+            watermark = coordinator.begin(target)
+            time.sleep(0.01)
+            coordinator.finish(target, watermark)
+            builds += 1
+        time.sleep(0.002)
+    assert 5 <= builds <= 12, builds

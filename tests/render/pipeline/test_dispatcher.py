@@ -1,0 +1,192 @@
+"""The dispatcher against a real Redis: fan-out, acknowledgement, recovery and embargoes."""
+
+from __future__ import annotations
+
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import redis
+from kombu.exceptions import OperationalError
+
+from services.render.kinds import Registry
+from services.render.pipeline.coordinator import Coordinator
+from services.render.pipeline.dispatcher import Dispatcher
+from shared.settings import Settings
+from tests.conftest import wait_until
+
+
+@pytest.fixture
+def queued() -> list[str]:
+    return []
+
+
+def make_dispatcher(settings: Settings, queued: list[str], name: str = "d1") -> Dispatcher:
+    client = redis.Redis.from_url(settings.redis_url)
+    coordinator = Coordinator(client, settings)
+    registry = Registry.from_settings(settings)
+    dispatcher = Dispatcher(client, coordinator, queued.append, settings, name, registry)
+    dispatcher.ensure_group()
+    return dispatcher
+
+
+def test_events_queue_each_target_once_and_are_acknowledged(
+    settings, queued, write, db, seed_article, corpus
+):
+    dispatcher = make_dispatcher(settings, queued)
+    write(seed_article)
+    write(corpus[3])  # another Dünya article: same section, one build
+    assert dispatcher.step(block_ms=10) == 2
+    assert sorted(queued) == sorted(
+        [
+            "feed:all",
+            "feed:section:dunya",
+            "feed:tag:rusya",
+            "feed:tag:sergey-lavrov",
+            "feed:tag:nato",
+            "feed:tag:agit",
+            "feed:author:dis-haberler-servisi",
+            "feed:index",
+            "sitemap:2026-01",
+        ]
+    )
+    assert db.xpending("nw:events", "render")["pending"] == 0
+
+
+def test_entries_of_a_crashed_dispatcher_are_claimed(settings, queued, write, db, seed_article):
+    fast = settings.model_copy(update={"claim_idle_ms": 100})
+    crashed = make_dispatcher(fast, [], name="crashed")
+    write(seed_article)
+    # The crashed consumer read the entry and died before queueing or acknowledging.
+    db.xreadgroup("render", "crashed", {"nw:events": ">"}, count=10)
+    assert db.xpending("nw:events", "render")["pending"] == 1
+    del crashed
+    survivor = make_dispatcher(fast, queued, name="survivor")
+    survivor.step(block_ms=10)
+    time.sleep(0.15)
+    survivor._next_claim = 0  # run the periodic claim now
+    survivor.step(block_ms=10)
+    assert "feed:section:dunya" in queued
+    assert db.xpending("nw:events", "render")["pending"] == 0
+
+
+def test_restarted_dispatcher_rereads_its_own_pending_entries(
+    settings, queued, write, db, seed_article
+):
+    make_dispatcher(settings, [], name="d1")
+    write(seed_article)
+    db.xreadgroup("render", "d1", {"nw:events": ">"}, count=10)  # read, then crashed
+    make_dispatcher(settings, queued, name="d1").step(block_ms=10)
+    assert "feed:all" in queued
+    assert db.xpending("nw:events", "render")["pending"] == 0
+
+
+def test_malformed_event_is_skipped_and_acknowledged(settings, queued, db):
+    dispatcher = make_dispatcher(settings, queued)
+    db.xadd("nw:events", {"type": "article.published", "id": "x"})  # no rev, no targets
+    assert dispatcher.step(block_ms=10) == 1
+    assert queued == []
+    assert db.xpending("nw:events", "render")["pending"] == 0
+
+
+def test_embargo_is_released_once_and_never_early(settings, queued, write, db, seed_article):
+    dispatcher = make_dispatcher(settings, queued)
+    release_at = datetime.now(UTC) + timedelta(seconds=1.5)
+    write({**seed_article, "published_at": release_at.isoformat(), "updated_at": None})
+    dispatcher.step(block_ms=10)
+    assert db.xlen("nw:events") == 1
+    while datetime.now(UTC) < release_at - timedelta(milliseconds=200):
+        dispatcher.step(block_ms=10)
+        assert db.xlen("nw:events") == 1  # not yet
+    time.sleep(0.4)
+    for _ in range(3):
+        dispatcher.step(block_ms=10)
+    entries = db.xrange("nw:events")
+    assert len(entries) == 2  # exactly one release
+    assert entries[1][1]["type"] == "article.published"
+    assert entries[1][1]["id"] == seed_article["id"]
+    assert db.zcard("nw:sweep") == 0
+
+
+def test_dispatcher_survives_redis_losing_the_stream(settings, queued, write, db, seed_article):
+    dispatcher = make_dispatcher(settings, queued)
+    db.flushall()  # as a restart without persistence would leave it
+    stop = threading.Event()
+    runner = threading.Thread(target=dispatcher.run, args=(stop,))
+    runner.start()
+    try:
+        time.sleep(0.2)
+        write(seed_article)
+        wait_until(lambda: "feed:section:dunya" in queued, timeout=5)
+    finally:
+        stop.set()
+        runner.join(timeout=5)
+    assert not runner.is_alive()
+
+
+def test_a_failed_send_leaves_no_target_stranded_and_nothing_acknowledged(
+    settings, queued, write, db, seed_article
+):
+    broker_down = threading.Event()
+    broker_down.set()
+
+    def enqueue(target: str) -> None:
+        if broker_down.is_set() and len(queued) == 2:
+            raise OperationalError("broker unavailable")
+        queued.append(target)
+
+    client = redis.Redis.from_url(settings.redis_url)
+    registry = Registry.from_settings(settings)
+    dispatcher = Dispatcher(
+        client, Coordinator(client, settings), enqueue, settings, "d1", registry
+    )
+    dispatcher.ensure_group()
+    write(seed_article)
+    with pytest.raises(OperationalError):
+        dispatcher.step(block_ms=10)
+    assert db.xpending("nw:events", "render")["pending"] == 1  # not acknowledged
+    sent = list(queued)
+    marked = [key.removeprefix("nw:target:") for key in db.keys("nw:target:*")]
+    unsent = [target for target in marked if target not in sent]
+    assert len(sent) == 2 and len(unsent) == 7
+    # Released, not left queued until a lease runs out.
+    assert {db.hget(f"nw:target:{t}", "state") for t in unsent} == {"idle"}
+    broker_down.clear()
+    dispatcher._reread_pending = True  # as `run` does after a broker error
+    dispatcher.step(block_ms=10)
+    assert set(unsent) <= set(queued)
+    assert len(queued) == len(set(queued)) == 9  # each target sent once in all
+    assert db.xpending("nw:events", "render")["pending"] == 0
+
+
+def test_a_queued_target_whose_task_was_lost_is_sent_again_but_not_one_waiting(
+    settings, queued, db
+):
+    fast = settings.model_copy(update={"build_lease_ms": 100})
+    ahead = {"feeds": 5}  # tasks waiting in the broker, by queue
+    client = redis.Redis.from_url(settings.redis_url)
+    registry = Registry.from_settings(settings)
+    coordinator = Coordinator(client, fast)
+    dispatcher = Dispatcher(
+        client,
+        coordinator,
+        queued.append,
+        fast,
+        "d1",
+        registry,
+        lambda target: ahead.get(registry.queue(target), 0),
+    )
+    dispatcher.ensure_group()
+    # Marked and sent; the task never starts (lost with a worker, or waiting its turn).
+    assert coordinator.mark([("feed:all", "1-0"), ("sitemap:index", "1-0")]) == [
+        "feed:all",
+        "sitemap:index",
+    ]
+    time.sleep(0.15)
+    dispatcher.step(block_ms=10)
+    assert queued == ["sitemap:index"]  # nothing waits in its queue: its task was lost
+    ahead["feeds"] = 0  # the queue drained and the feed's build never began
+    time.sleep(0.15)
+    dispatcher.step(block_ms=10)
+    assert queued == ["sitemap:index", "feed:all", "sitemap:index"]
