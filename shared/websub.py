@@ -3,13 +3,13 @@
 A topic is the URL of one format of one feed (`<feeds_base_url>feeds/sections/dunya.rss`); the
 hub is `<feeds_base_url>websub`. A (un)subscription request becomes an `Intent`, stored until
 the hub has checked with the subscriber that it meant it (verification of intent); only then
-does `Subscriptions.verify` apply it. Redis keys, per topic URL:
+does `Subscriptions.verify` apply it. Redis keys (named in shared/state/redis_keys.py):
 
-    nw:websub:subs:{topic}    hash    callback → JSON {"secret": str | null}
-    nw:websub:leases:{topic}  zset    callback → lease end (ms since the epoch)
-    nw:websub:etag:{topic}    string  ETag of the content subscribers were last sent
-    nw:websub:intent:{id}     string  JSON of an `Intent`; expires unverified
-    nw:websub:dead            list    dead letters (JSON), newest first, capped
+    SUBS    per topic URL  hash    callback → JSON {"secret": str | null}
+    LEASES  per topic URL  zset    callback → lease end (ms since the epoch)
+    ETAG    per topic URL  string  ETag of the content subscribers were last sent
+    INTENT  per intent id  string  JSON of an `Intent`; expires unverified
+    DEAD                   list    dead letters (JSON), newest first, capped
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from urllib.parse import urljoin
 import redis
 
 from shared.settings import Settings
+from shared.state import redis_keys
 from shared.store.artifacts import safe_path
 
 QUEUE = "websub"
@@ -37,11 +38,11 @@ NOTIFY_TASK = "newswire.websub.notify"
 DELIVER_TASK = "newswire.websub.deliver"
 PING_TASK = "newswire.websub.ping"
 
-SUBS = "nw:websub:subs:{topic}"
-LEASES = "nw:websub:leases:{topic}"
-ETAG = "nw:websub:etag:{topic}"
-INTENT = "nw:websub:intent:{id}"
-DEAD = "nw:websub:dead"
+SUBS = redis_keys.WEBSUB_SUBS
+LEASES = redis_keys.WEBSUB_LEASES
+ETAG = redis_keys.WEBSUB_ETAG
+INTENT = redis_keys.WEBSUB_INTENT
+DEAD = redis_keys.WEBSUB_DEAD
 
 # Verification runs within seconds; an intent left after an hour was lost with its task.
 _INTENT_TTL_S = 3600

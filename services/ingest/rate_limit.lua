@@ -2,7 +2,7 @@
 -- arrival time" (TAT, µs) moves `interval` ahead per request and may run at most
 -- `burst` intervals ahead of now. Redis's own clock keeps every ingest process in step.
 --
--- KEYS[1]  the key's state (nw:rate:<digest>)
+-- KEYS[1]  the key's state (a string)
 -- ARGV[1]  interval between requests at the steady rate, µs
 -- ARGV[2]  burst: requests allowed at once from a rested state
 -- ARGV[3]  cost of this request

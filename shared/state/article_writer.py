@@ -59,6 +59,8 @@ class ArticleWriter:
         self._entries_for = entries_for
         self._upsert = client.register_script(lua("upsert.lua"))
         self._retract = client.register_script(lua("retract.lua"))
+        # The names the scripts give a target's keys: the same for every call.
+        self._target_keys = redis_keys.target_families()
 
     async def upsert(self, article: Article, publisher: str) -> WriteResult:
         """Store `article` for `publisher` unless it is unchanged, stale or not theirs."""
@@ -82,6 +84,7 @@ class ArticleWriter:
                 self._stream,
                 redis_keys.SWEEP,
                 redis_keys.NAMES,
+                redis_keys.TARGETS,
             ],
             "args": [
                 article.id,
@@ -91,7 +94,7 @@ class ArticleWriter:
                 _ms(article.published_at),
                 publisher,
                 orjson.dumps(entries),
-                redis_keys.PREFIX,
+                *self._target_keys,
             ],
         }
 
@@ -99,7 +102,7 @@ class ArticleWriter:
         """Take `article_id` out of every output; a second call changes nothing."""
         reply = await self._retract(
             keys=[redis_keys.article(article_id), self._stream, redis_keys.SWEEP],
-            args=[article_id, publisher, redis_keys.PREFIX],
+            args=[article_id, publisher, *self._target_keys],
         )
         return _result(article_id, reply)
 

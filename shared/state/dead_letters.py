@@ -1,8 +1,10 @@
 """Dead letters of builds and articles: what was given up on, why, and since when.
 
-    nw:dead:builds    hash  target → JSON BuildLetter (a target parked after failed builds)
-    nw:dead:articles  hash  article id → JSON ArticleLetter (a stored article that cannot be
-                            read, left out of every output until it is written again)
+    DEAD_BUILDS    hash  target → JSON BuildLetter (a target parked after failed builds)
+    DEAD_ARTICLES  hash  article id → JSON ArticleLetter (a stored article that cannot be
+                         read, left out of every output until it is written again)
+
+(key names in shared/state/redis_keys.py)
 
 A build letter is removed by the target's next successful build (in the coordinator's
 script, atomically with the build's finish). An article letter names the stored revision

@@ -29,6 +29,7 @@ class Sweeper:
         self._redis = client
         self._script = client.register_script(lua("sweep.lua"))
         self._keys = [redis_keys.SWEEP, settings.events_stream]
+        self._article_prefix = redis_keys.family(redis_keys.ARTICLE)
 
     def schedule(self, target: str, due_ms: int) -> None:
         """Rebuild `target` at `due_ms` (Redis time), or earlier if already scheduled so.
@@ -39,5 +40,6 @@ class Sweeper:
         self._redis.zadd(redis_keys.SWEEP, {f"target:{target}": due_ms}, lt=True)
 
     def sweep(self, limit: int = 500) -> SweepResult:
-        released, due, next_in = self._script(keys=self._keys, args=[redis_keys.article(""), limit])
+        args = [self._article_prefix, limit]
+        released, due, next_in = self._script(keys=self._keys, args=args)
         return SweepResult(int(released), int(due), None if next_in < 0 else int(next_in))

@@ -15,16 +15,13 @@ from typing import TypeVar
 
 import redis
 
+from shared.state import redis_keys
 from shared.state.events import event_id_key
 from shared.store import DEFAULT_CACHE_BYTES, ArtifactStore, Listed, StoreUnavailable
 from shared.store.artifacts import Artifact, safe_path
 from shared.store.memory_cache import ArtifactCache
 
-_PREFIX = "nw:artifact:"
-_PATHS = "nw:artifacts"
-_GONE = "nw:artifacts:gone"
-_MARKS = "nw:artifact-marks"
-_CHANNEL = "nw:artifacts:changed"
+_CHANNEL = redis_keys.ARTIFACTS_CHANGED
 # After a failed call, calls fail at once for this long instead of each waiting on a dead
 # or hung server (threads that wait pile up); then one more try is let through.
 _RETRY_AFTER_S = 1.0
@@ -47,6 +44,8 @@ class RedisStore(ArtifactStore):
         self._redis = client
         self._publish = _script(client, "publish_artifacts.lua")
         self._delete = _script(client, "delete_artifacts.lua")
+        self._prefix = redis_keys.family(redis_keys.ARTIFACT)  # the scripts append a path
+        self._keys = [redis_keys.ARTIFACT_MARKS, redis_keys.ARTIFACTS, redis_keys.ARTIFACTS_GONE]
         self._cache: ArtifactCache[None] = ArtifactCache(cache_bytes)
         # Bumped on every invalidation: a fetch that raced one is not cached.
         self._generation = 0
@@ -59,10 +58,10 @@ class RedisStore(ArtifactStore):
 
     def publish(self, target: str, artifacts: Sequence[Artifact], watermark: str) -> bool:
         ms, seq = event_id_key(watermark)
-        args: list[str | bytes | float] = [target, ms, seq, _PREFIX, _CHANNEL, time.time()]
+        args: list[str | bytes | float] = [target, ms, seq, self._prefix, _CHANNEL, time.time()]
         for a in artifacts:
             args += [a.path, a.body, a.gzip or b"", a.br or b""]
-        published = bool(self._call(self._publish, keys=[_MARKS, _PATHS, _GONE], args=args))
+        published = bool(self._call(self._publish, keys=self._keys, args=args))
         # Our own announcement arrives later, on the listener thread: read our writes now.
         for a in artifacts if published else ():
             self._invalidate(a.path)
@@ -72,8 +71,8 @@ class RedisStore(ArtifactStore):
         self, target: str, paths: Sequence[str], watermark: str, *, gone: bool = False
     ) -> bool:
         ms, seq = event_id_key(watermark)
-        args = [target, ms, seq, _PREFIX, _CHANNEL, int(gone), *paths]
-        deleted = bool(self._call(self._delete, keys=[_MARKS, _PATHS, _GONE], args=args))
+        args = [target, ms, seq, self._prefix, _CHANNEL, int(gone), *paths]
+        deleted = bool(self._call(self._delete, keys=self._keys, args=args))
         for path in paths if deleted else ():
             self._invalidate(path)
         return deleted
@@ -111,14 +110,16 @@ class RedisStore(ArtifactStore):
         return held[1] if held is not None and self._trusted() else None
 
     def gone(self, path: str) -> bool:
-        return safe_path(path) is not None and bool(self._call(self._redis.sismember, _GONE, path))
+        return safe_path(path) is not None and bool(
+            self._call(self._redis.sismember, redis_keys.ARTIFACTS_GONE, path)
+        )
 
     def listing(self, prefix: str) -> list[Listed]:
-        paths = sorted(p.decode() for p in self._call(self._redis.smembers, _PATHS))
+        paths = sorted(p.decode() for p in self._call(self._redis.smembers, redis_keys.ARTIFACTS))
         paths = [p for p in paths if p.startswith(prefix)]
         pipe = self._redis.pipeline(transaction=False)
         for path in paths:
-            pipe.hget(_PREFIX + path, "modified")
+            pipe.hget(redis_keys.artifact(path), "modified")
         return [
             Listed(path, float(modified))
             for path, modified in zip(paths, self._call(pipe.execute) if paths else [], strict=True)
@@ -143,7 +144,9 @@ class RedisStore(ArtifactStore):
             raise RedisUnavailable("redis is unavailable; retry shortly") from exc
 
     def _fetch(self, path: str) -> Artifact | None:
-        body, gz, br, modified = self._redis.hmget(_PREFIX + path, "body", "gzip", "br", "modified")
+        body, gz, br, modified = self._redis.hmget(
+            redis_keys.artifact(path), "body", "gzip", "br", "modified"
+        )
         if body is None:
             return None
         return Artifact(path, body, gzip=gz or None, br=br or None, modified=float(modified or 0))

@@ -1,6 +1,6 @@
 """Per-target rebuild coordination: build at once when idle, coalesce bursts, never lose one.
 
-Each target is a small state machine in Redis (`nw:target:<name>`):
+Each target is a small state machine in Redis (a hash, `redis_keys.TARGET`):
 
     idle ──event──▶ queued ──task starts──▶ building ──done, quiet──▶ idle
      │ ▲             ▲  ▲                         │
@@ -39,8 +39,6 @@ import redis
 from shared.settings import Settings
 from shared.state import redis_keys
 
-_TARGET_PREFIX = redis_keys.TARGET.format(target="")
-
 
 class Due(NamedTuple):
     """What the dispatcher must do now about leases and windows that ended."""
@@ -65,6 +63,8 @@ class Coordinator:
             files("services.render.pipeline.lua").joinpath("coordinate.lua").read_text()
         )
         self._redis = client
+        self._keys = [redis_keys.DUE, redis_keys.BUILDS, redis_keys.DEAD_BUILDS]
+        self._target_prefix = redis_keys.family(redis_keys.TARGET)
         self._lease_ms = settings.build_lease_ms
         self._window_ms = settings.debounce_window_ms
         self._retry_ms = [round(delay * 1000) for delay in settings.build_retry_delays_s]
@@ -138,8 +138,8 @@ class Coordinator:
 
     def _call(self, op: str, *args: str | int) -> object:
         return self._script(
-            keys=[redis_keys.DUE, redis_keys.BUILDS, redis_keys.DEAD_BUILDS],
-            args=[op, _TARGET_PREFIX, self._lease_ms, self._window_ms, *args],
+            keys=self._keys,
+            args=[op, self._target_prefix, self._lease_ms, self._window_ms, *args],
         )
 
     @staticmethod

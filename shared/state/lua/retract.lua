@@ -1,7 +1,9 @@
 -- Retract (take down) one article and append its event in one atomic step.
 -- KEYS: article hash, event stream, sweep zset
--- ARGV: id, publisher, key prefix (no MAXLEN: the dispatcher trims the stream, never past an
---       entry a consumer group still needs; see shared/state/stream_trim.py)
+-- ARGV: id, publisher, then the five names of a target's keys that targets.lua reads
+--       (prefixes of index, payloads, part sizes, retractions; part separator)
+-- (No MAXLEN: the dispatcher trims the stream, never past an entry a consumer group still
+-- needs; see shared/state/stream_trim.py.)
 local akey, stream, sweep = KEYS[1], KEYS[2], KEYS[3]
 local id, publisher = ARGV[1], ARGV[2]
 
@@ -20,7 +22,7 @@ local touched = {}
 for name, held in pairs(decode_targets(cur[3])) do
   unindex(id, name, held)
   if shown then
-    if tonumber(held[4]) == 1 then redis.call('ZADD', P .. 'gone:' .. name, now, id) end
+    if tonumber(held[4]) == 1 then redis.call('ZADD', GONE .. name, now, id) end
     touched[#touched + 1] = name
   end
 end

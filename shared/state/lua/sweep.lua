@@ -3,7 +3,8 @@
 -- content changes with time, e.g. the news sitemap's 48-hour window). Each due member is
 -- removed as it is handled, in this one atomic step, so a wakeup happens once and never early.
 -- KEYS: sweep zset, event stream
--- ARGV: article key prefix, batch limit (the dispatcher trims the stream: shared/state/stream_trim.py)
+-- ARGV: prefix of article hashes (followed by an article id), batch limit
+-- (No MAXLEN: the dispatcher trims the stream; see shared/state/stream_trim.py.)
 local sweep, stream = KEYS[1], KEYS[2]
 local prefix, limit = ARGV[1], ARGV[2]
 

@@ -1,7 +1,9 @@
 -- Shared by upsert.lua and retract.lua (concatenated in front of them): an article's entries
--- in its targets' indexes. Key layout as in shared/state/redis_keys.py, under the key prefix that both
--- scripts take as their last argument.
-local P = ARGV[#ARGV]
+-- in its targets' indexes. Both scripts take the names of a target's keys as their last five
+-- arguments (shared/state/redis_keys.py, target_families): the prefixes of its index,
+-- payloads, part sizes and retractions, each followed by the target's name, then the
+-- separator between a name and a part number.
+local INDEX, PAYLOADS, SHARDS, GONE, PART = unpack(ARGV, #ARGV - 4)
 
 -- The stored map: target name -> {fingerprint, part, bytes, keep retractions}.
 local function decode_targets(raw)
@@ -17,13 +19,13 @@ local function decode_targets(raw)
 end
 
 local function index_key(name, part)
-  if part and part > 0 then return P .. 'idx:' .. name .. '#' .. part end
-  return P .. 'idx:' .. name
+  if part and part > 0 then return INDEX .. name .. PART .. part end
+  return INDEX .. name
 end
 
 local function payload_key(name, part)
-  if part and part > 0 then return P .. 'idxp:' .. name .. '#' .. part end
-  return P .. 'idxp:' .. name
+  if part and part > 0 then return PAYLOADS .. name .. PART .. part end
+  return PAYLOADS .. name
 end
 
 -- Remove the article from one target's index; `held` is its stored {fp, part, bytes, r}.
@@ -32,14 +34,14 @@ local function unindex(id, name, held)
   redis.call('ZREM', index_key(name, part), id)
   redis.call('HDEL', payload_key(name, part), id)
   if part > 0 then
-    redis.call('HINCRBY', P .. 'shards:' .. name, part, -(tonumber(held[3]) or 0))
+    redis.call('HINCRBY', SHARDS .. name, part, -(tonumber(held[3]) or 0))
   end
 end
 
 -- The first part of a sharded target with room for `bytes` more, keeping `held`'s part when
 -- the entry still fits there: an entry never moves because others arrive.
 local function choose_part(id, name, cap, bytes, held)
-  local shards = P .. 'shards:' .. name
+  local shards = SHARDS .. name
   local items, max_bytes = tonumber(cap[1]), tonumber(cap[2])
   if held and tonumber(held[2]) and tonumber(held[2]) > 0 then
     local part = tonumber(held[2])

@@ -1,8 +1,10 @@
 -- Store one article revision and append its event in one atomic step.
--- KEYS: article hash, event stream, sweep zset, display-name hash
+-- KEYS: article hash, event stream, sweep zset, display-name hash, target set
 -- ARGV: id, doc, digest, updated_ms, published_ms, publisher, target entries (JSON list, see
---       shared/kinds/entries.py), key prefix (no MAXLEN: the dispatcher trims the stream, never
---       past an entry a consumer group still needs; see shared/state/stream_trim.py)
+--       shared/kinds/entries.py), then the five names of a target's keys that targets.lua
+--       reads (prefixes of index, payloads, part sizes, retractions; part separator)
+-- (No MAXLEN: the dispatcher trims the stream, never past an entry a consumer group still
+-- needs; see shared/state/stream_trim.py.)
 --
 -- Redis runs every script on its one thread, so what this one does per write bounds every
 -- writer's throughput: work that cannot change anything is skipped. A target the article's
@@ -10,7 +12,7 @@
 -- taken back), and its retraction record was cleared then (retract.lua empties `targets`, so
 -- after a takedown every target counts as new again); an article never stored before has no
 -- retraction record and no pending release.
-local akey, stream, sweep, names = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local akey, stream, sweep, names, all_targets = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local id, doc, digest = ARGV[1], ARGV[2], ARGV[3]
 local updated, published = tonumber(ARGV[4]), tonumber(ARGV[5])
 local publisher = ARGV[6]
@@ -43,16 +45,16 @@ for _, e in ipairs(entries) do
       part, moved = choose_part(id, name, e.c, bytes, before)
       if before and (moved or tonumber(before[2]) ~= part) then unindex(id, name, before) end
       if not before or moved then
-        redis.call('HINCRBY', P .. 'shards:' .. name, part, bytes)
+        redis.call('HINCRBY', SHARDS .. name, part, bytes)
       else
-        redis.call('HINCRBY', P .. 'shards:' .. name, part, bytes - (tonumber(before[3]) or 0))
+        redis.call('HINCRBY', SHARDS .. name, part, bytes - (tonumber(before[3]) or 0))
       end
     end
     redis.call('ZADD', index_key(name, part), e.s, id)
     if e.p then redis.call('HSET', payload_key(name, part), id, e.p) end
   end
   if new then
-    if e.r and exists then redis.call('ZREM', P .. 'gone:' .. name, id) end
+    if e.r and exists then redis.call('ZREM', GONE .. name, id) end
     fresh[#fresh + 1] = name
     if e.l then
       labelled[#labelled + 1] = name
@@ -68,7 +70,7 @@ for name, before in pairs(old) do
     touched[#touched + 1] = name
   end
 end
-if #fresh > 0 then redis.call('SADD', P .. 'targets', unpack(fresh)) end
+if #fresh > 0 then redis.call('SADD', all_targets, unpack(fresh)) end
 -- A feed keeps the name its first article gave it: a later one (any publisher's) never
 -- renames what others publish under. Configured names override this when read.
 if #labelled > 0 then

@@ -1,6 +1,7 @@
 -- Delete artifacts of a target unless a newer watermark is stored; announce each change.
 -- KEYS: watermark hash, artifact path set, gone path set
--- ARGV: target, watermark ms, watermark seq, key prefix, channel, gone (0/1), then paths
+-- ARGV: target, watermark ms, watermark seq, prefix of artifact hashes (followed by a path),
+--       channel, gone (0/1), then paths
 local paths, gone = KEYS[2], KEYS[3]
 local prefix, channel, mark_gone = ARGV[4], ARGV[5], ARGV[6] == '1'
 

@@ -1,6 +1,7 @@
 -- Publish a target's artifacts unless a newer watermark is stored; announce each change.
 -- KEYS: watermark hash, artifact path set, gone path set
--- ARGV: target, watermark ms, watermark seq, key prefix, channel, now (s),
+-- ARGV: target, watermark ms, watermark seq, prefix of artifact hashes (followed by a path),
+--       channel, now (s),
 --       then per artifact: path, body, gzip, br
 local paths, gone = KEYS[2], KEYS[3]
 local prefix, channel = ARGV[4], ARGV[5]

@@ -1,6 +1,7 @@
 -- Rebuild coordination for targets; see services/render/pipeline/coordinator.py for the states.
 -- KEYS: due zset, build counter, build dead letters hash
--- ARGV: op, target key prefix, lease ms, window ms, then per op:
+-- ARGV: op, prefix of target hashes (followed by a target's name), lease ms, window ms,
+--       then per op:
 --   mark:    (target, event id) pairs    -> targets to enqueue now
 --   begin:   target, holder              -> watermark to build for, or false to skip
 --   renew:   target                      -> 1 if its build lease was extended, else 0
