@@ -52,9 +52,9 @@ Mode = Literal["subscribe", "unsubscribe"]
 
 
 class SendTask(Protocol):
-    """Queue a Celery task by name (`Celery.send_task` fits; its routes pick the queue)."""
+    """Queue a Celery task by name on a queue (`Celery.send_task` and `TaskSender` fit)."""
 
-    def __call__(self, name: str, args: Sequence[str]) -> object: ...
+    def __call__(self, name: str, args: Sequence[str], queue: str) -> object: ...
 
 
 @dataclass(frozen=True)

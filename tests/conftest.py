@@ -20,8 +20,8 @@ import uvicorn
 from devstack.redis_server import RedisServer, free_port
 from devstack.stack import Stack
 from devstack.stack import wait_until as stack_wait_until
-from services.render.kinds import Registry
 from shared.article import Article
+from shared.kinds.registry import Registry
 from shared.settings import Settings
 from shared.state.article_writer import ArticleWriter, WriteResult
 

@@ -13,10 +13,10 @@ from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.samples import Sample
 
 from devstack.stack import Stack
-from services.render.kinds import Registry
 from services.render.pipeline.backlog import queue_keys
-from services.render.pipeline.celery_app import PRIORITY_STEPS
+from shared.kinds.registry import Registry
 from shared.language.slugs import slugify
+from shared.priorities import PRIORITY_STEPS
 from shared.settings import Settings
 from tests.conftest import load_corpus, make_stack, wait_until
 

@@ -14,12 +14,12 @@ from tqdm import tqdm
 
 from services.cli import api_keys, archive_import, dead_letters, rebuild
 from services.cli.status import print_status
-from services.render.kinds import Registry
-from services.render.pipeline.celery_app import make_celery, make_context
 from services.render.pipeline.coordinator import Coordinator
+from shared.kinds.registry import Registry
 from shared.settings import Settings
 from shared.state.article_reader import ArticleReader
 from shared.state.dead_letters import DeadLetters
+from shared.task_sender import TaskSender
 from shared.websub import Subscriptions
 
 
@@ -132,8 +132,11 @@ def _rebuild(args: argparse.Namespace, settings: Settings) -> int:
     since = rebuild.request_rebuild(client, settings, targets)
     with tqdm(total=len(targets), unit=" targets", desc="rebuild") as bar:
         if args.local:
+            # Only a build in this process needs the renderers: other commands start quickly.
+            from services.render.pipeline.celery_app import make_context
+
             # WebSub subscribers hear of what changed, through the workers' queue.
-            send_task = make_celery(settings, registry).send_task
+            send_task = TaskSender(settings.celery_broker_url)
             context = make_context(settings, lambda _: None, registry, send_task)
             rebuild.build_here(context, targets, since, bar)
         else:

@@ -9,8 +9,8 @@ from datetime import UTC, datetime
 import redis
 
 from services.cli.rebuild import request_rebuild
-from services.render.kinds import Registry
 from services.render.pipeline.coordinator import Coordinator
+from shared.kinds.registry import Registry
 from shared.settings import Settings
 from shared.state.dead_letters import DeadLetters
 from shared.websub import Subscriptions

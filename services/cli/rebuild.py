@@ -14,9 +14,9 @@ from dataclasses import replace
 import redis
 from tqdm import tqdm
 
-from services.render.kinds import Registry
 from services.render.pipeline.builds import BuildContext, build_target
 from services.render.pipeline.coordinator import Coordinator
+from shared.kinds.registry import Registry
 from shared.settings import Settings
 from shared.state.article_reader import ArticleReader
 from shared.state.events import event_id_key

@@ -12,11 +12,11 @@ from dataclasses import dataclass
 
 import redis
 
-from services.render.kinds import Registry
 from services.render.pipeline import last_builds
 from services.render.pipeline.backlog import Backlog, read_backlog
-from services.render.pipeline.celery_app import PRIORITY_STEPS
 from shared import websub
+from shared.kinds.registry import Registry
+from shared.priorities import PRIORITY_STEPS
 from shared.settings import Settings
 from shared.state import redis_keys
 

@@ -11,8 +11,8 @@ from granian.server.embed import Server
 from starlette.types import ASGIApp
 
 from services.feeds.app import create_app
-from services.render.pipeline.celery_app import make_celery
 from shared.settings import Settings
+from shared.task_sender import TaskSender
 
 
 def main() -> None:
@@ -20,8 +20,7 @@ def main() -> None:
     # Unexpected errors are logged with their traceback and request id (shared.web.request_ids).
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     # The WebSub hub queues verifications of intent for the render workers.
-    celery = make_celery(settings)
-    app = create_app(settings, send_task=celery.send_task)
+    app = create_app(settings, send_task=TaskSender(settings.celery_broker_url))
     if settings.feeds_server == "uvicorn":
         uvicorn.run(
             app, host=settings.feeds_host, port=settings.feeds_port, access_log=False,

@@ -23,7 +23,15 @@ from starlette.responses import Response
 from shared.net.fetcher import Fetcher, FetchFailed, FetchPolicy, FetchRefused
 from shared.settings import Settings
 from shared.store import ArtifactStore
-from shared.websub import VERIFY_TASK, Intent, Mode, SendTask, Subscriptions, topic_path
+from shared.websub import (
+    QUEUE,
+    VERIFY_TASK,
+    Intent,
+    Mode,
+    SendTask,
+    Subscriptions,
+    topic_path,
+)
 
 log = logging.getLogger(__name__)
 
@@ -88,7 +96,7 @@ class Hub:
             intent = self._subscriptions.request(
                 request.mode, request.topic, request.callback, request.lease_seconds, request.secret
             )
-            self._send_task(VERIFY_TASK, args=[intent.id])
+            self._send_task(VERIFY_TASK, args=[intent.id], queue=QUEUE)
         except (redis.RedisError, OperationalError) as exc:
             # The cause may name internal addresses: it goes to the log, not to the client.
             log.error("websub hub: cannot queue a request: %s", exc)

@@ -22,7 +22,7 @@ from services.ingest.guard import RequestGuard
 from services.ingest.keys_routes import router as keys_router
 from services.ingest.rate_limit import RateLimiter
 from services.ingest.routes import router
-from services.render.kinds import Registry
+from shared.kinds.registry import Registry
 from shared.settings import Settings
 from shared.web.http_metrics import HttpMetrics, RequestMetrics
 from shared.web.request_ids import RequestIds

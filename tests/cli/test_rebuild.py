@@ -12,10 +12,10 @@ import redis
 from tqdm import tqdm
 
 from services.cli.rebuild import request_rebuild, wait_for_workers
-from services.render.kinds import Registry
 from services.render.pipeline.builds import build_target
 from services.render.pipeline.celery_app import make_context
 from services.render.pipeline.dispatcher import Dispatcher
+from shared.kinds.registry import Registry
 from tests.conftest import wait_until
 from tests.sitemap_schemas import validate
 

@@ -14,8 +14,9 @@ import time
 
 import redis
 
-from services.render.kinds.base import URGENT, Kind, Output, RenderContext
+from services.render.pipeline.rendering import Output, RenderContext, Renderer
 from shared.article import Article
+from shared.kinds.base import URGENT, Kind
 from shared.kinds.entries import TargetEntry
 from shared.store.artifacts import encode
 
@@ -29,6 +30,7 @@ def plan_key(target: str) -> str:
 class FaultKind(Kind):
     name = "fault"
     queue = "faults"
+    renderer = f"{__name__}:FaultRenderer"
 
     def validate(self, target: str) -> None:
         if not _NAME.fullmatch(target):
@@ -37,6 +39,14 @@ class FaultKind(Kind):
     def entries(self, article: Article) -> list[TargetEntry]:
         return []  # built on request only (rebuild events)
 
+    def paths(self, target: str) -> list[str]:
+        return [f"faults/{target.removeprefix('fault:')}.txt"]
+
+    def priority(self, target: str) -> int:
+        return URGENT
+
+
+class FaultRenderer(Renderer):
     def render(self, target: str, ctx: RenderContext) -> Output:
         key = plan_key(target)
         renders = ctx.redis.hincrby(key, "renders", 1)
@@ -47,10 +57,4 @@ class FaultKind(Kind):
             error = redis.ConnectionError if plan.get("error") == "transient" else RuntimeError
             raise error(f"planned failure {renders} of {target}")
         body = f"{target} built\n".encode()
-        return Output(artifacts=[encode(self.paths(target)[0], body, 5)])
-
-    def paths(self, target: str) -> list[str]:
-        return [f"faults/{target.removeprefix('fault:')}.txt"]
-
-    def priority(self, target: str) -> int:
-        return URGENT
+        return Output(artifacts=[encode(self.kind.paths(target)[0], body, 5)])

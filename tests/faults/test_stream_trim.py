@@ -9,9 +9,9 @@ from typing import Any
 
 import redis
 
-from services.render.kinds import Registry
 from services.render.pipeline.coordinator import Coordinator
 from services.render.pipeline.dispatcher import Dispatcher
+from shared.kinds.registry import Registry
 from shared.state import stream_trim
 
 CAP = 5

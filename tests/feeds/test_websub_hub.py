@@ -29,10 +29,10 @@ class SentTasks:
     """A `send_task` that records what the hub queued."""
 
     def __init__(self) -> None:
-        self.calls: list[tuple[str, list[str]]] = []
+        self.calls: list[tuple[str, list[str], str]] = []
 
-    def __call__(self, name: str, args: Sequence[str]) -> object:
-        self.calls.append((name, list(args)))
+    def __call__(self, name: str, args: Sequence[str], queue: str) -> object:
+        self.calls.append((name, list(args), queue))
         return None
 
 
@@ -82,8 +82,8 @@ def form(**fields: str) -> dict[str, str]:
 
 
 def pending(settings: Settings, sent: SentTasks):
-    [(name, [intent_id])] = sent.calls
-    assert name == VERIFY_TASK
+    [(name, [intent_id], queue)] = sent.calls
+    assert (name, queue) == (VERIFY_TASK, "websub")  # on the push workers' queue
     return Subscriptions(redis.Redis.from_url(settings.redis_url), settings).pending(intent_id)
 
 

@@ -14,10 +14,13 @@ from typing import Any
 
 import redis
 
-from services.render.card.kind import CardKind
-from services.render.feed.kind import FeedKind
-from services.render.kinds.base import Output, RenderContext
-from services.render.sitemap.kind import SitemapKind
+from services.render.card.renderer import CardRenderer
+from services.render.feed.renderer import FeedRenderer
+from services.render.pipeline.rendering import Output, RenderContext
+from services.render.sitemap.renderer import SitemapRenderer
+from shared.kinds.card import CardKind
+from shared.kinds.feed import FeedKind
+from shared.kinds.sitemap import SitemapKind
 from shared.state.article_reader import ArticleReader
 
 ARM = "test:slow:{target}"
@@ -56,19 +59,31 @@ def _armed(target: str, ctx: RenderContext) -> RenderContext:
     return replace(ctx, reader=reader)  # type: ignore[arg-type]
 
 
-class SlowFeedKind(FeedKind):
+class SlowFeedRenderer(FeedRenderer):
     def render(self, target: str, ctx: RenderContext) -> Output:
         return super().render(target, _armed(target, ctx))
+
+
+class SlowSitemapRenderer(SitemapRenderer):
+    def render(self, target: str, ctx: RenderContext) -> Output:
+        return super().render(target, _armed(target, ctx))
+
+
+class SlowCardRenderer(CardRenderer):
+    def render(self, target: str, ctx: RenderContext) -> Output:
+        return super().render(target, _armed(target, ctx))
+
+
+class SlowFeedKind(FeedKind):
+    renderer = f"{__name__}:SlowFeedRenderer"
 
 
 class SlowSitemapKind(SitemapKind):
-    def render(self, target: str, ctx: RenderContext) -> Output:
-        return super().render(target, _armed(target, ctx))
+    renderer = f"{__name__}:SlowSitemapRenderer"
 
 
 class SlowCardKind(CardKind):
-    def render(self, target: str, ctx: RenderContext) -> Output:
-        return super().render(target, _armed(target, ctx))
+    renderer = f"{__name__}:SlowCardRenderer"
 
 
 SPECS = [

@@ -21,10 +21,11 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from services.render.kinds import Registry
+from services.render.pipeline.build_queue import BUILD_TASK
 from services.render.pipeline.builds import BuildContext, build_target
-from services.render.pipeline.celery_app import BUILD_TASK, make_celery, make_context
+from services.render.pipeline.celery_app import make_celery, make_context
 from services.render.pipeline.coordinator import Coordinator
+from shared.kinds.registry import Registry
 from shared.language.slugs import slugify
 from shared.settings import Settings
 from tests.guarantees.conftest import (

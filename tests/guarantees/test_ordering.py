@@ -22,9 +22,9 @@ import pytest
 import redis
 
 from devstack.stack import Stack
-from services.render.kinds.base import Output
 from services.render.pipeline.builds import build_target
 from services.render.pipeline.celery_app import make_context
+from services.render.pipeline.rendering import Output
 from shared.language.slugs import slugify
 from shared.settings import Settings
 from tests.guarantees.conftest import (

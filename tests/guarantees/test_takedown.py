@@ -19,8 +19,9 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from devstack.stack import Stack
-from services.render.kinds import Registry
-from services.render.pipeline.celery_app import BUILD_TASK, make_celery, make_context
+from services.render.pipeline.build_queue import BUILD_TASK
+from services.render.pipeline.celery_app import make_celery, make_context
+from shared.kinds.registry import Registry
 from shared.language.slugs import slugify
 from shared.settings import Settings
 from tests.conftest import wait_until

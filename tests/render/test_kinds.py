@@ -12,10 +12,11 @@ from pathlib import Path
 import pytest
 import requests
 
-from services.render.kinds import Registry
-from services.render.kinds.base import URGENT, Kind, Output, RenderContext
+from services.render.pipeline.rendering import Output, RenderContext, Renderer, Renderers
 from shared.article import Article
+from shared.kinds.base import URGENT, Kind
 from shared.kinds.entries import TargetEntry, fingerprint
+from shared.kinds.registry import Registry
 from shared.store.artifacts import encode
 from tests.conftest import make_stack, wait_until
 
@@ -25,6 +26,7 @@ class NoteKind(Kind):
 
     name = "note"
     queue = "notes"
+    renderer = f"{__name__}:NoteRenderer"
 
     def validate(self, target: str) -> None:
         if not target.startswith("note:") or not target[5:].isidentifier():
@@ -35,16 +37,20 @@ class NoteKind(Kind):
         score = int(article.published_at.timestamp() * 1000)
         return [TargetEntry(target, fingerprint(article.title), score, payload=article.title)]
 
-    def render(self, target: str, ctx: RenderContext) -> Output:
-        titles = [title for _, title in ctx.reader.payloads(target, newest_first=True)]
-        body = "".join(f"{title}\n" for title in titles).encode()
-        return Output(artifacts=[encode(self.paths(target)[0], body, 5)])
-
     def paths(self, target: str) -> list[str]:
         return [f"notes/{target.removeprefix('note:')}.txt"]
 
     def priority(self, target: str) -> int:
         return URGENT
+
+
+class NoteRenderer(Renderer):
+    """Joins the stored headlines, newest first."""
+
+    def render(self, target: str, ctx: RenderContext) -> Output:
+        titles = [title for _, title in ctx.reader.payloads(target, newest_first=True)]
+        body = "".join(f"{title}\n" for title in titles).encode()
+        return Output(artifacts=[encode(self.kind.paths(target)[0], body, 5)])
 
 
 def test_registry_finds_the_kind_of_a_target(settings):
@@ -76,6 +82,20 @@ def test_an_extra_kind_joins_every_registry_function(settings, seed_article):
     article = Article.model_validate(seed_article)
     assert "note:dunya" in {entry.name for entry in registry.entries(article)}
     assert registry.queue("note:dunya") == "notes"
+    assert isinstance(Renderers(registry).for_target("note:dunya"), NoteRenderer)
+
+
+class UnnamedRendererKind(NoteKind):
+    renderer = f"{__name__}:Path"
+
+
+def test_a_renderer_that_is_not_one_is_refused_naming_the_kind(settings):
+    extended = settings.model_copy(
+        update={"extra_kinds": ["tests.render.test_kinds:UnnamedRendererKind"]}
+    )
+    registry = Registry.from_settings(extended)  # the write-time half alone is fine
+    with pytest.raises(ValueError, match="'note' kind's renderer"):
+        Renderers(registry)
 
 
 def test_a_kind_added_in_a_test_is_built_end_to_end_by_the_real_worker(tmp_path: Path):

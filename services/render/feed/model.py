@@ -9,12 +9,9 @@ from datetime import UTC, datetime
 from urllib.parse import urljoin
 
 from shared.article import Article
+from shared.kinds.feed import FEED_FORMATS, FeedTarget
 from shared.settings import Settings
 from shared.websub import hub_url
-
-FEED_FORMATS = ("rss", "atom", "json", "html")  # html: the page for people, in a browser
-_FEED_DIRS = {"section": "sections", "tag": "tags", "author": "authors"}
-FEED_KINDS = ("all", *_FEED_DIRS)
 
 
 def empty_feed_date(settings: Settings) -> datetime:
@@ -22,26 +19,6 @@ def empty_feed_date(settings: Settings) -> datetime:
     build, and plausible (the start of the site's tag date, not the epoch)."""
     year, month, day = (int(p) for p in (settings.tag_date + "-01-01").split("-")[:3])
     return datetime(year, month, day, tzinfo=UTC)
-
-
-@dataclass(frozen=True)
-class FeedTarget:
-    """Which feed: `feed:all` or `feed:<kind>:<slug>`, and where its files live."""
-
-    kind: str  # "all", "section", "tag" or "author"
-    slug: str = ""
-
-    @property
-    def name(self) -> str:
-        return "feed:all" if self.kind == "all" else f"feed:{self.kind}:{self.slug}"
-
-    @property
-    def path_stem(self) -> str:
-        """The artifact path without its format suffix, e.g. `feeds/sections/dunya`."""
-        return "feeds/all" if self.kind == "all" else f"feeds/{_FEED_DIRS[self.kind]}/{self.slug}"
-
-    def path(self, fmt: str) -> str:
-        return f"{self.path_stem}.{fmt}"
 
 
 @dataclass(frozen=True)

@@ -12,8 +12,8 @@ from typing import Any
 import redis
 from kombu.transport.redis import Channel
 
-from services.render.kinds import Registry
 from shared import websub
+from shared.kinds.registry import Registry
 from shared.settings import Settings
 from shared.state import redis_keys
 

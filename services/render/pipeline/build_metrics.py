@@ -105,7 +105,7 @@ def observe_builds(
         target = str(args[0]) if args else ""
         ctx = context()
         try:
-            kind = ctx.registry.kind(target).name
+            kind = ctx.renderers.registry.kind(target).name
         except ValueError:
             kind = "unknown"  # a malformed name must not become a label
         outcome = outcome_of(state, retval)

@@ -1,4 +1,5 @@
-"""Build one target: read current state, render through its kind, apply under a watermark.
+"""Build one target: read current state, render through its kind's renderer, apply under a
+watermark.
 
 A failed build is never lost and never loops: the coordinator retries it after a short
 delay (transient errors) or parks it as a dead letter; other targets build on meanwhile.
@@ -21,9 +22,8 @@ import redis
 import requests
 from kombu.exceptions import OperationalError
 
-from services.render.kinds import Registry
-from services.render.kinds.base import Output, RenderContext
 from services.render.pipeline.coordinator import Coordinator
+from services.render.pipeline.rendering import Output, RenderContext, Renderers
 from shared.net.fetcher import Fetcher, FetchFailed
 from shared.settings import Settings
 from shared.state.article_reader import ArticleReader
@@ -57,7 +57,7 @@ class BuildContext:
     reader: ArticleReader
     store: ArtifactStore
     coordinator: Coordinator
-    registry: Registry
+    renderers: Renderers
     sweeper: Sweeper
     enqueue: Callable[[str], None]  # queue a build of a target
     fetcher: Fetcher  # outbound HTTP, guarded (article images)
@@ -75,14 +75,14 @@ def build_target(target: str, ctx: BuildContext) -> BuildOutcome:
     Raises:
         ValueError: `target` is not a known target name.
     """
-    kind = ctx.registry.kind(target)
+    renderer = ctx.renderers.for_target(target)
     # Who holds the lease, for operators; read per build, as a pool forks its processes.
     watermark = ctx.coordinator.begin(target, f"{socket.gethostname()}:{os.getpid()}")
     if watermark is None:
         return "skipped"
     try:
         with _lease_kept(ctx.coordinator, target):
-            output = kind.render(target, ctx.render_context)
+            output = renderer.render(target, ctx.render_context)
             published = _apply(target, output, watermark, ctx)
             # Before finishing: if queueing them fails, the build fails and is retried.
             for follower in ctx.coordinator.mark(_follow_ups(output.then, ctx)):

@@ -1,4 +1,4 @@
-"""The Celery app: configuration, queue routing, the build task and the WebSub tasks."""
+"""The workers' Celery app: configuration, queues, the build task and the WebSub tasks."""
 
 from __future__ import annotations
 
@@ -10,37 +10,22 @@ from celery.signals import worker_process_init
 from kombu import Queue
 
 from services.render.feed.formats import ENTRY_CACHE
-from services.render.kinds import Registry
-from services.render.kinds.base import ROUTINE, URGENT
 from services.render.pipeline.build_metrics import BuildMetrics, observe_builds
+from services.render.pipeline.build_queue import BUILD_TASK, enqueuer
 from services.render.pipeline.builds import BuildContext, build_target
 from services.render.pipeline.coordinator import Coordinator
+from services.render.pipeline.rendering import Renderers
 from services.render.websub.delivery import WebSub, publish_hook, register_tasks
 from shared import websub
+from shared.kinds.registry import Registry
 from shared.net.fetcher import Fetcher, FetchPolicy
+from shared.priorities import PRIORITY_STEPS
 from shared.settings import Settings
 from shared.state.article_reader import ArticleReader
 from shared.state.sweeper import Sweeper
 from shared.store import make_store
 
-BUILD_TASK = "newswire.build_target"
 _MB = 1024 * 1024
-# Kombu's Redis transport keeps a list per step: the queue's name, then "<name>\x06\x16<step>".
-PRIORITY_STEPS = [URGENT, ROUTINE]
-
-
-def enqueuer(app: Celery, registry: Registry) -> Callable[[str], None]:
-    """Queue a build of a target on its kind's queue, at its priority."""
-
-    def enqueue(target: str) -> None:
-        app.send_task(
-            BUILD_TASK,
-            args=[target],
-            queue=registry.queue(target),
-            priority=registry.priority(target),
-        )
-
-    return enqueue
 
 
 def make_context(
@@ -61,7 +46,7 @@ def make_context(
         reader=ArticleReader(client, settings.reader_cache_mb * _MB),
         store=make_store(settings),
         coordinator=Coordinator(client, settings),
-        registry=registry or Registry.from_settings(settings),
+        renderers=Renderers(registry or Registry.from_settings(settings)),
         sweeper=Sweeper(client, settings),
         enqueue=enqueue,
         fetcher=Fetcher(FetchPolicy.from_settings(settings)),
@@ -98,7 +83,7 @@ def make_celery(settings: Settings, registry: Registry | None = None) -> Celery:
 
     def _context() -> BuildContext:
         if "ctx" not in context:
-            enqueue = enqueuer(app, registry)
+            enqueue = enqueuer(app.send_task, registry)
             context["ctx"] = make_context(settings, enqueue, registry, app.send_task)
         return context["ctx"]
 

@@ -16,15 +16,17 @@ from collections.abc import Callable
 import redis
 from kombu.exceptions import OperationalError
 
-from services.render.kinds import Registry
 from services.render.pipeline.backlog import queue_keys
-from services.render.pipeline.celery_app import PRIORITY_STEPS, enqueuer, make_celery
+from services.render.pipeline.build_queue import enqueuer
 from services.render.pipeline.coordinator import Coordinator
 from services.render.pipeline.dispatcher_metrics import serve_metrics
+from shared.kinds.registry import Registry
+from shared.priorities import PRIORITY_STEPS
 from shared.settings import Settings
 from shared.state import stream_trim
 from shared.state.events import Event
 from shared.state.sweeper import Sweeper
+from shared.task_sender import TaskSender
 
 log = logging.getLogger("newswire.dispatcher")
 
@@ -209,7 +211,7 @@ def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     client = redis.Redis.from_url(settings.redis_url)
     registry = Registry.from_settings(settings)
-    enqueue = enqueuer(make_celery(settings, registry), registry)
+    enqueue = enqueuer(TaskSender(settings.celery_broker_url), registry)
     consumer = settings.consumer_name or f"{socket.gethostname()}-{os.getpid()}"
     broker = redis.Redis.from_url(settings.broker_url) if settings.broker_url else client
     dispatcher = Dispatcher(

@@ -16,9 +16,9 @@ from prometheus_client import CollectorRegistry, ProcessCollector, start_http_se
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from services.render.kinds import Registry
 from services.render.pipeline.backlog import Backlog, read_backlog
-from services.render.pipeline.celery_app import PRIORITY_STEPS
+from shared.kinds.registry import Registry
+from shared.priorities import PRIORITY_STEPS
 from shared.settings import Settings
 
 log = logging.getLogger(__name__)

@@ -1,8 +1,8 @@
-"""Sitemap XML: `<url>` entries, urlsets (with the image and news extensions) and the index.
+"""Sitemap XML: urlsets (with the image and news extensions) and the sitemap index.
 
-Entries are rendered once, when an article is written, and stored beside the target's index,
-so building a partition is a join rather than a parse of every article in it. Text reaching
-here has had XML-forbidden characters removed on ingest; everything is still escaped.
+A partition's `<url>` entries were rendered when their articles were written
+(shared/kinds/sitemap_entries.py); here they are joined. Text reaching here has had
+XML-forbidden characters removed on ingest; everything is still escaped.
 """
 
 from __future__ import annotations
@@ -11,28 +11,11 @@ from collections.abc import Iterable
 from datetime import datetime
 from xml.sax.saxutils import escape
 
-SITEMAP_NS = "http://www.sitemaps.org/schemas/sitemap/0.9"
-IMAGE_NS = "http://www.google.com/schemas/sitemap-image/1.1"
+from shared.kinds.sitemap_entries import DECLARATION, SITEMAP_NS, URLSET_CLOSE, URLSET_OPEN
+
 NEWS_NS = "http://www.google.com/schemas/sitemap-news/0.9"
-
-_DECLARATION = '<?xml version="1.0" encoding="UTF-8"?>\n'
-URLSET_OPEN = f'{_DECLARATION}<urlset xmlns="{SITEMAP_NS}" xmlns:image="{IMAGE_NS}">\n'
-NEWS_URLSET_OPEN = f'{_DECLARATION}<urlset xmlns="{SITEMAP_NS}" xmlns:news="{NEWS_NS}">\n'
-URLSET_CLOSE = "</urlset>\n"
-# What a partition file holds besides its entries; budgets of bytes leave room for it.
-URLSET_OVERHEAD = len((URLSET_OPEN + URLSET_CLOSE).encode())
+NEWS_URLSET_OPEN = f'{DECLARATION}<urlset xmlns="{SITEMAP_NS}" xmlns:news="{NEWS_NS}">\n'
 _CHINESE = {"zh-cn": "zh-cn", "zh-hans": "zh-cn", "zh-tw": "zh-tw", "zh-hant": "zh-tw"}
-# The protocol's limit on a loc; a longer (percent-encoded) URL cannot be listed.
-MAX_LOC = 2048
-
-
-def url_entry(loc: str, lastmod: datetime, image: str | None = None) -> str:
-    """One `<url>` of a monthly partition, with the image extension when there is an image."""
-    parts = [f"<url><loc>{escape(loc)}</loc><lastmod>{lastmod.isoformat()}</lastmod>"]
-    if image:
-        parts.append(f"<image:image><image:loc>{escape(image)}</image:loc></image:image>")
-    parts.append("</url>\n")
-    return "".join(parts)
 
 
 def urlset(entries: Iterable[str]) -> bytes:
@@ -65,7 +48,7 @@ def sitemap_index(files: Iterable[tuple[str, datetime]]) -> bytes:
         for loc, lastmod in files
     ]
     return "".join(
-        (_DECLARATION, f'<sitemapindex xmlns="{SITEMAP_NS}">\n', *entries, "</sitemapindex>\n")
+        (DECLARATION, f'<sitemapindex xmlns="{SITEMAP_NS}">\n', *entries, "</sitemapindex>\n")
     ).encode()
 
 

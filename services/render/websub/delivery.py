@@ -29,6 +29,7 @@ from shared.websub import (
     DELIVER_TASK,
     NOTIFY_TASK,
     PING_TASK,
+    QUEUE,
     VERIFY_TASK,
     SendTask,
     Subscriptions,
@@ -72,7 +73,7 @@ def publish_hook(
     def announce(target: str, artifacts: Sequence[Artifact]) -> None:
         etags = {topic_url(settings, a.path): a.etag for a in artifacts if is_topic_path(a.path)}
         for topic in subscriptions.claim_changes(etags, every=every):
-            send_task(NOTIFY_TASK, args=[topic, etags[topic]])
+            send_task(NOTIFY_TASK, args=[topic, etags[topic]], queue=QUEUE)
 
     return announce
 
@@ -82,9 +83,9 @@ def fan_out(topic: str, etag: str, ctx: WebSub) -> int:
     external hub; returns the number of subscribers."""
     subscribers = ctx.subscriptions.active(topic)
     for subscription in subscribers:
-        ctx.send_task(DELIVER_TASK, args=[topic, subscription.callback, etag])
+        ctx.send_task(DELIVER_TASK, args=[topic, subscription.callback, etag], queue=QUEUE)
     for hub in ctx.settings.websub_external_hubs:
-        ctx.send_task(PING_TASK, args=[str(hub), topic])
+        ctx.send_task(PING_TASK, args=[str(hub), topic], queue=QUEUE)
     return len(subscribers)
 
 

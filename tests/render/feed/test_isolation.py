@@ -1,7 +1,7 @@
 """One article that cannot be rendered is left out of its feeds, never freezing them.
 
 The feed kinds below differ from the real one only in their renderers, loaded through
-NEWSWIRE_EXTRA_KINDS as an operator would load a kind: `PickyFeedKind`'s RSS renderer fails
+NEWSWIRE_EXTRA_KINDS as an operator would load a kind: `PickyFeedKind`'s RSS format fails
 on one article (as a renderer bug triggered by one article's content would), and
 `BrokenFeedKind`'s fails on every feed (a fault that is no article's).
 """
@@ -14,16 +14,17 @@ from functools import cached_property
 import feedparser
 import orjson
 
-from services.render.feed.kind import FeedKind
 from services.render.feed.model import Feed
+from services.render.feed.renderer import FeedRenderer
 from services.render.pipeline.celery_app import make_context
+from shared.kinds.feed import FeedKind
 from shared.state.dead_letters import DeadLetters
 from tests.render.building import build
 
 POISON = "Zehirli"  # a title word the picky renderer cannot take
 
 
-class PickyFeedKind(FeedKind):
+class PickyFeedRenderer(FeedRenderer):
     @cached_property
     def renderers(self) -> dict[str, Callable[[Feed], bytes]]:
         renderers = dict(super().renderers)
@@ -37,13 +38,21 @@ class PickyFeedKind(FeedKind):
         return {**renderers, "rss": picky}
 
 
-class BrokenFeedKind(FeedKind):
+class BrokenFeedRenderer(FeedRenderer):
     @cached_property
     def renderers(self) -> dict[str, Callable[[Feed], bytes]]:
         def broken(feed: Feed) -> bytes:
             raise RuntimeError("the renderer is broken")
 
         return {**super().renderers, "rss": broken}
+
+
+class PickyFeedKind(FeedKind):
+    renderer = f"{__name__}:PickyFeedRenderer"
+
+
+class BrokenFeedKind(FeedKind):
+    renderer = f"{__name__}:BrokenFeedRenderer"
 
 
 def _context(settings, kind: str):

@@ -10,9 +10,9 @@ import pytest
 import redis
 from kombu.exceptions import OperationalError
 
-from services.render.kinds import Registry
 from services.render.pipeline.coordinator import Coordinator
 from services.render.pipeline.dispatcher import Dispatcher
+from shared.kinds.registry import Registry
 from shared.settings import Settings
 from tests.conftest import wait_until
 

@@ -1,9 +1,10 @@
 """The registry of artifact kinds: the one place that lists them.
 
 A kind (see `base.Kind`) names its targets, says which targets an article touches, picks its
-Celery queue and priority, renders, and asks for time-driven rebuilds. Everything else (the
-write step, dispatcher, worker task, coordinator, stores, `newswire rebuild`) goes through
-`Registry` and knows no kind by name. Adding a kind is one module and one line below.
+Celery queue and priority, names its renderer, and asks for time-driven rebuilds. Everything
+else (the write step, dispatcher, worker task, coordinator, stores, `newswire rebuild`) goes
+through `Registry` and knows no kind by name. Adding a kind is a `Kind` module, its renderer
+and one line below.
 """
 
 from __future__ import annotations
@@ -12,15 +13,15 @@ import time
 from collections.abc import Callable, Sequence
 from importlib import import_module
 
-from services.render.kinds.base import Kind
 from shared.article import Article
+from shared.kinds.base import Kind
 from shared.kinds.entries import TargetEntry
 from shared.settings import Settings
 
 KINDS = (
-    "services.render.feed.kind:FeedKind",
-    "services.render.sitemap.kind:SitemapKind",
-    "services.render.card.kind:CardKind",
+    "shared.kinds.feed:FeedKind",
+    "shared.kinds.sitemap:SitemapKind",
+    "shared.kinds.card:CardKind",
 )
 
 
@@ -69,12 +70,24 @@ class Registry:
         return self.kind(target).priority(target)
 
 
-def _load(spec: str) -> type[Kind]:
+def load_class(spec: str) -> type:
+    """The class a "module:Class" import string names.
+
+    Raises:
+        ValueError: the module or the class cannot be found.
+    """
     module, _, name = spec.partition(":")
     try:
-        found = getattr(import_module(module), name)
-    except (ImportError, AttributeError) as exc:
-        raise ValueError(f"cannot load artifact kind {spec!r}: {exc}") from exc
+        return getattr(import_module(module), name)
+    except (ImportError, AttributeError, ValueError) as exc:
+        raise ValueError(f"cannot load {spec!r}: {exc}") from exc
+
+
+def _load(spec: str) -> type[Kind]:
+    try:
+        found = load_class(spec)
+    except ValueError as exc:
+        raise ValueError(f"artifact kind: {exc}") from exc
     if not (isinstance(found, type) and issubclass(found, Kind)):
         raise ValueError(f"{spec!r} is not an artifact kind")
     return found

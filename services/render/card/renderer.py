@@ -1,17 +1,15 @@
-"""The card kind: a social card image and its Open Graph / Twitter page for each article.
+"""The card kind's renderer: a social card image and its Open Graph / Twitter page.
 
-`card:<id>` → `cards/<id>.jpg` (1200×630) and `cards/<id>.html`. The page follows every
-change of what it shows; the image is drawn again only when what it shows changes (title,
-section, image, date): the JPEG carries a digest of what it was drawn from, and a build
-that finds the same digest keeps the published image. A retracted article's card answers
-410 Gone; an embargoed one does not exist until its time.
+The image is drawn again only when what it shows changes (title, section, image, date): the
+JPEG carries a digest of what it was drawn from, and a build that finds the same digest keeps
+the published image. A retracted article's card answers 410 Gone; an embargoed one does not
+exist until its time.
 """
 
 from __future__ import annotations
 
 import io
 import logging
-import re
 from functools import cached_property
 
 from PIL import Image, UnidentifiedImageError
@@ -19,53 +17,27 @@ from PIL import Image, UnidentifiedImageError
 from services.render.card.background import UnsafeImage, decode_background
 from services.render.card.image import CardContent, CardStyle, render_card
 from services.render.card.page import CardPage, render_card_page
-from services.render.kinds.base import Kind, Output, RenderContext
-from shared.article import ARTICLE_ID_PATTERN, Article
-from shared.kinds.entries import TargetEntry, fingerprint
+from services.render.pipeline.rendering import Output, RenderContext, Renderer
+from shared.article import Article
+from shared.kinds.card import article_id
+from shared.kinds.entries import fingerprint
 from shared.language import turkish
 from shared.net.fetcher import FetchError
-from shared.state.article_reader import ArticleReader, StoredArticle
+from shared.state.article_reader import StoredArticle
 from shared.store.artifacts import encode
 
 log = logging.getLogger(__name__)
 
-_DAY_MS = 86_400_000
 _RENDER_ATTEMPTS = 3  # renders of one build before it publishes what it read last
 _ACCEPT = "image/jpeg,image/png,image/webp,image/gif"
-_ARTICLE_ID = re.compile(ARTICLE_ID_PATTERN)
 
 
-def article_id(target: str) -> str:
-    """The article a card target belongs to.
-
-    Raises:
-        ValueError: not a card target of a valid article id.
-    """
-    prefix, _, rest = target.partition(":")
-    if prefix != "card" or not _ARTICLE_ID.fullmatch(rest):
-        raise ValueError(f"unknown target {target!r}")
-    return rest
-
-
-class CardKind(Kind):
-    name = "card"
-    queue = "cards"
+class CardRenderer(Renderer):
+    """Draws an article's card image (or keeps the published one) and writes its page."""
 
     @cached_property
     def _style(self) -> CardStyle:
         return CardStyle.from_settings(self.settings)
-
-    def validate(self, target: str) -> None:
-        article_id(target)
-
-    def entries(self, article: Article) -> list[TargetEntry]:
-        # Archives get no cards: sharing happens near publication, and a million cards would
-        # cost hours of rendering and a hundred gigabytes for pages nobody shares.
-        recent = self.settings.card_recent_days
-        published = article.published_at.timestamp() * 1000
-        if recent and published < self.clock() * 1000 - recent * _DAY_MS:
-            return []
-        return [TargetEntry(f"card:{article.id}", fingerprint(*_page_fields(article)))]
 
     def render(self, target: str, ctx: RenderContext) -> Output:
         ident = article_id(target)
@@ -82,9 +54,9 @@ class CardKind(Kind):
 
     def _render_stored(self, target: str, stored: StoredArticle, ctx: RenderContext) -> Output:
         if stored.status != "visible" or stored.article is None:
-            return Output(remove=self.paths(target), gone=stored.status == "retracted")
+            return Output(remove=self.kind.paths(target), gone=stored.status == "retracted")
         article = stored.article
-        jpg_path, html_path = self.paths(target)
+        jpg_path, html_path = self.kind.paths(target)
         content = CardContent(
             title=article.title,
             section=article.section,
@@ -100,32 +72,9 @@ class CardKind(Kind):
         quality = ctx.settings.brotli_quality
         return Output(artifacts=[encode(jpg_path, jpeg, quality), encode(html_path, page, quality)])
 
-    def paths(self, target: str) -> list[str]:
-        ident = article_id(target)
-        return [f"cards/{ident}.jpg", f"cards/{ident}.html"]
-
-    def known_targets(self, reader: ArticleReader) -> list[str]:
-        return reader.targets(f"{self.name}:")
-
 
 def _state(stored: StoredArticle) -> tuple[str, str | None]:
     return stored.status, stored.article and stored.article.digest
-
-
-def _page_fields(article: Article) -> tuple[object, ...]:
-    """Everything the card image and page show of an article."""
-    image = article.image and (str(article.image.url), article.image.alt)
-    return (
-        article.title,
-        article.summary,
-        str(article.url),
-        article.section,
-        tuple(article.tags),
-        article.published_at,
-        article.modified,
-        article.language,
-        image,
-    )
 
 
 def _published_image(ctx: RenderContext, path: str, drawn_from: str) -> bytes | None:

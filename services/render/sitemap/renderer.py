@@ -1,77 +1,35 @@
-"""The sitemap kind: monthly partitions, the Google News sitemap, and the sitemap index.
-
-`sitemap:<yyyy-mm>` holds the articles published that month (in the site's time zone), split
-into stable parts past the protocol's limits; `sitemap:news` the last 48 hours, at most 1,000;
-`sitemap:index` every partition file that exists. A partition's build reads only its own
-index, so an article costs the same at a million archived articles as at a hundred.
-"""
+"""The sitemap kind's renderer: monthly partitions, the Google News sitemap, the index."""
 
 from __future__ import annotations
 
 import json
-import re
 from datetime import UTC, datetime
-from functools import cached_property
 from zoneinfo import ZoneInfo
 
-from services.render.feed.kind import INDEX as SITE_INDEX_PAGE
-from services.render.kinds.base import ROUTINE, URGENT, Kind, Output, RenderContext
+from services.render.pipeline.rendering import Output, RenderContext, Renderer
 from services.render.sitemap import urlsets
-from shared.article import Article
-from shared.kinds.entries import Shard, TargetEntry, fingerprint
+from shared.kinds.feed import INDEX as SITE_INDEX_PAGE
+from shared.kinds.sitemap import (
+    INDEX,
+    INDEX_PATH,
+    NEWS,
+    NEWS_MAX_URLS,
+    NEWS_PATH,
+    NEWS_WINDOW_MS,
+    SitemapKind,
+    part_path,
+)
 from shared.state import redis_keys
-from shared.state.article_reader import ArticleReader
 from shared.state.index_upkeep import drop_older
 from shared.store.artifacts import encode
 
-INDEX, NEWS = "sitemap:index", "sitemap:news"
-INDEX_PATH, NEWS_PATH = "sitemap.xml", "sitemaps/news.xml"
-NEWS_WINDOW_MS = 48 * 3600 * 1000
-NEWS_MAX_URLS = 1000
 RENDER_ATTEMPTS = 3  # reads of one build before it publishes what it read last
-_MONTH = re.compile(r"^sitemap:(\d{4})-(0[1-9]|1[0-2])$")
 
 
-def part_path(target: str, part: int) -> str:
-    """`sitemaps/2026-01.xml` for the first part of a month, `sitemaps/2026-01-2.xml` after."""
-    month = target.removeprefix("sitemap:")
-    return f"sitemaps/{month}.xml" if part == 1 else f"sitemaps/{month}-{part}.xml"
+class SitemapRenderer(Renderer):
+    """Builds a month's partition files, the news sitemap or the index from current state."""
 
-
-class SitemapKind(Kind):
-    name = "sitemap"
-    queue = "sitemaps"
-
-    @cached_property
-    def _zone(self) -> ZoneInfo:
-        return ZoneInfo(self.settings.timezone)
-
-    @cached_property
-    def _shard(self) -> Shard:
-        room = self.settings.sitemap_max_bytes - urlsets.URLSET_OVERHEAD
-        return Shard(self.settings.sitemap_max_urls, room)
-
-    def validate(self, target: str) -> None:
-        if target not in (INDEX, NEWS) and not _MONTH.match(target):
-            raise ValueError(f"unknown target {target!r}")
-
-    def entries(self, article: Article) -> list[TargetEntry]:
-        loc = str(article.url)
-        if len(loc) > urlsets.MAX_LOC:
-            return []  # the protocol cannot list it
-        published = int(article.published_at.timestamp() * 1000)
-        image = str(article.image.url) if article.image else None
-        entry = urlsets.url_entry(loc, article.modified, image)
-        month = article.published_at.astimezone(self._zone).strftime("%Y-%m")
-        entries = [
-            TargetEntry(f"sitemap:{month}", fingerprint(entry), published, entry, shard=self._shard)
-        ]
-        # Only recent articles enter the news index (archives would only be dropped again).
-        if published >= self.clock() * 1000 - NEWS_WINDOW_MS:
-            news = [loc, article.title, article.published_at.isoformat(), published]
-            payload = json.dumps(news, ensure_ascii=False)
-            entries.append(TargetEntry(NEWS, fingerprint(payload), published, payload))
-        return entries
+    kind: SitemapKind
 
     def render(self, target: str, ctx: RenderContext) -> Output:
         if target == INDEX:
@@ -120,7 +78,7 @@ class SitemapKind(Kind):
     def _render_index(self, ctx: RenderContext) -> Output:
         # What the store holds right now, so the index never names a missing file.
         files = [
-            (ctx.settings.sitemap_base + listed.path, _local(listed.modified, self._zone))
+            (ctx.settings.sitemap_base + listed.path, _local(listed.modified, self.kind.zone))
             for listed in ctx.store.listing("sitemaps/")
             if listed.path.endswith(".xml")
         ]
@@ -130,20 +88,6 @@ class SitemapKind(Kind):
         body = urlsets.sitemap_index(files)
         artifact = encode(INDEX_PATH, body, ctx.settings.brotli_quality)
         return Output(artifacts=[artifact], then=(SITE_INDEX_PAGE,))
-
-    def paths(self, target: str) -> list[str]:
-        self.validate(target)
-        if target == INDEX:
-            return [INDEX_PATH]
-        return [NEWS_PATH] if target == NEWS else [part_path(target, 1)]
-
-    def priority(self, target: str) -> int:
-        return URGENT if target == NEWS else ROUTINE
-
-    def known_targets(self, reader: ArticleReader) -> list[str]:
-        months = [t for t in reader.targets(f"{self.name}:") if _MONTH.match(t)]
-        # The index last: it lists what the others publish.
-        return [NEWS, *months, INDEX]
 
 
 def _still_indexed(ctx: RenderContext, index: str, rows: list[tuple[str, str]]) -> bool:

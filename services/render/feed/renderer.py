@@ -1,4 +1,5 @@
-"""The feed kind: RSS, Atom and JSON Feed for the site, each section, tag and author."""
+"""The feed kind's renderer: RSS, Atom, JSON Feed and the HTML page of a feed, and the index
+page at `/`."""
 
 from __future__ import annotations
 
@@ -10,71 +11,29 @@ from zoneinfo import ZoneInfo
 
 from services.render.feed.formats import RENDERERS
 from services.render.feed.index_page import render_index
-from services.render.feed.model import FEED_FORMATS, FEED_KINDS, Feed, FeedTarget, build_feed
+from services.render.feed.model import Feed, build_feed
 from services.render.feed.page import render_html
-from services.render.kinds.base import ROUTINE, URGENT, Kind, Output, RenderContext
+from services.render.pipeline.rendering import Output, RenderContext, Renderer
 from shared.article import Article
-from shared.kinds.entries import TargetEntry, fingerprint
-from shared.language.slugs import slugify
+from shared.kinds.feed import INDEX, INDEX_PATH, FeedTarget, parse
 from shared.state import redis_keys
-from shared.state.article_reader import ArticleReader
 from shared.state.dead_letters import DeadLetters
 from shared.state.index_upkeep import drop_older
 from shared.store.artifacts import encode
 
 log = logging.getLogger(__name__)
 
-ALL = FeedTarget("all")
 TOMBSTONE_MS = 48 * 3600 * 1000  # how long a retraction stays in Atom feeds (RFC 6721)
-# The index page at `/`: what feeds exist, under their display names.
-INDEX, INDEX_PATH = "feed:index", "index.html"
 # Renders of one build before it publishes what it read last, even if that changed again.
 RENDER_ATTEMPTS = 3
 
 
-def parse(name: str) -> FeedTarget:
-    """The feed a target name denotes.
-
-    Raises:
-        ValueError: the name is not a feed target.
-    """
-    if name == ALL.name:
-        return ALL
-    prefix, _, rest = name.partition(":")
-    kind, _, slug = rest.partition(":")
-    if prefix != "feed" or kind not in FEED_KINDS[1:] or not slug or slugify(slug) != slug:
-        raise ValueError(f"unknown target {name!r}")
-    return FeedTarget(kind, slug)
-
-
-class FeedKind(Kind):
-    name = "feed"
-    queue = "feeds"
+class FeedRenderer(Renderer):
+    """Builds a feed in every format from its visible articles, and the index page."""
 
     @cached_property
     def _zone(self) -> ZoneInfo:
         return ZoneInfo(self.settings.timezone)
-
-    def validate(self, target: str) -> None:
-        if target != INDEX:
-            parse(target)
-
-    def entries(self, article: Article) -> list[TargetEntry]:
-        # A feed item shows nearly all of an article: any change rebuilds its feeds.
-        digest, score = article.digest, int(article.published_at.timestamp() * 1000)
-        labelled = [(ALL, None), (FeedTarget("section", article.section_slug), article.section)]
-        labelled += [(FeedTarget("tag", slugify(tag)), tag) for tag in article.tags]
-        labelled += [(FeedTarget("author", slugify(a.name)), a.name) for a in article.authors]
-        entries: dict[str, TargetEntry] = {}
-        for feed, label in labelled:
-            entries.setdefault(
-                feed.name,
-                TargetEntry(feed.name, digest, score, label=label, keep_retractions=True),
-            )
-        # The index changes only when a feed appears or is renamed.
-        shown = sorted((entry.name, entry.label) for entry in entries.values())
-        entries[INDEX] = TargetEntry(INDEX, fingerprint(*shown))
-        return list(entries.values())
 
     def render(self, target: str, ctx: RenderContext) -> Output:
         if target == INDEX:
@@ -162,21 +121,6 @@ class FeedKind(Kind):
         zone = self._zone
         retractions = [(aid, datetime.fromtimestamp(ms / 1000, zone)) for aid, ms in found]
         return retractions, (found[-1][1] + TOMBSTONE_MS + 1 if found else None)
-
-    def paths(self, target: str) -> list[str]:
-        if target == INDEX:
-            return [INDEX_PATH]
-        feed_target = parse(target)
-        return [feed_target.path(fmt) for fmt in FEED_FORMATS]
-
-    def priority(self, target: str) -> int:
-        # What most readers fetch goes first: the site-wide and section feeds.
-        return URGENT if target == ALL.name or target.startswith("feed:section:") else ROUTINE
-
-    def known_targets(self, reader: ArticleReader) -> list[str]:
-        # The index last: it lists what the others publish.
-        feeds = [t for t in reader.targets(f"{self.name}:") if t not in (ALL.name, INDEX)]
-        return [ALL.name, *feeds, INDEX]
 
 
 def _shown(articles: list[Article]) -> list[tuple[str, str]]:
