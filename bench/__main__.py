@@ -13,15 +13,9 @@ import sys
 import time
 
 from bench import batch_ingest, feed_build, ingest_throughput, publish_latency, serve
-from bench.common import (
-    Figure,
-    StackFailed,
-    add_stack_arguments,
-    positive,
-    positive_int,
-    print_table,
-    say,
-)
+from bench.cli import add_stack_arguments, positive, positive_int
+from bench.report import Figure, print_table, say
+from bench.stacks import StackFailed
 
 BENCHMARKS = {
     "serve": serve,

@@ -15,7 +15,9 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from bench.common import ISTANBUL, ArticleFactory, Progress, redis_client, stack_settings
+from bench.articles import ISTANBUL, ArticleFactory
+from bench.report import Progress
+from bench.stacks import redis_client, stack_settings
 from devstack.redis_server import RedisServer
 from devstack.stack import Stack
 
@@ -37,8 +39,8 @@ def archive(
 
 def load_pipelined(stack: Stack, articles: Iterator[dict[str, Any]], n: int) -> float:
     """Write through the write step (Lua), pipelined, 1,000 at a time; returns articles/s."""
-    from services.render.kinds import Registry
     from shared.article import Article
+    from shared.kinds.registry import Registry
     from shared.state.article_writer import ArticleWriter
 
     settings = stack_settings(stack)

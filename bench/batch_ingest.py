@@ -18,28 +18,28 @@ from urllib.parse import urlsplit
 
 import orjson
 
-from bench.common import (
-    ArticleFactory,
-    CpuMeter,
-    Figure,
-    Profiler,
-    Progress,
+from bench.articles import ArticleFactory
+from bench.cli import (
     add_ingest_only_argument,
     add_stack_arguments,
-    builds,
-    describe,
     env_overrides,
     positive,
     positive_int,
-    redis_client,
     run_main,
+)
+from bench.cpu import CpuMeter
+from bench.lua_stats import LuaSampler
+from bench.profiling import Profiler
+from bench.report import Figure, Progress, say
+from bench.stacks import (
+    builds,
+    describe,
+    redis_client,
     running_stack,
-    say,
     script_stats,
     stop_builders,
     wait_settled,
 )
-from bench.lua_stats import LuaSampler
 
 TARGET_PER_S = 8_000
 
@@ -96,6 +96,7 @@ def run(args: argparse.Namespace) -> list[Figure]:
         sampler = LuaSampler(redis_client(stack), 0.2, 1.0).start()
         statuses: Counter[str] = Counter()
         problems: list[str] = []
+        whole = 0  # batches answered with one created/updated result per article
         times = []
         for index, body in enumerate(bodies):
             sent = time.monotonic()
@@ -115,6 +116,8 @@ def run(args: argparse.Namespace) -> list[Figure]:
                 )
             elif set(batch_statuses) - {"created", "updated"}:
                 problems.append(f"batch {index}: {dict(batch_statuses)}")
+            else:
+                whole += 1
             progress.update(
                 f"batch {index + 1}/{len(bodies)}: {times[-1] * 1000:,.0f} ms, "
                 f"{sum(batch_statuses.values()) / times[-1]:,.0f} articles/s, "
@@ -159,19 +162,18 @@ def run(args: argparse.Namespace) -> list[Figure]:
         Figure(
             f"batch ingest ({args.batch_size:,}/request), builds "
             + ("stopped" if args.ingest_only else "running"),
-            f"{rate:,.0f} articles/s (load generator: {generator:.0%} of a core)",
-            f"≥ {TARGET_PER_S:,}/s",
-            rate >= TARGET_PER_S,
+            rate,
+            unit=" articles/s",
+            note=f"(load generator: {generator:.0%} of a core)",
+            at_least=TARGET_PER_S,
         ),
+        Figure("upsert Lua inside Redis", upsert, unit=" µs/call", missing="(not sampled)"),
         Figure(
-            "upsert Lua inside Redis",
-            f"{upsert:.0f} µs/call" if upsert is not None else "(not sampled)",
-        ),
-        Figure(
-            "batch results created/updated",
-            f"{good:,} of {args.batches * args.batch_size:,}",
-            "all",
-            not problems and good == args.batches * args.batch_size,
+            "batches answered in full, every article created/updated",
+            whole,
+            note=f"of {args.batches:,} ({good:,} articles)",
+            at_least=args.batches,
+            target="all",
         ),
     ]
 

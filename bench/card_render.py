@@ -24,15 +24,9 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFilter
 
-from bench.common import (
-    ISTANBUL,
-    SECTIONS,
-    Figure,
-    load_corpus,
-    positive_int,
-    run_main,
-    say,
-)
+from bench.articles import ISTANBUL, SECTIONS, load_corpus
+from bench.cli import positive_int, run_main
+from bench.report import Figure, say
 from services.render.card.background import CARD_SIZE, decode_background
 from services.render.card.image import CardContent, CardStyle, render_card
 from shared.language.turkish import format_date
@@ -103,12 +97,11 @@ def figures_for(label: str, times: list[float], sizes: list[int]) -> list[Figure
     p99 = statistics.quantiles(times, n=100)[98] if len(times) > 1 else times[0]
     mean_kb, max_kb = statistics.mean(sizes) / 1024, max(sizes) / 1024
     return [
-        Figure(f"{label}: median", f"{median:.1f} ms", f"median ≤ {TARGET_MEDIAN_MS} ms",
-               median <= TARGET_MEDIAN_MS),
-        Figure(f"{label}: p99", f"{p99:.1f} ms"),
-        Figure(f"{label}: mean size", f"{mean_kb:.0f} KB", f"≤ {TARGET_KB} KB",
-               mean_kb <= TARGET_KB),
-        Figure(f"{label}: largest", f"{max_kb:.0f} KB", f"≤ {TARGET_KB} KB", max_kb <= TARGET_KB),
+        Figure(f"{label}: median", median, unit=" ms", spec=".1f", at_most=TARGET_MEDIAN_MS,
+               target=f"median ≤ {TARGET_MEDIAN_MS} ms"),
+        Figure(f"{label}: p99", p99, unit=" ms", spec=".1f"),
+        Figure(f"{label}: mean size", mean_kb, unit=" KB", at_most=TARGET_KB),
+        Figure(f"{label}: largest", max_kb, unit=" KB", at_most=TARGET_KB),
     ]  # fmt: skip
 
 
@@ -136,7 +129,9 @@ def run(args: argparse.Namespace) -> list[Figure]:
             render_card(cards[0], style, decode_background(photo))
         )
         say(f"saved:   {args.save}/card.jpg and card-photo.jpg")
-    decode = Figure("  of which photo decode: median", f"{statistics.median(decode_times):.1f} ms")
+    decode = Figure(
+        "  of which photo decode: median", statistics.median(decode_times), unit=" ms", spec=".1f"
+    )
     return [
         *figures_for("card, no photo", plain_times, plain_sizes),
         *figures_for("card, 2000×1333 photo (decode+draw+encode)", photo_times, photo_sizes),

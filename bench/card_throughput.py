@@ -13,19 +13,12 @@ from __future__ import annotations
 import argparse
 
 from bench.archive import archive, load_pipelined, pause_builders, resume_builders, timed_rebuild
-from bench.common import (
-    ArticleFactory,
-    CpuMeter,
-    Figure,
-    add_stack_arguments,
-    env_overrides,
-    positive_int,
-    run_main,
-    running_stack,
-    say,
-    start_extra_workers,
-)
+from bench.articles import ArticleFactory
+from bench.cli import add_stack_arguments, env_overrides, positive_int, run_main
+from bench.cpu import CpuMeter
 from bench.image_server import ALLOW, image_server
+from bench.report import Figure, say
+from bench.stacks import running_stack, start_extra_workers
 
 TARGET_RATIO = 1.8
 
@@ -56,9 +49,9 @@ def run(args: argparse.Namespace) -> list[Figure]:
         two = cards_per_second(2, args, images)
     ratio = two / one
     return [
-        Figure("cards/s, 1 card worker", f"{one:.1f}"),
-        Figure("cards/s, 2 card workers", f"{two:.1f}"),
-        Figure("2 workers ÷ 1", f"{ratio:.2f}", f"≥ {TARGET_RATIO}", ratio >= TARGET_RATIO),
+        Figure("cards/s, 1 card worker", one, spec=".1f"),
+        Figure("cards/s, 2 card workers", two, spec=".1f"),
+        Figure("2 workers ÷ 1", ratio, spec=".2f", at_least=TARGET_RATIO),
     ]
 
 

@@ -21,28 +21,28 @@ from pathlib import Path
 
 import orjson
 
-from bench.common import (
-    ROOT,
-    ArticleFactory,
-    CpuMeter,
-    Figure,
-    Profiler,
-    Progress,
+from bench.articles import ArticleFactory
+from bench.cli import (
     add_ingest_only_argument,
     add_stack_arguments,
-    builds,
-    describe,
     env_overrides,
     positive_int,
-    redis_client,
     run_main,
+)
+from bench.cpu import CpuMeter
+from bench.lua_stats import LuaSampler
+from bench.profiling import Profiler
+from bench.report import Figure, Progress, say
+from bench.stacks import (
+    builds,
+    describe,
+    redis_client,
     running_stack,
-    say,
     script_stats,
     stop_builders,
     wait_settled,
 )
-from bench.lua_stats import LuaSampler
+from devstack.services import ROOT
 
 TARGET_PER_S = 1_500
 SCRIPT = ROOT / "bench" / "wrk" / "put_articles.lua"
@@ -151,15 +151,13 @@ def run(args: argparse.Namespace) -> list[Figure]:
     return [
         Figure(
             f"single PUT, builds {'stopped' if args.ingest_only else 'running'}",
-            f"{rate:,.0f} articles/s (load generator wrk: {generator:.0%} of a core)",
-            f"≥ {TARGET_PER_S:,}/s",
-            rate >= TARGET_PER_S,
+            rate,
+            unit=" articles/s",
+            note=f"(load generator wrk: {generator:.0%} of a core)",
+            at_least=TARGET_PER_S,
         ),
-        Figure(
-            "upsert Lua inside Redis",
-            f"{upsert:.0f} µs/call" if upsert is not None else "(not sampled)",
-        ),
-        Figure("single PUT errors", f"{errors}", "0", errors == 0),
+        Figure("upsert Lua inside Redis", upsert, unit=" µs/call", missing="(not sampled)"),
+        Figure("single PUT errors", errors, at_most=0, target="0"),
     ]
 
 

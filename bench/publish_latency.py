@@ -28,30 +28,22 @@ from urllib.parse import urlsplit
 
 import orjson
 
-from bench.common import (
-    AUTHORS,
-    ISTANBUL,
-    SECTIONS,
-    TAGS,
-    ArticleFactory,
-    CpuMeter,
-    Figure,
-    Profiler,
-    Progress,
-    add_stack_arguments,
+from bench.articles import AUTHORS, ISTANBUL, SECTIONS, TAGS, ArticleFactory
+from bench.cli import add_stack_arguments, env_overrides, positive, run_main
+from bench.cpu import CpuMeter
+from bench.profiling import Profiler
+from bench.report import Figure, Progress, say
+from bench.stacks import (
     builds,
     describe,
-    env_overrides,
-    positive,
     redis_client,
-    run_main,
     running_stack,
-    say,
     stack_settings,
     start_extra_workers,
     wait_settled,
 )
 from devstack.stack import Stack
+from shared.state import redis_keys
 
 TARGET_P50_MS = 50
 TARGET_P99_MS = 250
@@ -256,8 +248,8 @@ def builds_by_kind(stack: Stack) -> Counter[str]:
     """Finished builds per kind of target: feed:section, feed:tag, sitemap:news, card, …"""
     db = redis_client(stack)
     out: Counter[str] = Counter()
-    for key in db.scan_iter("nw:target:*", count=1000):
-        kind, _, rest = key.decode().removeprefix("nw:target:").partition(":")
+    for key in db.scan_iter(redis_keys.target("*"), count=1000):
+        kind, _, rest = key.decode().removeprefix(redis_keys.target("")).partition(":")
         group = kind if kind == "card" else f"{kind}:{rest.partition(':')[0]}"
         out[group] += int(db.hget(key, "builds") or 0)
     return out
@@ -267,7 +259,7 @@ def queue_lists(queue: str) -> list[str]:
     """Every Redis list kombu keeps for `queue`: one per priority step, not only the base."""
     from kombu.transport.redis import Channel
 
-    from services.render.pipeline.celery_app import PRIORITY_STEPS
+    from shared.priorities import PRIORITY_STEPS
 
     return [queue if step == PRIORITY_STEPS[0] else f"{queue}{Channel.sep}{step}"
             for step in PRIORITY_STEPS]  # fmt: skip
@@ -387,15 +379,17 @@ def run(args: argparse.Namespace) -> list[Figure]:
         figures += [
             Figure(
                 f"PUT sent → in its {kind} feed, p50 ({args.rate:g}/s)",
-                f"{p50:.0f} ms (generator CPU {generator:.0%} of a core)",
-                f"≤ {TARGET_P50_MS} ms",
-                p50 <= TARGET_P50_MS,
+                p50,
+                unit=" ms",
+                note=f"(generator CPU {generator:.0%} of a core)",
+                at_most=TARGET_P50_MS,
             ),
             Figure(
                 f"PUT sent → in its {kind} feed, p99",
-                f"{p99:.0f} ms (p90 {p90:.0f}, max {worst:.0f})",
-                f"≤ {TARGET_P99_MS} ms",
-                p99 <= TARGET_P99_MS,
+                p99,
+                unit=" ms",
+                note=f"(p90 {p90:.0f}, max {worst:.0f})",
+                at_most=TARGET_P99_MS,
             ),
         ]
     say(
@@ -425,8 +419,14 @@ def run(args: argparse.Namespace) -> list[Figure]:
         )
     return [
         *figures,
-        Figure("never seen", f"{unseen} of {tracker.expected} sightings", "0", unseen == 0),
-        Figure("builds during latency run", f"{built}"),
+        Figure(
+            "never seen",
+            unseen,
+            note=f"of {tracker.expected} sightings",
+            at_most=0,
+            target="0",
+        ),
+        Figure("builds during latency run", built),
     ]
 
 

@@ -35,20 +35,11 @@ from bench.archive import (
     resume_builders,
     timed_rebuild,
 )
-from bench.common import (
-    ISTANBUL,
-    ArticleFactory,
-    Figure,
-    add_stack_arguments,
-    env_overrides,
-    positive_int,
-    redis_client,
-    run_main,
-    running_stack,
-    say,
-    stack_settings,
-)
+from bench.articles import ISTANBUL, ArticleFactory
+from bench.cli import add_stack_arguments, env_overrides, positive_int, run_main
 from bench.image_server import ALLOW, image_server
+from bench.report import Figure, say
+from bench.stacks import redis_client, running_stack, stack_settings
 from devstack.stack import Stack
 
 TARGET_RATIO = 1.5
@@ -145,19 +136,28 @@ def run(args: argparse.Namespace) -> list[Figure]:
     rss = max(small["rss"], large["rss"])
     figures = []
     if "import" in large:
-        figures.append(Figure("newswire import", f"{large['import']:,.0f} articles/s"))
+        figures.append(Figure("newswire import", large["import"], unit=" articles/s"))
     figures += [
-        Figure("pipelined load", f"{large['pipelined']:,.0f} articles/s"),
-        Figure(f"full build, feeds + sitemaps, {args.articles:,}", f"{large['build']:.1f} s"),
+        Figure("pipelined load", large["pipelined"], unit=" articles/s"),
+        Figure(
+            f"full build, feeds + sitemaps, {args.articles:,}",
+            large["build"],
+            unit=" s",
+            spec=".1f",
+        ),
         Figure(
             f"full build, {large['cards']:,.0f} cards (last 30 days)",
-            f"{large['cards_build']:.1f} s",
+            large["cards_build"],
+            unit=" s",
+            spec=".1f",
         ),
-        Figure(f"one article at {args.small:,}", f"{1000 * small['one']:.0f} ms (median)"),
-        Figure(f"one article at {args.articles:,}", f"{1000 * large['one']:.0f} ms (median)"),
-        Figure("ratio", f"{ratio:.2f}", f"≤ {TARGET_RATIO}", ratio <= TARGET_RATIO),
-        Figure("peak worker RSS", f"{rss:.0f} MB", f"≤ {TARGET_RSS_MB} MB", rss <= TARGET_RSS_MB),
-        Figure("Redis memory per article", f"{large['bytes']:,.0f} B"),
+        Figure(f"one article at {args.small:,}", 1000 * small["one"], unit=" ms", note="(median)"),
+        Figure(
+            f"one article at {args.articles:,}", 1000 * large["one"], unit=" ms", note="(median)"
+        ),
+        Figure("ratio", ratio, spec=".2f", at_most=TARGET_RATIO),
+        Figure("peak worker RSS", rss, unit=" MB", at_most=TARGET_RSS_MB),
+        Figure("Redis memory per article", large["bytes"], unit=" B"),
     ]
     return figures
 

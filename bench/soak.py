@@ -47,22 +47,15 @@ from pathlib import Path
 import redis
 import requests
 
-from bench.common import (
-    SECTIONS,
-    ArticleFactory,
-    Figure,
-    Progress,
-    env_overrides,
-    positive,
-    positive_int,
-    run_main,
-    say,
-    stack_settings,
-)
+from bench.articles import SECTIONS, ArticleFactory
+from bench.cli import env_overrides, positive, positive_int, run_main
 from bench.publish_latency import PollBudget, Tracker, Watched, percentile, poll, publish
+from bench.report import Figure, Progress, say
+from bench.stacks import stack_settings
 from devstack.redis_server import free_port
 from devstack.services import ROOT, wait_http
 from devstack.stack import busy
+from shared.state import redis_keys
 from shared.state.events import event_id_key
 
 TARGET_P99_MS = 500
@@ -262,7 +255,7 @@ def check_events(db: redis.Redis, first_id: str) -> Outcome:
 
     def state(target: str) -> tuple[tuple[int, int], bool]:
         if target not in targets:
-            done, now = db.hmget(f"nw:target:{target}", "done", "state")
+            done, now = db.hmget(redis_keys.target(target), "done", "state")
             mark = event_id_key(done.decode()) if done else (0, 0)
             targets[target] = (mark, now not in (None, b"idle"))
         return targets[target]
@@ -294,12 +287,13 @@ def growth(before: float, after: float) -> float:
 
 
 def memory_figure(name: str, before: float, after: float) -> Figure:
-    change = growth(before, after)
     return Figure(
         name,
-        f"{before:.0f} MB → {after:.0f} MB ({change:+.1%})",
-        f"< {TARGET_GROWTH:.0%} growth",
-        change < TARGET_GROWTH,
+        growth(before, after),
+        spec="+.1%",
+        note=f"({before:.0f} MB → {after:.0f} MB)",
+        below=TARGET_GROWTH,
+        target=f"< {TARGET_GROWTH:.0%} growth",
     )
 
 
@@ -405,8 +399,9 @@ def soak(run_: DevRun, args: argparse.Namespace, count: int, sections: list[str]
     p50, p99 = percentile(ranked, 50), percentile(ranked, 99)
     in_rate = tracker.published / loaded if loaded else 0.0
 
-    def ms(value: float) -> str:
-        return "never seen" if value == float("inf") else f"{value * 1000:.0f} ms"
+    def ms(value: float) -> float | None:
+        """Seconds as milliseconds; None for an article never seen."""
+        return None if value == float("inf") else value * 1000
 
     say(
         f"after the load: settled in {settled:.1f}s; {len(tracker.put_errors)} PUT errors"
@@ -420,46 +415,57 @@ def soak(run_: DevRun, args: argparse.Namespace, count: int, sections: list[str]
     return [
         Figure(
             "events in",
-            f"{events:,} ({in_rate:.1f} PUTs/s)",
-            f"{args.rate:g}/s for {args.duration:g}s",
-            in_rate >= 0.95 * args.rate and events >= 0.95 * count,
+            events,
+            note=f"({args.rate:g}/s for {args.duration:g}s)",
+            at_least=0.95 * count,
+            target=f"≥ 95% of {count:,}",
+        ),
+        Figure(
+            "PUTs/s during the load",
+            in_rate,
+            unit="/s",
+            spec=".1f",
+            at_least=0.95 * args.rate,
+            target=f"≥ 95% of {args.rate:g}/s",
         ),
         Figure(
             "fully processed",
-            f"{processed:,} ({processed / events:.2%})" if events else "0",
-            "all",
-            events > 0 and processed == events,
+            processed,
+            note=f"({processed / events:.2%})" if events else "",
+            # At least one event: a run in which none arrived processed nothing.
+            at_least=max(events, 1),
+            target="all",
         ),
-        Figure(
-            "lost (a target idle, not built past it)",
-            f"{outcome.lost:,}",
-            "0",
-            outcome.lost == 0,
-        ),
+        Figure("lost (a target idle, not built past it)", outcome.lost, at_most=0, target="0"),
         Figure(
             f"still owed a build after {args.settle:g}s settling",
-            f"{outcome.owed:,}",
-            "0",
-            outcome.owed == 0,
+            outcome.owed,
+            at_most=0,
+            target="0",
         ),
         Figure(
             "duplicate builds",
-            f"{duplicates:,} of {finished:,} finished builds",
-            "0",
-            duplicates == 0,
+            duplicates,
+            note=f"of {finished:,} finished builds",
+            at_most=0,
+            target="0",
         ),
-        Figure("publish→feed p50", ms(p50), "", None),
+        Figure("publish→feed p50", ms(p50), unit=" ms", missing="never seen"),
         Figure(
             "publish→feed p99",
-            ms(p99) + (f" ({unseen:,} never seen)" if unseen else ""),
-            f"≤ {TARGET_P99_MS} ms",
-            p99 * 1000 <= TARGET_P99_MS,
+            ms(p99),
+            unit=" ms",
+            missing="never seen",
+            note=f"({unseen:,} never seen)" if unseen else "",
+            at_most=TARGET_P99_MS,
         ),
+        Figure("worker kills", killer.kills, at_least=1),
         Figure(
-            "worker kills / supervisor restarts",
-            f"{killer.kills} / {run_.restarts[KILLED]}",
-            "one restart per kill",
-            killer.kills > 0 and run_.restarts[KILLED] == killer.kills,
+            "supervisor restarts",
+            run_.restarts[KILLED],
+            at_least=killer.kills,
+            at_most=killer.kills,
+            target="one per kill",
         ),
         memory_figure("worker RSS (before its first and last kill)", *worker_rss),
         memory_figure("feeds RSS", start_memory.feeds, end_memory.feeds),
@@ -470,7 +476,9 @@ def soak(run_: DevRun, args: argparse.Namespace, count: int, sections: list[str]
         ),
         Figure(
             "redis RSS (grows with the data)",
-            f"{start_memory.redis_rss:.0f} MB → {end_memory.redis_rss:.0f} MB",
+            end_memory.redis_rss,
+            unit=" MB",
+            note=f"(from {start_memory.redis_rss:.0f} MB)",
         ),
     ]
 
