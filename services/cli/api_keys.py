@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 
 import redis
 
-from services.ingest.auth import ARTICLES_WRITE, SCOPES, ApiKey, configured_keys, key_digest
+from shared.api_keys import ARTICLES_WRITE, SCOPES, ApiKey, configured_keys, key_digest
 from shared.settings import Settings
 from shared.state import redis_keys
 

@@ -1,32 +1,22 @@
-"""API keys: who a bearer token is (its publisher and scopes), and the route dependency that
-refuses a missing, malformed, unknown or revoked key, one over its rate limit, or one without
-the scope the route needs.
-
-Keys live in Redis by the SHA-256 digest of the secret (`newswire keys create`), or in
-NEWSWIRE_API_KEYS (digest → publisher, scope articles:write). Only digests are ever stored
-or compared.
+"""Who a bearer token is (its publisher and scopes, see shared/api_keys.py), and the route
+dependency that refuses a missing, malformed, unknown or revoked key, one over its rate limit,
+or one without the scope the route needs.
 """
 
 from __future__ import annotations
 
-import hashlib
 import math
 import re
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 import redis.asyncio
 from fastapi import Request
 
 from services.ingest.errors import Forbidden, TooManyRequests, Unauthorized
+from shared.api_keys import ApiKey, Scope, configured_keys, decoded, key_digest
 from shared.state import redis_keys
-
-Scope = Literal["articles:write", "admin"]
-ARTICLES_WRITE: Scope = "articles:write"
-ADMIN: Scope = "admin"  # operator routes; may also do everything articles:write may
-SCOPES: tuple[Scope, ...] = (ARTICLES_WRITE, ADMIN)
 
 # RFC 6750's b64token, of a sane length.
 _TOKEN = re.compile(r"[A-Za-z0-9\-._~+/]{1,512}=*")
@@ -35,68 +25,6 @@ CACHE_SECONDS = 0.5
 # Unknown tokens are cached too (so guessing costs no Redis call each); the bound keeps a
 # flood of them from growing memory.
 _CACHE_MAX = 10_000
-
-
-def key_digest(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
-def _text(value: bytes | str | None) -> str:
-    return value.decode() if isinstance(value, bytes) else (value or "")
-
-
-@dataclass(frozen=True)
-class ApiKey:
-    """A key as stored: never the secret, only its digest."""
-
-    digest: str
-    publisher: str
-    scopes: tuple[Scope, ...]
-    created: str = ""  # RFC 3339; empty for a configured key
-    revoked: str = ""  # RFC 3339 once revoked
-    configured: bool = False  # from NEWSWIRE_API_KEYS rather than Redis
-
-    @property
-    def id(self) -> str:
-        """The digest's first 12 hex digits: enough to name a key, useless to forge one."""
-        return self.digest[:12]
-
-    def allows(self, scope: Scope) -> bool:
-        return scope in self.scopes or ADMIN in self.scopes
-
-    def to_hash(self) -> dict[str, str]:
-        return {
-            "publisher": self.publisher,
-            "scopes": " ".join(self.scopes),
-            "created": self.created,
-            "revoked": self.revoked,
-        }
-
-    @classmethod
-    def from_hash(cls, digest: str, fields: Mapping[Any, Any]) -> ApiKey | None:
-        """The key stored as `fields` (a Redis hash, bytes or str), or None if there is none."""
-        values = {_text(k): _text(v) for k, v in fields.items()}
-        if not values.get("publisher"):
-            return None
-        scopes = tuple(s for s in SCOPES if s in values.get("scopes", "").split())
-        created, revoked = values.get("created", ""), values.get("revoked", "")
-        return cls(digest, values["publisher"], scopes, created, revoked)
-
-    def public(self) -> dict[str, Any]:
-        """What an operator may see of the key."""
-        return {
-            "id": self.id,
-            "publisher": self.publisher,
-            "scopes": list(self.scopes),
-            "created": self.created or None,
-            "revoked": self.revoked or None,
-            "source": "NEWSWIRE_API_KEYS" if self.configured else "redis",
-        }
-
-
-def configured_keys(api_keys: Mapping[str, str]) -> list[ApiKey]:
-    """The keys in NEWSWIRE_API_KEYS, which predate scopes: each may write articles."""
-    return [ApiKey(d, p, (ARTICLES_WRITE,), configured=True) for d, p in api_keys.items()]
 
 
 class ApiKeys:
@@ -146,7 +74,7 @@ class ApiKeys:
 
     async def every_key(self) -> list[ApiKey]:
         """Configured keys, then those in Redis, oldest first."""
-        digests = sorted(_text(d) for d in await self._redis.smembers(redis_keys.API_KEYS))
+        digests = sorted(decoded(d) for d in await self._redis.smembers(redis_keys.API_KEYS))
         pipe = self._redis.pipeline(transaction=False)
         for digest in digests:
             pipe.hgetall(redis_keys.api_key(digest))

@@ -6,7 +6,8 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 
-from services.ingest.auth import ADMIN, ApiKey, authorized, documented
+from services.ingest.auth import authorized, documented
+from shared.api_keys import ADMIN, ApiKey
 
 router = APIRouter(prefix="/v1")
 Admin = Annotated[ApiKey, Depends(authorized(ADMIN))]

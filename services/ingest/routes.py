@@ -13,9 +13,10 @@ from fastapi.responses import JSONResponse, Response
 from fastapi.routing import APIRoute
 from pydantic import TypeAdapter, ValidationError
 
-from services.ingest.auth import ARTICLES_WRITE, ApiKey, authorized, documented
+from services.ingest.auth import authorized, documented
 from services.ingest.body_validation import Batch, Validator, article_schema, batch_schema
 from services.ingest.errors import ERROR_RESPONSES, Forbidden, Gone, NotFound
+from shared.api_keys import ARTICLES_WRITE, ApiKey
 from shared.article import ARTICLE_ID_PATTERN, Article
 from shared.state.article_writer import ArticleWriter, WriteResult
 
