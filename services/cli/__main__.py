@@ -7,20 +7,23 @@ from __future__ import annotations
 
 import argparse
 import sys
+from importlib import import_module
 from pathlib import Path
 
 import redis
-from tqdm import tqdm
 
-from services.cli import api_keys, archive_import, dead_letters, rebuild
-from services.cli.status import print_status
-from services.render.pipeline.coordinator import Coordinator
-from shared.kinds.registry import Registry
+from shared.api_keys import SCOPES
 from shared.settings import Settings
-from shared.state.article_reader import ArticleReader
-from shared.state.dead_letters import DeadLetters
-from shared.task_sender import TaskSender
-from shared.websub import Subscriptions
+
+# Each command's module, imported only when it runs: `newswire status` need not load what
+# `newswire import` validates with, and no command but a local rebuild loads a renderer.
+COMMANDS = {
+    "keys": "services.cli.api_keys",
+    "import": "services.cli.archive_import",
+    "rebuild": "services.cli.rebuild",
+    "status": "services.cli.status",
+    "dead-letters": "services.cli.dead_letters",
+}
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -59,7 +62,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     create.add_argument("publisher")
     create.add_argument(
-        "--scope", action="append", choices=api_keys.SCOPES, help="articles:write (default), admin"
+        "--scope", action="append", choices=SCOPES, help="articles:write (default), admin"
     )
     key_commands.add_parser("list", help="every key: publisher, scopes, created, revoked")
     revoke = key_commands.add_parser("revoke", help="refuse a key from now on")
@@ -71,15 +74,7 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     settings = Settings()
     try:
-        if args.command == "keys":
-            return api_keys.run(args, settings)
-        if args.command == "import":
-            return _import(args, settings)
-        if args.command == "rebuild":
-            return _rebuild(args, settings)
-        if args.command == "dead-letters":
-            return _dead_letters(args, settings)
-        return print_status(redis.Redis.from_url(settings.redis_url), settings)
+        return import_module(COMMANDS[args.command]).run(args, settings)
     except redis.ConnectionError as exc:
         print(
             f"cannot reach Redis at {settings.redis_url} ({exc}). Is it running? "
@@ -87,63 +82,9 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
-    except (ValueError, rebuild.Stalled) as exc:
+    except ValueError as exc:
         print(f"newswire {args.command}: {exc}", file=sys.stderr)
         return 2
-
-
-def _dead_letters(args: argparse.Namespace, settings: Settings) -> int:
-    client = redis.Redis.from_url(settings.redis_url)
-    if args.action == "retry":
-        registry = Registry.from_settings(settings)
-        return dead_letters.retry_builds(client, settings, registry, args.targets, args.all)
-    if args.targets or args.all:
-        raise ValueError("targets and --all go with `retry`: newswire dead-letters retry …")
-    subscriptions, letters = Subscriptions(client, settings), DeadLetters(client)
-    if args.clear:
-        return dead_letters.clear_dead_letters(subscriptions, letters)
-    return dead_letters.print_dead_letters(subscriptions, letters, args.limit)
-
-
-def _import(args: argparse.Namespace, settings: Settings) -> int:
-    if not args.file.is_file():
-        raise ValueError(f"no such file: {args.file}")
-    entries = Registry.from_settings(settings).entries
-    report = archive_import.run_import(args.file, args.publisher, settings, entries)
-    counts = ", ".join(f"{n} {status}" for status, n in sorted(report.statuses.items()))
-    print(f"imported: {counts or 'nothing'}; {len(report.invalid)} invalid lines skipped")
-    if report.invalid:
-        print(
-            "fix the lines named above and import the file again: "
-            "articles already stored come back as unchanged",
-            file=sys.stderr,
-        )
-        return 1
-    return 0
-
-
-def _rebuild(args: argparse.Namespace, settings: Settings) -> int:
-    registry = Registry.from_settings(settings)
-    client = redis.Redis.from_url(settings.redis_url)
-    targets = rebuild.select_targets(registry, ArticleReader(client), args.targets, args.kind)
-    if not targets:
-        print("nothing to rebuild: no stored article touches these kinds")
-        return 0
-    since = rebuild.request_rebuild(client, settings, targets)
-    with tqdm(total=len(targets), unit=" targets", desc="rebuild") as bar:
-        if args.local:
-            # Only a build in this process needs the renderers: other commands start quickly.
-            from services.render.pipeline.celery_app import make_context
-
-            # WebSub subscribers hear of what changed, through the workers' queue.
-            send_task = TaskSender(settings.celery_broker_url)
-            context = make_context(settings, lambda _: None, registry, send_task)
-            rebuild.build_here(context, targets, since, bar)
-        else:
-            coordinator = Coordinator(client, settings)
-            rebuild.wait_for_workers(coordinator, targets, since, bar, args.wait)
-    print(f"rebuilt {len(targets)} targets")
-    return 0
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import sys
 from collections import Counter
@@ -17,6 +18,7 @@ from tqdm import tqdm
 from services.ingest.body_validation import validate_article
 from services.ingest.errors import InvalidArticle
 from shared.article import Article
+from shared.kinds.registry import Registry
 from shared.settings import Settings
 from shared.state.article_writer import ArticleWriter, EntriesFor
 
@@ -106,3 +108,20 @@ def run_import(
             await client.aclose()
 
     return asyncio.run(go())
+
+
+def run(args: argparse.Namespace, settings: Settings) -> int:
+    if not args.file.is_file():
+        raise ValueError(f"no such file: {args.file}")
+    entries = Registry.from_settings(settings).entries
+    report = run_import(args.file, args.publisher, settings, entries)
+    counts = ", ".join(f"{n} {status}" for status, n in sorted(report.statuses.items()))
+    print(f"imported: {counts or 'nothing'}; {len(report.invalid)} invalid lines skipped")
+    if report.invalid:
+        print(
+            "fix the lines named above and import the file again: "
+            "articles already stored come back as unchanged",
+            file=sys.stderr,
+        )
+        return 1
+    return 0

@@ -3,6 +3,7 @@ deliveries), re-driving parked builds, and emptying the lists."""
 
 from __future__ import annotations
 
+import argparse
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
@@ -88,3 +89,16 @@ def clear_dead_letters(subscriptions: Subscriptions, letters: DeadLetters) -> in
     cleared = subscriptions.clear_dead_letters() + letters.clear()
     print(f"cleared {cleared} dead letters")
     return 0
+
+
+def run(args: argparse.Namespace, settings: Settings) -> int:
+    client = redis.Redis.from_url(settings.redis_url)
+    if args.action == "retry":
+        registry = Registry.from_settings(settings)
+        return retry_builds(client, settings, registry, args.targets, args.all)
+    if args.targets or args.all:
+        raise ValueError("targets and --all go with `retry`: newswire dead-letters retry …")
+    subscriptions, letters = Subscriptions(client, settings), DeadLetters(client)
+    if args.clear:
+        return clear_dead_letters(subscriptions, letters)
+    return print_dead_letters(subscriptions, letters, args.limit)

@@ -6,7 +6,9 @@ path every change takes: coordinated per target, never overwriting newer output.
 
 from __future__ import annotations
 
+import argparse
 import json
+import sys
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
@@ -20,6 +22,7 @@ from shared.kinds.registry import Registry
 from shared.settings import Settings
 from shared.state.article_reader import ArticleReader
 from shared.state.events import event_id_key
+from shared.task_sender import TaskSender
 
 _CHUNK = 1000  # targets per event
 
@@ -103,3 +106,42 @@ def build_here(ctx: BuildContext, targets: Iterable[str], since: str, bar: tqdm)
 
 def _covers(mark: str | None, since: str) -> bool:
     return mark is not None and event_id_key(mark) >= event_id_key(since)
+
+
+def run(args: argparse.Namespace, settings: Settings) -> int:
+    registry = Registry.from_settings(settings)
+    client = redis.Redis.from_url(settings.redis_url)
+    targets = select_targets(registry, ArticleReader(client), args.targets, args.kind)
+    if not targets:
+        print("nothing to rebuild: no stored article touches these kinds")
+        return 0
+    since = request_rebuild(client, settings, targets)
+    try:
+        _build(args, settings, client, registry, targets, since)
+    except Stalled as exc:
+        print(f"newswire rebuild: {exc}", file=sys.stderr)
+        return 2
+    print(f"rebuilt {len(targets)} targets")
+    return 0
+
+
+def _build(
+    args: argparse.Namespace,
+    settings: Settings,
+    client: redis.Redis,
+    registry: Registry,
+    targets: list[str],
+    since: str,
+) -> None:
+    with tqdm(total=len(targets), unit=" targets", desc="rebuild") as bar:
+        if args.local:
+            # Only a build in this process needs the renderers: other commands start quickly.
+            from services.render.pipeline.celery_app import make_context
+
+            # WebSub subscribers hear of what changed, through the workers' queue.
+            send_task = TaskSender(settings.celery_broker_url)
+            context = make_context(settings, lambda _: None, registry, send_task)
+            build_here(context, targets, since, bar)
+        else:
+            coordinator = Coordinator(client, settings)
+            wait_for_workers(coordinator, targets, since, bar, args.wait)

@@ -6,6 +6,7 @@ spaces apart, so scripts can split it; what looks wrong comes last, with what to
 
 from __future__ import annotations
 
+import argparse
 import json
 import textwrap
 from dataclasses import dataclass
@@ -194,3 +195,7 @@ def _bytes(n: int) -> str:
             break
         size /= 1024
     return f"{size:.1f} {unit}"
+
+
+def run(args: argparse.Namespace, settings: Settings) -> int:
+    return print_status(redis.Redis.from_url(settings.redis_url), settings)
