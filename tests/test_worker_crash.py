@@ -103,7 +103,9 @@ def test_killed_worker_mid_build_still_gets_the_feed_rebuilt(crash_stack: Stack)
         states = [db.hgetall(k) for k in db.scan_iter("nw:target:*")]
         return all(s.get("want") == s.get("done") for s in states)
 
-    wait_until(settled, timeout=20, interval=0.2)  # a lost build is requeued within a lease
+    # A lost build is requeued once its lease runs out, after a worker's restart: seconds;
+    # waited for many times that.
+    wait_until(settled, timeout=90, interval=0.2)
     reader.stop.set()
     reader.join(timeout=10)
     for slug, section in zip(SLUGS, SECTIONS, strict=True):

@@ -79,16 +79,18 @@ def test_without_workers_it_says_what_to_start(newswire, write, seed_article):
     started = time.monotonic()
     result = newswire("rebuild", "feed:all", "--wait", "1")
     assert result.returncode == 2
-    assert time.monotonic() - started < 15
+    assert time.monotonic() - started >= 1  # it did wait for progress before giving up
+    # Gave up on `--wait`, not on the 30 s default.
+    assert "no build finished in 1 s" in result.stderr
     assert "are the dispatcher and a worker running?" in result.stderr
     assert "--local" in result.stderr
 
 
 def test_rebuild_by_the_workers_restores_lost_files(stack, newswire, seed_article):
     assert stack.put(seed_article).status_code in (200, 201)
-    wait_until(lambda: stack.feed("sitemaps/2026-01.xml").ok, timeout=5)
+    wait_until(lambda: stack.feed("sitemaps/2026-01.xml").ok, timeout=30)
     db = redis.Redis.from_url(stack.env["NEWSWIRE_REDIS_URL"])
-    wait_until(lambda: db.zcard("nw:due") == 0, timeout=5)  # every build done, none cooling
+    wait_until(lambda: db.zcard("nw:due") == 0, timeout=30)  # every build done, none cooling
     root = Path(stack.env["NEWSWIRE_ARTIFACT_DIR"])
     shutil.rmtree(root / "feeds")
     (root / "sitemaps" / "2026-01.xml").unlink()

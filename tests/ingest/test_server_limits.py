@@ -104,14 +104,16 @@ def test_a_stalled_body_is_408_in_the_error_shape(ingest):
         f"Authorization: Bearer {API_KEY}\r\nContent-Type: application/json\r\n"
         f"Content-Length: {len(body)}\r\n\r\n"
     ).encode()
-    answer, elapsed = exchange(ingest, head + body[:100])
+    answer, elapsed = exchange(ingest, head + body[:100], timeout=30)
     assert status(answer) == 408
-    assert 1.0 <= elapsed < 1.0 + 4.0
+    # Never before the 1 s timeout; after it, however loaded the machine, well within 10×.
+    assert 1.0 <= elapsed < 10 * 1.0, elapsed
     error = json.loads(answer.partition(b"\r\n\r\n")[2])["error"]
     assert (error["status"], error["code"]) == (408, "request_timeout")
 
 
 def test_an_idle_keep_alive_connection_is_closed(ingest):
-    answer, elapsed = exchange(ingest, b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+    answer, elapsed = exchange(ingest, b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n", timeout=30)
     assert status(answer) == 200
-    assert 1.0 <= elapsed < 1.0 + 4.0  # answered at once, then closed after the idle timeout
+    # Answered, then closed once idle for the 1 s timeout: never before it, well within 10×.
+    assert 1.0 <= elapsed < 10 * 1.0, elapsed

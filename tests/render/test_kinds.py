@@ -114,7 +114,8 @@ def test_a_kind_added_in_a_test_is_built_end_to_end_by_the_real_worker(tmp_path:
             response = requests.get(f"{stack.feeds_url}/notes/dunya.txt", timeout=2)
             return response.text if response.ok else ""
 
-        assert wait_until(note, timeout=5) == "Rusya'dan flaş çıkış: Şansımız var\n"
+        # A build of a fresh stack takes a second or so: wait many times that.
+        assert wait_until(note, timeout=30) == "Rusya'dan flaş çıkış: Şansımız var\n"
         assert "notes" in stack.processes.log("worker")  # consumed from its own queue
     finally:
         stack.stop()

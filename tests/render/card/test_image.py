@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import struct
-import time
 import warnings
 import zlib
 from pathlib import Path
@@ -325,10 +324,10 @@ def test_a_decompression_bomb_is_refused_before_it_is_allocated(width: int, heig
     data = png_header_only(width, height)
     assert len(data) < 20_000
     filters = list(warnings.filters)
-    started = time.monotonic()
+    # Refused for the size its header states, before any pixel: the data is a header alone,
+    # so had decoding begun, the error would be a truncated image's, not this one.
     with pytest.raises(UnsafeImage, match=r"bomb|limit"):
         decode_background(data)
-    assert time.monotonic() - started < 1
     assert warnings.filters == filters  # the warning became an error only inside the call
 
 
