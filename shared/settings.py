@@ -161,6 +161,9 @@ class Settings(BaseSettings):
     # Celery worker serve it on this one (each process gets its own value; 0: none).
     metrics_host: str = "127.0.0.1"
     metrics_port: int = Field(default=0, ge=0, le=65535)
+    # `newswire status` warns when no dispatcher read, or no build finished with work
+    # waiting, for this long.
+    status_stale_s: int = Field(default=30, ge=1, le=3600)
 
     @field_validator("api_keys")
     @classmethod

@@ -23,7 +23,6 @@ from shared.state import redis_keys
 
 WIDTH = 80
 LABEL_WIDTH = 33
-STALE_S = 30  # no dispatcher read, or no build finished with work waiting, for this long
 SHOWN_READERS = 3
 SHOWN_DEAD = 3
 _RUN = "`make run` / `docker compose up"
@@ -73,7 +72,7 @@ def read_status(client: redis.Redis, broker: redis.Redis, settings: Settings) ->
     )
 
 
-def render(status: Status, registry: Registry) -> list[str]:
+def render(status: Status, registry: Registry, stale_s: int = 30) -> list[str]:
     """The screen, as lines of at most WIDTH characters."""
     b, now = status.backlog, status.backlog.now_ms / 1000
     rows: list[tuple[str, str]] = []
@@ -115,29 +114,30 @@ def render(status: Status, registry: Registry) -> list[str]:
     rows.append(("dead letters", f"{sum(dead.values())} ({split})"))
     for at, what, why in status.dead:
         rows.append(("dead letter", f"{_ago(now - at)} ago {what}: {why}"))
-    for warning in warnings(status, registry):
+    for warning in warnings(status, registry, stale_s):
         rows.append(("WARNING", warning))
     return _table(rows)
 
 
-def warnings(status: Status, registry: Registry) -> list[str]:
-    """What looks wrong, each with what to do about it."""
+def warnings(status: Status, registry: Registry, stale_s: int) -> list[str]:
+    """What looks wrong, each with what to do about it; `stale_s` is how long a dispatcher
+    may read nothing, or builds waiting finish none, before it says so."""
     b, now = status.backlog, status.backlog.now_ms / 1000
     found = []
     if not b.group:
         found.append(f"no dispatcher has started: start it: {_RUN} dispatcher`")
-    elif not any(r.idle_ms < STALE_S * 1000 for r in b.readers):
+    elif not any(r.idle_ms < stale_s * 1000 for r in b.readers):
         found.append(
-            f"no consumer read in {STALE_S} s: is the dispatcher running? {_RUN} dispatcher`"
+            f"no consumer read in {stale_s} s: is the dispatcher running? {_RUN} dispatcher`"
         )
     for queue in registry.queues:
         waiting = sum(n for (q, _), n in b.queues.items() if q == queue)
         kinds = [kind.name for kind in registry.kinds if kind.queue == queue]
         ended = [last.at for k in kinds if (last := status.last.get(k)) is not None]
-        if waiting and now - max(ended, default=0) > STALE_S:
+        if waiting and now - max(ended, default=0) > stale_s:
             worker = "card-worker" if queue == "cards" else "worker"
             found.append(
-                f"{waiting} builds wait on {queue} and none finished in {STALE_S} s: "
+                f"{waiting} builds wait on {queue} and none finished in {stale_s} s: "
                 f"are the workers running? {_RUN} {worker}`"
             )
     for kind, last in status.last.items():
@@ -154,7 +154,7 @@ def print_status(client: redis.Redis, settings: Settings) -> int:
     broker_url = settings.broker_url or settings.redis_url
     broker = client if broker_url == settings.redis_url else redis.Redis.from_url(broker_url)
     status = read_status(client, broker, settings)
-    for line in render(status, Registry.from_settings(settings)):
+    for line in render(status, Registry.from_settings(settings), settings.status_stale_s):
         print(line)
     return 0
 
