@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: venv chromium bench-tools run test lint format bench lock clean
+.PHONY: venv chromium bench-tools run test test-quick lint format bench lock clean
 
 venv: $(STAMP)
 
@@ -39,10 +39,19 @@ bench-tools:
 run: venv
 	$(BIN)/python -m devstack
 
+# Tests run in TEST_WORKERS processes (pytest-xdist), each module whole on one of them, so a
+# stack a module shares starts once; each worker has its own Valkey.
+TEST_WORKERS ?= 2
+
 test: venv chromium
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile
+
+# The edit loop: the tests that run in this process against one Valkey, none that start
+# services.
+test-quick: venv
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile -m "not processes" -q
 
 bench: venv bench-tools
 	$(BIN)/python -m bench

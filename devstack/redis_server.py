@@ -52,7 +52,12 @@ def free_port() -> int:
 
 
 def server_args(
-    data_dir: Path, *, port: int = 0, unix_socket: Path | None = None, persistent: bool = False
+    data_dir: Path,
+    *,
+    port: int = 0,
+    unix_socket: Path | None = None,
+    persistent: bool = False,
+    databases: int = 16,
 ) -> list[str]:
     """Command line of a server that never evicts (a lost key is a lost article)."""
     args = [
@@ -64,6 +69,7 @@ def server_args(
         "--save", "",
         "--appendonly", "yes" if persistent else "no",
         "--daemonize", "no",
+        "--databases", str(databases),
     ]  # fmt: skip
     if unix_socket is not None:
         args += ["--unixsocket", str(unix_socket), "--unixsocketperm", "700"]
@@ -74,21 +80,32 @@ class RedisServer:
     """Starts a server on a free TCP port; `kill()` and `start()` again for outage tests."""
 
     def __init__(
-        self, data_dir: Path, port: int | None = None, *, persistent: bool = False
+        self,
+        data_dir: Path,
+        port: int | None = None,
+        *,
+        persistent: bool = False,
+        databases: int = 16,
     ) -> None:
         self.data_dir = Path(data_dir)
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.port = port or free_port()
         self.persistent = persistent  # AOF on: a restart on the same dir keeps the data
+        self.databases = databases  # numbered databases, for users kept apart on one server
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
     def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
+        return self.database_url(0)
+
+    def database_url(self, number: int) -> str:
+        return f"redis://127.0.0.1:{self.port}/{number}"
 
     def start(self, timeout: float = 10.0) -> RedisServer:
         self.process = subprocess.Popen(
-            server_args(self.data_dir, port=self.port, persistent=self.persistent),
+            server_args(
+                self.data_dir, port=self.port, persistent=self.persistent, databases=self.databases
+            ),
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )

@@ -61,16 +61,26 @@ def busy(db: redis.Redis, events_stream: str = "nw:events") -> list[str]:
 
 
 class Stack:
-    """Redis, ingest, dispatcher, the workers and the feeds service, each its own process."""
+    """Redis, ingest, dispatcher, the workers and the feeds service, each its own process.
+
+    With `redis_url`, the stack uses that server (e.g. one database of a server others use
+    too) and leaves it running at `stop`; without, it starts and stops a server of its own.
+    """
 
     def __init__(
-        self, root: Path, api_keys: dict[str, str], api_key: str, **overrides: str
+        self,
+        root: Path,
+        api_keys: dict[str, str],
+        api_key: str,
+        redis_url: str | None = None,
+        **overrides: str,
     ) -> None:
-        self.redis = RedisServer(root / "redis").start()
+        self.redis = None if redis_url else RedisServer(root / "redis").start()
+        self.redis_url = redis_url or self.redis.url
         self.ingest_url = f"http://127.0.0.1:{(ingest_port := free_port())}"
         self.feeds_url = f"http://127.0.0.1:{(feeds_port := free_port())}"
         self.env = {
-            "NEWSWIRE_REDIS_URL": self.redis.url,
+            "NEWSWIRE_REDIS_URL": self.redis_url,
             "NEWSWIRE_API_KEYS": json.dumps(api_keys),
             "NEWSWIRE_ARTIFACT_DIR": str(root / "artifacts"),
             "NEWSWIRE_INGEST_PORT": str(ingest_port),
@@ -126,4 +136,5 @@ class Stack:
 
     def stop(self) -> None:
         self.processes.stop_all()
-        self.redis.stop()
+        if self.redis is not None:
+            self.redis.stop()

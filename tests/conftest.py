@@ -1,5 +1,10 @@
-"""Fixtures: throwaway redis-servers, settings pointing at them, articles written the way ingest
-writes them, and whole stacks of processes."""
+"""Fixtures: the session's Valkey and its numbered databases, settings pointing at one,
+articles written the way ingest writes them, and whole stacks of processes.
+
+One Valkey serves the session (one per xdist worker): each test, and each stack shared by a
+module, gets a database of its own, emptied when handed out. Tests that stop or kill Redis
+start a server of their own (`own_redis_server`).
+"""
 
 from __future__ import annotations
 
@@ -49,17 +54,78 @@ def seed_article() -> dict[str, Any]:
     return json.loads((DATA / "corpus" / "seed-article.json").read_text())
 
 
+# Enough numbered databases for every test and shared stack alive at once in one session.
+DATABASES = 64
+
+
+@pytest.fixture(scope="session")
+def valkey(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    """The session's Valkey server; tests keep apart in its numbered databases."""
+    server = RedisServer(tmp_path_factory.mktemp("valkey"), databases=DATABASES).start()
+    yield server
+    server.stop()
+
+
+class Databases:
+    """Hands out the session Valkey's numbered databases, each emptied as it is handed out."""
+
+    def __init__(self, server: RedisServer) -> None:
+        self._server = server
+        self._free = list(range(server.databases))
+
+    def take(self) -> str:
+        """The URL of an empty database no one else holds.
+
+        Raises:
+            RuntimeError: every database is taken (raise DATABASES).
+        """
+        if not self._free:
+            raise RuntimeError(f"all {self._server.databases} databases are taken")
+        url = self._server.database_url(self._free.pop(0))
+        client = redis.Redis.from_url(url)
+        try:
+            client.flushdb()
+        finally:
+            client.close()
+        return url
+
+    def give_back(self, url: str) -> None:
+        self._free.append(int(url.rpartition("/")[2]))
+
+
+@pytest.fixture(scope="session")
+def databases(valkey: RedisServer) -> Databases:
+    return Databases(valkey)
+
+
+@contextmanager
+def database(databases: Databases) -> Iterator[str]:
+    url = databases.take()
+    try:
+        yield url
+    finally:
+        databases.give_back(url)
+
+
 @pytest.fixture
-def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
+def redis_url(databases: Databases) -> Iterator[str]:
+    """An empty database of the session's Valkey, for this test alone."""
+    with database(databases) as url:
+        yield url
+
+
+@pytest.fixture
+def own_redis_server(tmp_path: Path) -> Iterator[RedisServer]:
+    """A server of this test's own, which it may stop, kill and start again."""
     server = RedisServer(tmp_path / "redis").start()
     yield server
     server.stop()
 
 
 @pytest.fixture
-def settings(redis_server: RedisServer, tmp_path: Path) -> Settings:
+def settings(redis_url: str, tmp_path: Path) -> Settings:
     return Settings(
-        redis_url=redis_server.url,
+        redis_url=redis_url,
         artifact_dir=tmp_path / "artifacts",
         api_keys=API_KEYS,
         debounce_window_ms=100,
@@ -75,17 +141,28 @@ def wait_until(check: Callable[[], Any], timeout: float, interval: float = 0.02)
         pytest.fail(str(exc))
 
 
-def make_stack(root: Path, **overrides: str) -> Stack:
-    """A stack with test keys and short leases, so crash recovery shows within seconds."""
+def make_stack(root: Path, redis_url: str | None = None, **overrides: str) -> Stack:
+    """A stack with test keys and short leases, so crash recovery shows within seconds; on
+    `redis_url` (a database of the session's Valkey), or on a server of its own."""
     overrides = {"NEWSWIRE_BUILD_LEASE_MS": "3000", "NEWSWIRE_CLAIM_IDLE_MS": "2000", **overrides}
-    return Stack(root, API_KEYS, API_KEY, **overrides).start()
+    return Stack(root, API_KEYS, API_KEY, redis_url, **overrides).start()
+
+
+@contextmanager
+def running_stack(databases: Databases, root: Path, **overrides: str) -> Iterator[Stack]:
+    """A stack on a database of the session's Valkey, stopped on leaving."""
+    with database(databases) as url:
+        stack = make_stack(root, url, **overrides)
+        try:
+            yield stack
+        finally:
+            stack.stop()
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    running = make_stack(tmp_path_factory.mktemp("stack"))
-    yield running
-    running.stop()
+def stack(tmp_path_factory: pytest.TempPathFactory, databases: Databases) -> Iterator[Stack]:
+    with running_stack(databases, tmp_path_factory.mktemp("stack")) as running:
+        yield running
 
 
 @pytest.fixture

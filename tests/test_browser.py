@@ -20,7 +20,9 @@ import pytest
 from PIL import Image
 
 from devstack.stack import Stack
-from tests.conftest import load_corpus, make_stack, wait_until
+from tests.conftest import Databases, load_corpus, running_stack, wait_until
+
+pytestmark = pytest.mark.processes
 
 SCREENSHOTS = Path(__file__).resolve().parent.parent / "test-output" / "screenshots"
 WIDTH, HEIGHT = 1280, 2000
@@ -70,10 +72,9 @@ def text_of(stack: Stack, path: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+def site(tmp_path_factory: pytest.TempPathFactory, databases: Databases) -> Iterator[Stack]:
     """A stack serving the whole sample corpus, once its pages show every section."""
-    stack = make_stack(tmp_path_factory.mktemp("browser-stack"))
-    try:
+    with running_stack(databases, tmp_path_factory.mktemp("browser-stack")) as stack:
         for article in load_corpus():
             assert stack.put(article).status_code in (200, 201)
         wait_until(lambda: all(t in text_of(stack, "") for t in ("Gündem", "Yaşam", "Dünya")), 15)
@@ -81,8 +82,6 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             lambda: all(t in text_of(stack, "feeds/sections/dunya.html") for t in DUNYA_TITLES), 15
         )
         yield stack
-    finally:
-        stack.stop()
 
 
 def render(url: str, name: str, profile: Path) -> lxml.html.HtmlElement:

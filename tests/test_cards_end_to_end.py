@@ -13,7 +13,9 @@ import pytest
 from PIL import Image
 
 from devstack.stack import Stack
-from tests.conftest import DATA, make_stack, wait_until
+from tests.conftest import DATA, Databases, running_stack, wait_until
+
+pytestmark = pytest.mark.processes
 
 SEED = json.loads((DATA / "corpus" / "seed-article.json").read_text())
 OPEN_GRAPH = {
@@ -25,11 +27,11 @@ OPEN_GRAPH = {
 
 
 @pytest.fixture(scope="module")
-def cards(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+def cards(tmp_path_factory: pytest.TempPathFactory, databases: Databases) -> Iterator[Stack]:
     # Cards for every article: the corpus was published in January.
-    running = make_stack(tmp_path_factory.mktemp("cards"), NEWSWIRE_CARD_RECENT_DAYS="0")
-    yield running
-    running.stop()
+    root = tmp_path_factory.mktemp("cards")
+    with running_stack(databases, root, NEWSWIRE_CARD_RECENT_DAYS="0") as running:
+        yield running
 
 
 # For a card built or taken down in a fraction of a second: fails only if it never happens.

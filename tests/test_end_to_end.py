@@ -7,11 +7,14 @@ import time
 from datetime import UTC, datetime, timedelta
 
 import feedparser
+import pytest
 import redis
 
 from services.render.pipeline.coordinator import Coordinator
 from shared.settings import Settings
 from tests.conftest import DATA, load_corpus, wait_until
+
+pytestmark = pytest.mark.processes
 
 SEED = json.loads((DATA / "corpus" / "seed-article.json").read_text())
 TITLE = "Rusya'dan flaş çıkış: Şansımız var"

@@ -34,10 +34,10 @@ from lxml import etree
 
 from devstack.stack import Stack
 from services.render.feed.page import _COPY_SCRIPT
-from tests.conftest import DATA, make_stack, wait_until
+from tests.conftest import DATA, Databases, running_stack, wait_until
 from tests.sitemap_schemas import validate
 
-pytestmark = pytest.mark.timeout(900)
+pytestmark = [pytest.mark.processes, pytest.mark.timeout(900)]
 
 CASES_FILE = DATA / "hostile" / "cases.ndjson"
 FORMATS = ("rss", "atom", "json", "html")
@@ -148,17 +148,15 @@ def idle(db: redis.Redis) -> bool:
 
 
 @pytest.fixture(scope="module")
-def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
-    stack = make_stack(
+def site(tmp_path_factory: pytest.TempPathFactory, databases: Databases) -> Iterator[Site]:
+    with running_stack(
+        databases,
         tmp_path_factory.mktemp("hostile"),
         NEWSWIRE_FEED_SIZE="1000",  # every stored article in the site-wide feed
         NEWSWIRE_CARD_RECENT_DAYS="0",  # every article gets a card
         NEWSWIRE_FETCH_DEADLINE_S="2",
-    )
-    try:
+    ) as stack:
         yield run(stack)
-    finally:
-        stack.stop()
 
 
 def run(stack: Stack) -> Site:

@@ -18,7 +18,9 @@ from shared.kinds.registry import Registry
 from shared.language.slugs import slugify
 from shared.priorities import PRIORITY_STEPS
 from shared.settings import Settings
-from tests.conftest import load_corpus, make_stack, wait_until
+from tests.conftest import Databases, load_corpus, running_stack, wait_until
+
+pytestmark = pytest.mark.processes
 
 PUT_ROUTE = "/v1/articles/{article_id}"
 ARTIFACT_ROUTE = "/{path:path}"
@@ -43,10 +45,12 @@ def label_values(samples: list[Sample], name: str, label: str) -> set[str]:
 
 
 @pytest.fixture(scope="module")
-def metrics_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    stack = make_stack(tmp_path_factory.mktemp("metrics"), NEWSWIRE_CARD_RECENT_DAYS="0")
-    yield stack
-    stack.stop()
+def metrics_stack(
+    tmp_path_factory: pytest.TempPathFactory, databases: Databases
+) -> Iterator[Stack]:
+    root = tmp_path_factory.mktemp("metrics")
+    with running_stack(databases, root, NEWSWIRE_CARD_RECENT_DAYS="0") as stack:
+        yield stack
 
 
 @pytest.fixture(scope="module")

@@ -7,11 +7,14 @@ import time
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+import pytest
 import redis
 from lxml import etree
 
 from tests.conftest import DATA, wait_until
 from tests.sitemap_schemas import validate
+
+pytestmark = pytest.mark.processes
 
 SEED = json.loads((DATA / "corpus" / "seed-article.json").read_text())
 TITLE = "Rusya'dan flaş çıkış: Şansımız var"

@@ -30,8 +30,10 @@ import requests
 from devstack.stack import Stack
 from shared.settings import Settings
 from shared.websub import Subscriptions
-from tests.conftest import DATA, make_stack, wait_until
+from tests.conftest import DATA, Databases, running_stack, wait_until
 from tests.shared.net.fetch_servers import LocalServer
+
+pytestmark = pytest.mark.processes
 
 SEED = json.loads((DATA / "corpus" / "seed-article.json").read_text())
 FEED_PATH = "feeds/sections/dunya.rss"
@@ -113,15 +115,17 @@ def subscribers() -> Iterator[Subscribers]:
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory, subscribers: Subscribers) -> Iterator[Stack]:
-    running = make_stack(
+def stack(
+    tmp_path_factory: pytest.TempPathFactory, subscribers: Subscribers, databases: Databases
+) -> Iterator[Stack]:
+    with running_stack(
+        databases,
         tmp_path_factory.mktemp("websub"),
         NEWSWIRE_FETCH_ALLOW_NETWORKS='["127.0.0.2/32"]',
         NEWSWIRE_WEBSUB_MAX_LEASE_S="3600",
         NEWSWIRE_WEBSUB_EXTERNAL_HUBS=json.dumps([subscribers.url("/external-hub")]),
-    )
-    yield running
-    running.stop()
+    ) as running:
+        yield running
 
 
 @pytest.fixture(scope="module")

@@ -13,14 +13,16 @@ import redis
 
 from tests.conftest import DATA, Stack, make_stack, wait_until
 
+pytestmark = pytest.mark.processes
+
 SEED = json.loads((DATA / "corpus" / "seed-article.json").read_text())
 SECTIONS = ["Dünya", "Gündem", "Yaşam", "Ekonomi", "Spor", "Kültür"]
 SLUGS = ["dunya", "gundem", "yasam", "ekonomi", "spor", "kultur"]
 
 
 @pytest.fixture
-def crash_stack(tmp_path: Path) -> Iterator[Stack]:
-    stack = make_stack(tmp_path)
+def crash_stack(tmp_path: Path, redis_url: str) -> Iterator[Stack]:
+    stack = make_stack(tmp_path, redis_url)
     yield stack
     stack.stop()
 

@@ -5,7 +5,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from devstack.redis_server import free_port
+
+pytestmark = pytest.mark.processes
 
 
 def archive(tmp_path: Path, corpus: list[dict], extra: list[str]) -> Path:

@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 import feedparser
+import pytest
 import redis
 from tqdm import tqdm
 
@@ -18,6 +19,8 @@ from services.render.pipeline.dispatcher import Dispatcher
 from shared.kinds.registry import Registry
 from tests.conftest import wait_until
 from tests.sitemap_schemas import validate
+
+pytestmark = pytest.mark.processes
 
 
 def artifacts(root: Path) -> list[str]:

@@ -10,11 +10,14 @@ import time
 from collections.abc import Callable
 from datetime import datetime
 
+import pytest
 import redis
 import requests
 
 from services.ingest.app import create_app
 from tests.conftest import live_server
+
+pytestmark = pytest.mark.processes
 
 REFUSAL_DEADLINE_S = 30.0  # for a refusal that must come: many times what it takes
 

@@ -14,7 +14,7 @@ import redis
 from devstack.services import commands
 from services.cli.rebuild import request_rebuild
 from shared.settings import Settings
-from tests.conftest import Stack, make_stack
+from tests.conftest import Databases, Stack, running_stack
 
 FAULT_KINDS = '["tests.faults.fault_kind:FaultKind"]'
 
@@ -38,10 +38,10 @@ def owe(stack: Stack, *targets: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def fault_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    running = make_stack(tmp_path_factory.mktemp("faults"), NEWSWIRE_EXTRA_KINDS=FAULT_KINDS)
-    yield running
-    running.stop()
+def fault_stack(tmp_path_factory: pytest.TempPathFactory, databases: Databases) -> Iterator[Stack]:
+    root = tmp_path_factory.mktemp("faults")
+    with running_stack(databases, root, NEWSWIRE_EXTRA_KINDS=FAULT_KINDS) as running:
+        yield running
 
 
 @pytest.fixture

@@ -7,10 +7,13 @@ import json
 import time
 
 import feedparser
+import pytest
 
 from tests.conftest import Stack, wait_until
 from tests.faults.conftest import newswire, owe
 from tests.faults.fault_kind import plan_key
+
+pytestmark = pytest.mark.processes
 
 SEED = {
     "url": "https://haber.example.com.tr/dunya/",

@@ -16,6 +16,8 @@ import redis
 from devstack.services import commands
 from tests.conftest import Stack, make_stack, wait_until
 
+pytestmark = pytest.mark.processes
+
 SEED = int(os.environ.get("NEWSWIRE_TEST_SEED", random.randrange(1 << 30)))
 BATCH = 150
 # Deadlines for outcomes that take seconds (a process's start; a claim waits
@@ -27,8 +29,8 @@ BUILD_DEADLINE_S = 120
 
 
 @pytest.fixture
-def dispatch_stack(tmp_path: Path) -> Iterator[Stack]:
-    stack = make_stack(tmp_path)
+def dispatch_stack(tmp_path: Path, redis_url: str) -> Iterator[Stack]:
+    stack = make_stack(tmp_path, redis_url)
     yield stack
     stack.stop()
 

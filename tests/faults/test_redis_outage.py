@@ -28,6 +28,8 @@ from devstack.stack import Stack
 from shared.state import redis_keys
 from tests.conftest import API_KEY, make_stack, wait_until
 
+pytestmark = pytest.mark.processes
+
 FEED = "feeds/sections/dunya.rss"  # the seed's and the canary's; the load writes elsewhere
 PROBES = 5  # requests of /healthz and of the held feed, each, per phase
 # Deadlines for outcomes, many times what they take: an answer of the feeds service, and the

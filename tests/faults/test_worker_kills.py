@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import Stack, make_stack, wait_until
+from tests.conftest import Databases, Stack, running_stack, wait_until
 from tests.faults.conftest import (
     FAULT_KINDS,
     owe,
@@ -21,18 +21,20 @@ from tests.faults.conftest import (
 )
 from tests.faults.fault_kind import plan_key
 
+pytestmark = pytest.mark.processes
+
 KILLS = 5
 # A lost build is taken over once its 3 s lease runs out: wait many times that for it.
 RECOVERY_DEADLINE_S = 60
 
 
 @pytest.fixture(scope="module")
-def two_workers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    stack = make_stack(tmp_path_factory.mktemp("kills"), NEWSWIRE_EXTRA_KINDS=FAULT_KINDS)
-    start_worker(stack, "worker-2")
-    wait_until(lambda: worker_ready(stack, "worker-2"), timeout=30, interval=0.1)
-    yield stack
-    stack.stop()
+def two_workers(tmp_path_factory: pytest.TempPathFactory, databases: Databases) -> Iterator[Stack]:
+    root = tmp_path_factory.mktemp("kills")
+    with running_stack(databases, root, NEWSWIRE_EXTRA_KINDS=FAULT_KINDS) as stack:
+        start_worker(stack, "worker-2")
+        wait_until(lambda: worker_ready(stack, "worker-2"), timeout=30, interval=0.1)
+        yield stack
 
 
 def eventually(check: Callable[[], Any], timeout: float, what: str) -> Any:

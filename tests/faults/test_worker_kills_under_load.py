@@ -26,6 +26,8 @@ from lxml import etree
 from tests.conftest import Stack, make_stack, wait_until
 from tests.faults.conftest import newswire, process_of, start_worker, worker_ready
 
+pytestmark = pytest.mark.processes
+
 SEED = int(os.environ.get("NEWSWIRE_TEST_SEED", random.randrange(1 << 30)))
 KILLS = 20
 RATE = 15  # articles written per second
@@ -41,8 +43,8 @@ SETTLE_DEADLINE_S = 120
 
 
 @pytest.fixture
-def load_stack(tmp_path: Path) -> Iterator[Stack]:
-    stack = make_stack(tmp_path)
+def load_stack(tmp_path: Path, redis_url: str) -> Iterator[Stack]:
+    stack = make_stack(tmp_path, redis_url)
     for name in WORKERS[1:]:
         start_worker(stack, name)
     for name in WORKERS[1:]:

@@ -1,8 +1,9 @@
 """Feeds fixtures: the service served for real by uvicorn over each store backend.
 
-One service per backend runs for the whole package (starting uvicorn and redis-server per
-test would dominate the run time); each test publishes under its own path prefix, so tests
-never see each other's artifacts. Tests that need the whole namespace use `fresh_feeds`.
+One service per backend runs for the whole package (starting uvicorn per test would dominate
+the run time), on a database of the session's Valkey; each test publishes under its own path
+prefix, so tests never see each other's artifacts. Tests that need the whole namespace use
+`fresh_feeds`.
 """
 
 from __future__ import annotations
@@ -14,14 +15,12 @@ from pathlib import Path
 
 import httpx
 import pytest
-import redis
 
-from devstack.redis_server import RedisServer
 from services.feeds.app import create_app
 from shared.settings import Settings
 from shared.store import ArtifactStore, make_store
 from shared.store.artifacts import Artifact, encode
-from tests.conftest import live_server
+from tests.conftest import Databases, database, live_server
 
 _test_ids = itertools.count()
 _FEED = "<?xml version='1.0' encoding='UTF-8'?><rss><channel><title>Dünya</title>{}</channel></rss>"
@@ -90,10 +89,11 @@ def http_client() -> Iterator[httpx.Client]:
 
 
 @pytest.fixture(scope="package")
-def feeds_settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
-    server = RedisServer(tmp_path_factory.mktemp("redis")).start()
-    yield Settings(redis_url=server.url, artifact_dir=tmp_path_factory.mktemp("artifacts"))
-    server.stop()
+def feeds_settings(
+    tmp_path_factory: pytest.TempPathFactory, databases: Databases
+) -> Iterator[Settings]:
+    with database(databases) as url:
+        yield Settings(redis_url=url, artifact_dir=tmp_path_factory.mktemp("artifacts"))
 
 
 @pytest.fixture(scope="package", params=["filesystem", "redis"])
@@ -116,12 +116,10 @@ def feeds(service: tuple[str, ArtifactStore], http_client: httpx.Client) -> Feed
 
 
 @pytest.fixture
-def fresh_settings(feeds_settings: Settings, backend: str, tmp_path: Path) -> Settings:
-    """Settings for an empty store of `backend`: a new directory, or Redis database 1 emptied."""
-    redis_url = feeds_settings.redis_url.rpartition("/")[0] + "/1"
-    client = redis.Redis.from_url(redis_url)
-    client.flushdb()
-    client.close()
+def fresh_settings(
+    feeds_settings: Settings, backend: str, tmp_path: Path, redis_url: str
+) -> Settings:
+    """Settings for an empty store of `backend`: a new directory, or an empty database."""
     return feeds_settings.model_copy(
         update={"store_backend": backend, "redis_url": redis_url, "artifact_dir": tmp_path}
     )

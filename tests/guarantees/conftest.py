@@ -44,17 +44,19 @@ def clock_ahead(argv: list[str], seconds: float) -> list[str]:
 
 def start_stack(
     root: Path,
+    redis_url: str | None = None,
     *,
     clock_ahead_s: float = 0,
     extra_workers: int = 0,
     extra_card_workers: int = 0,
     **overrides: str,
 ) -> Stack:
-    """A stack like `make_stack`'s; with `clock_ahead_s`, the dispatcher and every worker run
-    with their clocks that far ahead; `extra_workers` more feed/sitemap workers and
-    `extra_card_workers` more card workers (their clocks shifted alike)."""
+    """A stack like `make_stack`'s (on `redis_url`, or a server of its own); with
+    `clock_ahead_s`, the dispatcher and every worker run with their clocks that far ahead;
+    `extra_workers` more feed/sitemap workers and `extra_card_workers` more card workers
+    (their clocks shifted alike)."""
     overrides = {"NEWSWIRE_BUILD_LEASE_MS": "3000", "NEWSWIRE_CLAIM_IDLE_MS": "2000", **overrides}
-    stack = Stack(root, API_KEYS, API_KEY, **overrides)
+    stack = Stack(root, API_KEYS, API_KEY, redis_url, **overrides)
     argvs = commands()
     shifted = ("dispatcher", *WORKERS)
     for name in ("ingest", "dispatcher", *WORKERS, "feeds"):

@@ -13,12 +13,18 @@ from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import wait_until
 from tests.guarantees.conftest import article, redis_of, start_stack, wait_settled
 
+pytestmark = pytest.mark.processes
 
-def test_workers_with_a_clock_ahead_date_nothing_in_the_future(tmp_path: Path) -> None:
-    stack = start_stack(tmp_path, clock_ahead_s=3600, NEWSWIRE_STORE_BACKEND="redis")
+
+def test_workers_with_a_clock_ahead_date_nothing_in_the_future(
+    tmp_path: Path, redis_url: str
+) -> None:
+    stack = start_stack(tmp_path, redis_url, clock_ahead_s=3600, NEWSWIRE_STORE_BACKEND="redis")
     try:
         published = datetime.now(UTC) - timedelta(minutes=10)
         raw = article("saat-ileri", published, title="Saat ileri", tags=("NATO",))

@@ -50,6 +50,8 @@ from tests.guarantees.conftest import (
     wait_settled,
 )
 
+pytestmark = pytest.mark.processes
+
 ROUNDS, PER_ROUND = 40, 25  # 1,000 trials
 LEAD_MS = 600  # from a round's writes to its first release: room to write, settle, snapshot
 # Every REBUILD_EVERY-th round also rebuilds every target while its articles wait, as
@@ -111,9 +113,12 @@ class Subscriber(ThreadingHTTPServer):
             self.pushes.append((received, body))
 
 
-def test_a_thousand_embargoes_never_show_early_and_release_once(tmp_path: Path, rng) -> None:
+def test_a_thousand_embargoes_never_show_early_and_release_once(
+    tmp_path: Path, redis_url: str, rng
+) -> None:
     stack = start_stack(
         tmp_path,
+        redis_url,
         clock_ahead_s=CLOCK_AHEAD_S,
         NEWSWIRE_FETCH_ALLOW_NETWORKS='["127.0.0.2/32"]',
         NEWSWIRE_DEBOUNCE_WINDOW_MS="50",

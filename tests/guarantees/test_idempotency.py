@@ -21,6 +21,8 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import pytest
+
 from services.render.pipeline.build_queue import BUILD_TASK
 from services.render.pipeline.builds import BuildContext, build_target
 from services.render.pipeline.celery_app import make_celery, make_context
@@ -69,7 +71,7 @@ def corpus(rng: random.Random, count: int) -> list[dict[str, Any]]:
 
 def every_target(ctx: BuildContext) -> list[str]:
     """Every target, in an order where an index follows what it lists."""
-    by_kind = {kind.name: kind.known_targets(ctx.reader) for kind in ctx.registry.kinds}
+    by_kind = {kind.name: kind.known_targets(ctx.reader) for kind in ctx.renderers.registry.kinds}
     return [*by_kind["sitemap"], *by_kind["card"], *by_kind["feed"]]
 
 
@@ -139,15 +141,16 @@ def together(work: Callable[[BuildContext], object], contexts: list[BuildContext
 
 def render_and_publish(ctx: BuildContext, target: str, watermark: str) -> None:
     """A build's body without the coordinator: render, then publish or delete."""
-    output = ctx.registry.kind(target).render(target, ctx.render_context)
+    output = ctx.renderers.for_target(target).render(target, ctx.render_context)
     if ctx.store.publish(target, output.artifacts, watermark) and output.remove:
         ctx.store.delete(target, output.remove, watermark, gone=output.gone)
 
 
+@pytest.mark.processes
 def test_every_event_delivered_twice_and_built_on_two_workers_changes_nothing(
-    tmp_path: Path, rng: random.Random
+    tmp_path: Path, redis_url: str, rng: random.Random
 ) -> None:
-    stack = start_stack(tmp_path, extra_workers=1, NEWSWIRE_DEBOUNCE_WINDOW_MS="50")
+    stack = start_stack(tmp_path, redis_url, extra_workers=1, NEWSWIRE_DEBOUNCE_WINDOW_MS="50")
     try:
         db = redis_of(stack)
         raws = corpus(rng, 30)

@@ -27,6 +27,7 @@ from services.render.pipeline.celery_app import make_context
 from services.render.pipeline.rendering import Output
 from shared.language.slugs import slugify
 from shared.settings import Settings
+from tests.conftest import Databases, database
 from tests.guarantees.conftest import (
     SECTIONS,
     TAGS,
@@ -42,10 +43,12 @@ ZONE = ZoneInfo("Europe/Istanbul")
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    running = start_stack(tmp_path_factory.mktemp("ordering"), NEWSWIRE_DEBOUNCE_WINDOW_MS="50")
-    yield running
-    running.stop()
+def stack(tmp_path_factory: pytest.TempPathFactory, databases: Databases) -> Iterator[Stack]:
+    with database(databases) as url:
+        root = tmp_path_factory.mktemp("ordering")
+        running = start_stack(root, url, NEWSWIRE_DEBOUNCE_WINDOW_MS="50")
+        yield running
+        running.stop()
 
 
 def revision(ident: str, number: int, published: datetime, rng: random.Random) -> dict[str, Any]:
@@ -95,6 +98,7 @@ def mentions(stack: Stack, doc: str, url: str) -> bool:
     )
 
 
+@pytest.mark.processes
 def test_late_older_updates_change_nothing_and_the_newest_wins_everywhere(stack, rng) -> None:
     db = redis_of(stack)
     published = datetime.now(UTC) - timedelta(hours=2)
@@ -132,6 +136,7 @@ def test_late_older_updates_change_nothing_and_the_newest_wins_everywhere(stack,
             assert not mentions(stack, doc, newest["url"]), doc
 
 
+@pytest.mark.processes
 def test_a_takedown_then_a_late_older_update_stays_down(stack, rng) -> None:
     db = redis_of(stack)
     published = datetime.now(UTC) - timedelta(hours=3)
@@ -181,7 +186,10 @@ def test_an_older_build_never_overwrites_a_newer_one(
         assert build(ctx, target) == "published"
         # The output of v1 and the watermark it was built at: an old build, held back.
         watermark = db.hget(f"nw:target:{target}", "done")
-        old[target] = (ctx.registry.kind(target).render(target, ctx.render_context), watermark)
+        old[target] = (
+            ctx.renderers.for_target(target).render(target, ctx.render_context),
+            watermark,
+        )
 
     assert write(v2).status == "updated"
     for target in targets:

@@ -38,6 +38,8 @@ from tests.guarantees.conftest import (
 )
 from tests.guarantees.slow_kinds import ARM, READ, SPECS
 
+pytestmark = pytest.mark.processes
+
 # How long the slow builds hold the old state: the takedown must land inside it, so many
 # times what reading their outputs and the takedown's request take.
 PAUSE_S = 2.0
@@ -46,9 +48,10 @@ WATCH_S = 3.0  # watched at least this long once gone: nothing may bring it back
 ZONE = ZoneInfo("Europe/Istanbul")
 
 
-def test_a_takedown_beats_a_slow_build_and_a_late_update(tmp_path: Path) -> None:
+def test_a_takedown_beats_a_slow_build_and_a_late_update(tmp_path: Path, redis_url: str) -> None:
     stack = start_stack(
         tmp_path,
+        redis_url,
         extra_workers=2,  # the two slow builds and everything else each on a worker
         NEWSWIRE_EXTRA_KINDS=json.dumps(SPECS),
     )

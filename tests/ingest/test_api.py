@@ -7,6 +7,7 @@ import json
 import socket
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -17,22 +18,41 @@ import requests
 from devstack.redis_server import RedisServer
 from services.ingest.app import create_app
 from shared.settings import Settings
-from tests.conftest import API_KEY, OTHER_API_KEY, live_server
+from tests.conftest import API_KEY, API_KEYS, OTHER_API_KEY, Databases, database, live_server
 
 AUTH = {"Authorization": f"Bearer {API_KEY}"}
 JSON = {"Content-Type": "application/json"}
 OTHER = {"Authorization": f"Bearer {OTHER_API_KEY}"}
 
 
-@pytest.fixture
-def ingest(settings: Settings) -> Iterator[str]:
-    with live_server(create_app(settings)) as url:
-        yield url
+@dataclass(frozen=True)
+class Served:
+    url: str
+    settings: Settings
+
+
+@pytest.fixture(scope="module")
+def served(databases: Databases, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    """One ingest server for the module: starting one per test cost more than the tests."""
+    with database(databases) as url:
+        settings = Settings(
+            redis_url=url, artifact_dir=tmp_path_factory.mktemp("artifacts"), api_keys=API_KEYS
+        )
+        with live_server(create_app(settings)) as base:
+            yield Served(base, settings)
 
 
 @pytest.fixture
-def db(settings: Settings) -> redis.Redis:
-    return redis.Redis.from_url(settings.redis_url, decode_responses=True)
+def ingest(served: Served) -> str:
+    """The module's ingest server, with nothing stored: each test starts from an empty
+    database."""
+    redis.Redis.from_url(served.settings.redis_url).flushdb()
+    return served.url
+
+
+@pytest.fixture
+def db(served: Served) -> redis.Redis:
+    return redis.Redis.from_url(served.settings.redis_url, decode_responses=True)
 
 
 def put(url: str, article: dict[str, Any], headers: dict[str, str] = AUTH) -> requests.Response:
@@ -214,14 +234,18 @@ def test_batch_over_the_item_limit_is_422(ingest, corpus):
     assert response.json()["error"]["fields"][0]["field"] == "articles"
 
 
-def test_redis_outage_is_503_with_retry_after(ingest, redis_server: RedisServer, seed_article):
-    redis_server.kill()
-    response = put(ingest, seed_article)
-    assert response.status_code == 503
-    assert response.headers["retry-after"] == "1"
-    assert response.json()["error"]["code"] == "unavailable"
-    redis_server.start()
-    assert put(ingest, seed_article).status_code == 201
+def test_redis_outage_is_503_with_retry_after(
+    settings, own_redis_server: RedisServer, seed_article
+):
+    on_own = settings.model_copy(update={"redis_url": own_redis_server.url})
+    with live_server(create_app(on_own)) as ingest:
+        own_redis_server.kill()
+        response = put(ingest, seed_article)
+        assert response.status_code == 503
+        assert response.headers["retry-after"] == "1"
+        assert response.json()["error"]["code"] == "unavailable"
+        own_redis_server.start()
+        assert put(ingest, seed_article).status_code == 201
 
 
 def test_openapi_documents_the_routes(ingest):

@@ -22,9 +22,10 @@ import pytest
 import requests
 
 from bench.sanitize_cost import expensive_bodies
-from devstack.redis_server import RedisServer
 from tests.conftest import API_KEY
 from tests.ingest.ingest_process import ingest_process
+
+pytestmark = pytest.mark.processes
 
 HEADERS = {"Authorization": f"Bearer {API_KEY}", "Content-Type": "application/json"}
 PROBES = 20  # /healthz probes per test, at least; 20 ms apart
@@ -38,8 +39,8 @@ Sender = Callable[[requests.Session], requests.Response]
 
 
 @pytest.fixture
-def ingest(redis_server: RedisServer, tmp_path: Path) -> Iterator[str]:
-    with ingest_process(redis_server.url, tmp_path / "logs") as url:
+def ingest(redis_url: str, tmp_path: Path) -> Iterator[str]:
+    with ingest_process(redis_url, tmp_path / "logs") as url:
         yield url
 
 

@@ -27,6 +27,8 @@ from devstack.redis_server import RedisServer
 from tests.conftest import API_KEY
 from tests.ingest.ingest_process import ingest_process
 
+pytestmark = pytest.mark.processes
+
 AUTH = {"Authorization": f"Bearer {API_KEY}"}
 CHECKS = [
     not_a_server_error,

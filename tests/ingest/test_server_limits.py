@@ -8,19 +8,23 @@ import re
 import socket
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-from devstack.redis_server import RedisServer
-from tests.conftest import API_KEY
+from tests.conftest import API_KEY, Databases, database
 from tests.ingest.ingest_process import ingest_process
 
+pytestmark = pytest.mark.processes
 
-@pytest.fixture
-def ingest(redis_server: RedisServer, tmp_path: Path) -> Iterator[tuple[str, int]]:
+
+@pytest.fixture(scope="module")
+def ingest(
+    databases: Databases, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[str, int]]:
+    """One ingest process for the module: no test here leaves it in a state another minds."""
     env = {"NEWSWIRE_BODY_READ_TIMEOUT_S": "1", "NEWSWIRE_KEEP_ALIVE_TIMEOUT_S": "1"}
-    with ingest_process(redis_server.url, tmp_path / "logs", **env) as url:
+    logs = tmp_path_factory.mktemp("logs")
+    with database(databases) as redis_url, ingest_process(redis_url, logs, **env) as url:
         host, port = url.removeprefix("http://").split(":")
         yield host, int(port)
 

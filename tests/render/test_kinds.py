@@ -98,8 +98,12 @@ def test_a_renderer_that_is_not_one_is_refused_naming_the_kind(settings):
         Renderers(registry)
 
 
-def test_a_kind_added_in_a_test_is_built_end_to_end_by_the_real_worker(tmp_path: Path):
-    stack = make_stack(tmp_path, NEWSWIRE_EXTRA_KINDS='["tests.render.test_kinds:NoteKind"]')
+@pytest.mark.processes
+def test_a_kind_added_in_a_test_is_built_end_to_end_by_the_real_worker(
+    tmp_path: Path, redis_url: str
+):
+    extra = '["tests.render.test_kinds:NoteKind"]'
+    stack = make_stack(tmp_path, redis_url, NEWSWIRE_EXTRA_KINDS=extra)
     try:
         article = {
             "id": "not-1",

@@ -1,7 +1,6 @@
 """Store fixtures: each backend against real storage (a tmp directory, a real redis-server).
 
-One redis-server serves the whole module, emptied before each test: starting one per test
-would cost more than the tests themselves.
+The Redis backend runs on an empty database of the session's Valkey for each test.
 """
 
 from __future__ import annotations
@@ -12,26 +11,9 @@ from pathlib import Path
 import pytest
 import redis
 
-from devstack.redis_server import RedisServer
 from shared.store import ArtifactStore
 from shared.store.filesystem import FilesystemStore
 from shared.store.redis_backend import RedisStore
-
-
-@pytest.fixture(scope="module")
-def module_redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
-    server = RedisServer(tmp_path_factory.mktemp("redis")).start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def redis_url(module_redis: RedisServer) -> str:
-    """The URL of an empty Redis database."""
-    client = redis.Redis.from_url(module_redis.url)
-    client.flushdb()
-    client.close()
-    return module_redis.url
 
 
 @pytest.fixture

@@ -125,9 +125,10 @@ def test_every_error_answer_carries_a_request_id(ingest_url):
     assert len(response.headers["x-request-id"]) == 32
 
 
-def test_an_unreachable_redis_is_503_not_500(settings, seed_article, redis_server):
-    with live_server(create_ingest(settings)) as url:
-        redis_server.stop()
+def test_an_unreachable_redis_is_503_not_500(settings, seed_article, own_redis_server):
+    on_own = settings.model_copy(update={"redis_url": own_redis_server.url})
+    with live_server(create_ingest(on_own)) as url:
+        own_redis_server.stop()
         auth = {"Authorization": f"Bearer {API_KEY}"}
         response = requests.put(
             f"{url}/v1/articles/{seed_article['id']}", json=seed_article, headers=auth, timeout=10
