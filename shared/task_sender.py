@@ -8,6 +8,7 @@ the workers cannot tell the difference. Queues and priority steps are the worker
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import threading
@@ -26,9 +27,8 @@ class TaskSender:
     """Sends tasks to named queues; thread-safe, one broker connection per process."""
 
     def __init__(self, broker_url: str) -> None:
-        self._connection = Connection(
-            broker_url, transport_options={"priority_steps": PRIORITY_STEPS}
-        )
+        self._broker_url = broker_url
+        self._connection: Connection | None = None
         self._producer: Producer | None = None
         self._lock = threading.Lock()
         self._origin = f"{os.getpid()}@{socket.gethostname()}"
@@ -66,26 +66,45 @@ class TaskSender:
         }
         body = (args, {}, {"callbacks": None, "errbacks": None, "chain": None, "chord": None})
         with self._lock:
-            if self._producer is None:
-                self._producer = Producer(self._connection)
-            # The default exchange with the queue's name as routing key puts the message
-            # straight into that queue, as Celery does for its plain queues.
-            self._producer.publish(
-                body,
-                exchange="",
-                routing_key=queue,
-                serializer="json",
-                headers=headers,
-                correlation_id=task_id,
-                reply_to="",
-                priority=priority,
-                delivery_mode=2,
-                retry=True,
-                retry_policy=_RETRY_POLICY,
-            )
+            try:
+                self._publish(body, queue, headers, task_id, priority)
+            except Exception:
+                # A connection that failed mid-publish is not reused: the next task starts
+                # on a fresh one, whenever the broker is back.
+                self._drop()
+                raise
         return task_id
+
+    def _publish(
+        self, body: object, queue: str, headers: dict, task_id: str, priority: int | None
+    ) -> None:
+        if self._producer is None:
+            self._connection = Connection(
+                self._broker_url, transport_options={"priority_steps": PRIORITY_STEPS}
+            )
+            self._producer = Producer(self._connection)
+        # The default exchange with the queue's name as routing key puts the message straight
+        # into that queue, as Celery does for its plain queues.
+        self._producer.publish(
+            body,
+            exchange="",
+            routing_key=queue,
+            serializer="json",
+            headers=headers,
+            correlation_id=task_id,
+            reply_to="",
+            priority=priority,
+            delivery_mode=2,
+            retry=True,
+            retry_policy=_RETRY_POLICY,
+        )
+
+    def _drop(self) -> None:
+        connection, self._connection, self._producer = self._connection, None, None
+        if connection is not None:
+            with contextlib.suppress(Exception):  # already broken: nothing to release cleanly
+                connection.release()
 
     def close(self) -> None:
         with self._lock:
-            self._connection.release()
-            self._producer = None
+            self._drop()
