@@ -12,6 +12,7 @@ import pytest
 import redis
 
 from devstack.services import commands
+from devstack.stack import every_queue
 from services.cli.rebuild import request_rebuild
 from shared.settings import Settings
 from tests.conftest import Databases, Stack, running_stack
@@ -61,8 +62,9 @@ def fdb(fault_stack: Stack) -> redis.Redis:
 
 
 def start_worker(stack: Stack, name: str) -> None:
-    """Start (or start again) a build worker like the stack's own, under its own name."""
-    argv = commands()["worker"]
+    """Start (or start again) a build worker like the stack's own, under its own name: on a
+    compact stack, one that takes every queue."""
+    argv = every_queue(commands()["worker"]) if stack.compact else commands()["worker"]
     argv[argv.index("--hostname") + 1] = f"{name}@%h"
     (stack.processes.log_dir / f"{name}.log").unlink(missing_ok=True)
     stack.processes.start(name, argv)
@@ -79,11 +81,3 @@ def process_of(stack: Stack, pid: int) -> str | None:
     except ProcessLookupError:
         return None
     return next((n for n, p in stack.processes.running.items() if p.pid == group), None)
-
-
-@pytest.fixture
-def fdb_of() -> Callable[[Stack], redis.Redis]:
-    """A decoding client of a stack's Redis."""
-    return lambda stack: redis.Redis.from_url(
-        stack.env["NEWSWIRE_REDIS_URL"], decode_responses=True
-    )
