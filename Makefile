@@ -39,19 +39,24 @@ bench-tools:
 run: venv
 	$(BIN)/python -m devstack
 
-# Tests run in TEST_WORKERS processes (pytest-xdist), each module whole on one of them, so a
-# stack a module shares starts once; each worker has its own Valkey.
+# Tests run in TEST_WORKERS processes (pytest-xdist). A module, or a group of modules that
+# shares one stack (an xdist_group), runs whole on one worker, so that stack starts once;
+# tests/conftest.py puts the modules that start services first. Each worker has its own Valkey.
 TEST_WORKERS ?= 2
+# pytest rewrites the asserts of its plugins' packages (all of hypothesis) at every start, in
+# every worker, unless it may keep the result: let it, even where the environment says not to
+# write bytecode.
+PYTEST := env -u PYTHONDONTWRITEBYTECODE $(BIN)/pytest
 
 test: venv chromium
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile
+	$(PYTEST) -n $(TEST_WORKERS) --dist loadgroup --no-loadscope-reorder --durations=15
 
 # The edit loop: the tests that run in this process against one Valkey, none that start
-# services.
+# services, spread over the workers test by test.
 test-quick: venv
-	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile -m "not processes" -q
+	$(PYTEST) -n $(TEST_WORKERS) -m "not processes" -q
 
 bench: venv bench-tools
 	$(BIN)/python -m bench

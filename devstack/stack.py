@@ -12,23 +12,31 @@ import redis
 import requests
 
 from devstack.redis_server import RedisServer, free_port
-from devstack.services import Processes, wait_http
+from devstack.services import Processes, commands, wait_http
+
+# The longest pause between two checks: what takes long is checked less often, so a wait on a
+# busy machine does not itself keep a core busy.
+MAX_INTERVAL = 0.25
 
 
 def wait_until(check: Callable[[], Any], timeout: float, interval: float = 0.02) -> Any:
-    """Poll `check` until it returns something truthy, and return that.
+    """Poll `check` until it returns something truthy, and return that; the pause between
+    checks starts at `interval` and grows by half each time, up to MAX_INTERVAL (or
+    `interval`, if that is longer).
 
     Raises:
         TimeoutError: `check` stayed falsy for `timeout` seconds.
     """
     deadline = time.monotonic() + timeout
+    pause, longest = interval, max(interval, MAX_INTERVAL)
     while True:
         result = check()
         if result:
             return result
         if time.monotonic() > deadline:
             raise TimeoutError(f"condition not met within {timeout}s")
-        time.sleep(interval)
+        time.sleep(pause)
+        pause = min(pause * 1.5, longest)
 
 
 def busy(db: redis.Redis, events_stream: str = "nw:events") -> list[str]:
@@ -60,11 +68,22 @@ def busy(db: redis.Redis, events_stream: str = "nw:events") -> list[str]:
     return found
 
 
+def every_queue(worker_argv: list[str]) -> list[str]:
+    """A worker command that consumes every queue, WebSub's included."""
+    argv = list(worker_argv)
+    at = argv.index("--exclude-queues")
+    del argv[at : at + 2]
+    return argv
+
+
 class Stack:
     """Redis, ingest, dispatcher, the workers and the feeds service, each its own process.
 
     With `redis_url`, the stack uses that server (e.g. one database of a server others use
     too) and leaves it running at `stop`; without, it starts and stops a server of its own.
+    `compact` runs one worker for every queue (cards and WebSub too) instead of the three
+    kinds `make run` and compose run, and one ingest process: the same code in fewer
+    processes, for when how work spreads over processes is not what is looked at.
     """
 
     def __init__(
@@ -73,8 +92,11 @@ class Stack:
         api_keys: dict[str, str],
         api_key: str,
         redis_url: str | None = None,
+        *,
+        compact: bool = False,
         **overrides: str,
     ) -> None:
+        self.compact = compact
         self.redis = None if redis_url else RedisServer(root / "redis").start()
         self.redis_url = redis_url or self.redis.url
         self.ingest_url = f"http://127.0.0.1:{(ingest_port := free_port())}"
@@ -86,6 +108,7 @@ class Stack:
             "NEWSWIRE_INGEST_PORT": str(ingest_port),
             "NEWSWIRE_FEEDS_PORT": str(feeds_port),
             "NEWSWIRE_FEEDS_BASE_URL": self.feeds_url + "/",
+            **({"NEWSWIRE_INGEST_WORKERS": "1"} if compact else {}),
             **overrides,
         }
         self.processes = Processes(self.env, root / "logs")
@@ -93,8 +116,13 @@ class Stack:
         self.http.headers["Authorization"] = f"Bearer {api_key}"
 
     def start(self) -> Stack:
-        for name in ("ingest", "dispatcher", "worker", "card-worker", "push-worker", "feeds"):
-            self.processes.start(name)
+        if self.compact:
+            for name in ("ingest", "dispatcher", "feeds"):
+                self.processes.start(name)
+            self.processes.start("worker", every_queue(commands()["worker"]))
+        else:
+            for name in ("ingest", "dispatcher", "worker", "card-worker", "push-worker", "feeds"):
+                self.processes.start(name)
         wait_http(self.ingest_url + "/healthz", process=self.processes.running["ingest"])
         wait_http(self.feeds_url + "/healthz", process=self.processes.running["feeds"])
         self.wait_worker_ready()
@@ -107,7 +135,8 @@ class Stack:
 
     def restart_worker(self) -> None:
         (self.processes.log_dir / "worker.log").unlink()
-        self.processes.start("worker")
+        argv = commands()["worker"]
+        self.processes.start("worker", every_queue(argv) if self.compact else argv)
         self.wait_worker_ready()
 
     def put(self, article: dict[str, Any]) -> requests.Response:

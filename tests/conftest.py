@@ -141,18 +141,26 @@ def wait_until(check: Callable[[], Any], timeout: float, interval: float = 0.02)
         pytest.fail(str(exc))
 
 
-def make_stack(root: Path, redis_url: str | None = None, **overrides: str) -> Stack:
+def make_stack(
+    root: Path, redis_url: str | None = None, *, compact: bool = True, **overrides: str
+) -> Stack:
     """A stack with test keys and short leases, so crash recovery shows within seconds; on
-    `redis_url` (a database of the session's Valkey), or on a server of its own."""
+    `redis_url` (a database of the session's Valkey), or on a server of its own.
+
+    Compact by default: one worker for every queue and one ingest process, half the
+    processes to start. `compact=False` runs the shape `make run` and compose run.
+    """
     overrides = {"NEWSWIRE_BUILD_LEASE_MS": "3000", "NEWSWIRE_CLAIM_IDLE_MS": "2000", **overrides}
-    return Stack(root, API_KEYS, API_KEY, redis_url, **overrides).start()
+    return Stack(root, API_KEYS, API_KEY, redis_url, compact=compact, **overrides).start()
 
 
 @contextmanager
-def running_stack(databases: Databases, root: Path, **overrides: str) -> Iterator[Stack]:
+def running_stack(
+    databases: Databases, root: Path, *, compact: bool = True, **overrides: str
+) -> Iterator[Stack]:
     """A stack on a database of the session's Valkey, stopped on leaving."""
     with database(databases) as url:
-        stack = make_stack(root, url, **overrides)
+        stack = make_stack(root, url, compact=compact, **overrides)
         try:
             yield stack
         finally:
@@ -163,6 +171,33 @@ def running_stack(databases: Databases, root: Path, **overrides: str) -> Iterato
 def stack(tmp_path_factory: pytest.TempPathFactory, databases: Databases) -> Iterator[Stack]:
     with running_stack(databases, tmp_path_factory.mktemp("stack")) as running:
         yield running
+
+
+@pytest.fixture(scope="session")
+def site_stack(tmp_path_factory: pytest.TempPathFactory, databases: Databases) -> Iterator[Stack]:
+    """One stack for the end-to-end modules that only add articles of their own: they share
+    it, each with its own ids, URLs and (where a test reads a whole output) titles or
+    sections, and none breaks a process or takes anything down that another wrote.
+
+    Every article gets a card (the sample corpus was published in January), and the test
+    kind of tests/render/test_kinds.py is built beside the real ones.
+    """
+    with running_stack(
+        databases,
+        tmp_path_factory.mktemp("site"),
+        NEWSWIRE_CARD_RECENT_DAYS="0",
+        NEWSWIRE_EXTRA_KINDS='["tests.render.test_kinds:NoteKind"]',
+    ) as running:
+        yield running
+
+
+def own_copy(article: dict[str, Any], owner: str, *, title: bool = False) -> dict[str, Any]:
+    """`article` under an id and URL of `owner`'s (and its title too, if asked), so tests
+    sharing a stack never write or read each other's."""
+    copy = {**article, "id": f"{article['id']}-{owner}", "url": f"{article['url']}-{owner}"}
+    if title:
+        copy["title"] = f"{article['title']} ({owner})"
+    return copy
 
 
 @pytest.fixture
@@ -229,3 +264,21 @@ def live_server(app: Any) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups off the items
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Each module runs whole on one xdist worker (`--dist loadgroup`), with the modules that
+    share a stack in one group; modules that start processes run first.
+
+    A module's stack then starts once; and a long module left to the end would keep the other
+    workers idle, while the modules that start processes are the long ones.
+    """
+    starts: dict[Path, bool] = {}
+    for item in items:
+        starts[item.path] = starts.get(item.path, False) or bool(
+            item.get_closest_marker("processes")
+        )
+        if item.get_closest_marker("xdist_group") is None:
+            item.add_marker(pytest.mark.xdist_group(item.module.__name__))
+    items.sort(key=lambda item: not starts[item.path])

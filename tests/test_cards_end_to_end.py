@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 import json
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import lxml.html
@@ -13,11 +12,13 @@ import pytest
 from PIL import Image
 
 from devstack.stack import Stack
-from tests.conftest import DATA, Databases, running_stack, wait_until
+from tests.conftest import DATA, own_copy, wait_until
 
-pytestmark = pytest.mark.processes
+# On the stack these modules share (`site_stack`), so on one worker.
+pytestmark = [pytest.mark.processes, pytest.mark.xdist_group("site")]
 
-SEED = json.loads((DATA / "corpus" / "seed-article.json").read_text())
+# The seed article under an id and URL of this module's: the stack is shared.
+SEED = own_copy(json.loads((DATA / "corpus" / "seed-article.json").read_text()), "kart")
 OPEN_GRAPH = {
     "og:title", "og:description", "og:type", "og:url", "og:image", "og:image:width",
     "og:image:height", "og:image:type", "og:image:alt", "og:site_name", "og:locale",
@@ -27,11 +28,8 @@ OPEN_GRAPH = {
 
 
 @pytest.fixture(scope="module")
-def cards(tmp_path_factory: pytest.TempPathFactory, databases: Databases) -> Iterator[Stack]:
-    # Cards for every article: the corpus was published in January.
-    root = tmp_path_factory.mktemp("cards")
-    with running_stack(databases, root, NEWSWIRE_CARD_RECENT_DAYS="0") as running:
-        yield running
+def cards(site_stack: Stack) -> Stack:
+    return site_stack  # it gives every article a card: the corpus was published in January
 
 
 # For a card built or taken down in a fraction of a second: fails only if it never happens.

@@ -138,6 +138,8 @@ class Site:
     missing: list[str] = field(default_factory=list)  # outputs that should exist but 404
     visible: set[str] = field(default_factory=set)  # ids of stored, visible articles
     dead_builds: dict[bytes, bytes] = field(default_factory=dict)
+    # One connection for the hundreds of outputs read back, as a crawler would keep it.
+    http: requests.Session = field(default_factory=requests.Session)
 
 
 def idle(db: redis.Redis) -> bool:
@@ -155,6 +157,9 @@ def site(tmp_path_factory: pytest.TempPathFactory, databases: Databases) -> Iter
         NEWSWIRE_FEED_SIZE="1000",  # every stored article in the site-wide feed
         NEWSWIRE_CARD_RECENT_DAYS="0",  # every article gets a card
         NEWSWIRE_FETCH_DEADLINE_S="2",
+        # The cases arrive one by one; a long window builds the site-wide feed (every case in
+        # it) a few times over the run instead of after every few writes.
+        NEWSWIRE_DEBOUNCE_WINDOW_MS="1000",
     ) as stack:
         yield run(stack)
 
@@ -188,7 +193,7 @@ def run(stack: Stack) -> Site:
 
 
 def fetch(stack: Stack, site: Site, path: str, expected: bool = True) -> bytes | None:
-    response = requests.get(f"{stack.feeds_url}/{path}", timeout=30)
+    response = site.http.get(f"{stack.feeds_url}/{path}", timeout=30)
     if response.status_code == 200:
         site.outputs[path] = response.content
         return response.content

@@ -49,7 +49,8 @@ def metrics_stack(
     tmp_path_factory: pytest.TempPathFactory, databases: Databases
 ) -> Iterator[Stack]:
     root = tmp_path_factory.mktemp("metrics")
-    with running_stack(databases, root, NEWSWIRE_CARD_RECENT_DAYS="0") as stack:
+    # Every kind of process, each with its own /metrics.
+    with running_stack(databases, root, compact=False, NEWSWIRE_CARD_RECENT_DAYS="0") as stack:
         yield stack
 
 

@@ -11,13 +11,19 @@ import pytest
 import redis
 from lxml import etree
 
-from tests.conftest import DATA, wait_until
+from devstack.stack import Stack
+from tests.conftest import DATA, own_copy, wait_until
 from tests.sitemap_schemas import validate
 
-pytestmark = pytest.mark.processes
+# On the stack these modules share (`site_stack`), so on one worker.
+pytestmark = [pytest.mark.processes, pytest.mark.xdist_group("site")]
 
-SEED = json.loads((DATA / "corpus" / "seed-article.json").read_text())
-TITLE = "Rusya'dan flaş çıkış: Şansımız var"
+# The seed article under an id, URL and title of this module's: the stack is shared, and
+# the news sitemap is read whole.
+SEED = own_copy(
+    json.loads((DATA / "corpus" / "seed-article.json").read_text()), "harita", title=True
+)
+TITLE = SEED["title"]
 ISTANBUL = ZoneInfo("Europe/Istanbul")
 # For what the pipeline does in a fraction of a second: fails only if it never happens.
 DEADLINE_S = 30
@@ -25,6 +31,11 @@ NS = {
     "s": "http://www.sitemaps.org/schemas/sitemap/0.9",
     "news": "http://www.google.com/schemas/sitemap-news/0.9",
 }
+
+
+@pytest.fixture(scope="module")
+def stack(site_stack: Stack) -> Stack:
+    return site_stack
 
 
 def sitemap(stack, path: str) -> etree._Element | None:

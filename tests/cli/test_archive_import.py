@@ -1,4 +1,7 @@
-"""`newswire import`: the API's validation and atomic write, line by line, with progress."""
+"""`newswire import`: the API's validation and atomic write, line by line, with progress.
+
+The first test runs the command as operators do, a process of its own; the others call its
+`main` in this process, with the same environment."""
 
 from __future__ import annotations
 
@@ -38,28 +41,34 @@ def test_valid_lines_are_stored_and_bad_ones_named_by_line(newswire, tmp_path, c
     assert db.xlen("nw:events") == 3
 
 
-def test_importing_again_changes_nothing(newswire, tmp_path, corpus, db):
+def test_importing_again_changes_nothing(newswire_in_process, tmp_path, corpus, db):
     path = archive(tmp_path, corpus, [])
-    assert newswire("import", str(path), "--publisher", "newsroom").returncode == 0
-    again = newswire("import", str(path), "--publisher", "newsroom")
+    assert newswire_in_process("import", str(path), "--publisher", "newsroom").returncode == 0
+    again = newswire_in_process("import", str(path), "--publisher", "newsroom")
     assert again.returncode == 0
     assert "3 unchanged" in again.stdout
     assert db.xlen("nw:events") == 3
 
 
-def test_another_publishers_articles_are_not_overwritten(newswire, tmp_path, corpus, write):
+def test_another_publishers_articles_are_not_overwritten(
+    newswire_in_process, tmp_path, corpus, write
+):
     write(corpus[0], publisher="other")
-    result = newswire("import", str(archive(tmp_path, corpus, [])), "--publisher", "newsroom")
+    result = newswire_in_process(
+        "import", str(archive(tmp_path, corpus, [])), "--publisher", "newsroom"
+    )
     assert "1 forbidden" in result.stdout
     assert "2 created" in result.stdout
 
 
-def test_errors_say_what_to_do(newswire, tmp_path, corpus):
-    missing = newswire("import", str(tmp_path / "nope.ndjson"), "--publisher", "newsroom")
+def test_errors_say_what_to_do(newswire_in_process, tmp_path, corpus):
+    missing = newswire_in_process(
+        "import", str(tmp_path / "nope.ndjson"), "--publisher", "newsroom"
+    )
     assert missing.returncode == 2
     assert "no such file" in missing.stderr
     path = archive(tmp_path, corpus, [])
-    down = newswire(
+    down = newswire_in_process(
         "import",
         str(path),
         "--publisher",

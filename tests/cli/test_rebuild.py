@@ -1,4 +1,7 @@
-"""`newswire rebuild`: targets rebuilt from stored state, here or by the real workers."""
+"""`newswire rebuild`: targets rebuilt from stored state, here or by the real workers.
+
+The rebuild by the workers runs the command as operators do, a process of its own; the other
+tests call its `main` in this process, with the same environment."""
 
 from __future__ import annotations
 
@@ -17,6 +20,7 @@ from services.render.pipeline.builds import build_target
 from services.render.pipeline.celery_app import make_context
 from services.render.pipeline.dispatcher import Dispatcher
 from shared.kinds.registry import Registry
+from tests.cli.conftest import running_pipeline
 from tests.conftest import wait_until
 from tests.sitemap_schemas import validate
 
@@ -31,10 +35,10 @@ def artifacts(root: Path) -> list[str]:
     )
 
 
-def test_local_rebuild_builds_every_known_target(newswire, write, corpus, settings):
+def test_local_rebuild_builds_every_known_target(newswire_in_process, write, corpus, settings):
     for article in corpus:
         write(article)
-    result = newswire("rebuild", "--local")
+    result = newswire_in_process("rebuild", "--local")
     assert result.returncode == 0, result.stderr
     assert "rebuild: 100%" in result.stderr
     built = artifacts(settings.artifact_dir)
@@ -55,11 +59,11 @@ def test_local_rebuild_builds_every_known_target(newswire, write, corpus, settin
     assert len(index) == 2  # the January partition and the news sitemap
 
 
-def test_rebuild_by_kind_and_by_name(newswire, write, seed_article, settings):
+def test_rebuild_by_kind_and_by_name(newswire_in_process, write, seed_article, settings):
     write(seed_article)
-    assert newswire("rebuild", "--local", "--kind", "sitemap").returncode == 0
+    assert newswire_in_process("rebuild", "--local", "--kind", "sitemap").returncode == 0
     assert not any(p.startswith("feeds/") for p in artifacts(settings.artifact_dir))
-    assert newswire("rebuild", "--local", "feed:tag:nato").returncode == 0
+    assert newswire_in_process("rebuild", "--local", "feed:tag:nato").returncode == 0
     assert [p for p in artifacts(settings.artifact_dir) if p.startswith("feeds/")] == [
         "feeds/tags/nato.atom",
         "feeds/tags/nato.html",
@@ -68,19 +72,19 @@ def test_rebuild_by_kind_and_by_name(newswire, write, seed_article, settings):
     ]
 
 
-def test_unknown_names_are_refused_with_the_choices(newswire):
-    bad_target = newswire("rebuild", "feed:nope:x")
+def test_unknown_names_are_refused_with_the_choices(newswire_in_process):
+    bad_target = newswire_in_process("rebuild", "feed:nope:x")
     assert bad_target.returncode == 2
     assert "unknown target 'feed:nope:x'" in bad_target.stderr
-    bad_kind = newswire("rebuild", "--kind", "podcast")
+    bad_kind = newswire_in_process("rebuild", "--kind", "podcast")
     assert bad_kind.returncode == 2
     assert "unknown kind 'podcast': kinds are feed, sitemap, card" in bad_kind.stderr
 
 
-def test_without_workers_it_says_what_to_start(newswire, write, seed_article):
+def test_without_workers_it_says_what_to_start(newswire_in_process, write, seed_article):
     write(seed_article)
     started = time.monotonic()
-    result = newswire("rebuild", "feed:all", "--wait", "1")
+    result = newswire_in_process("rebuild", "feed:all", "--wait", "1")
     assert result.returncode == 2
     assert time.monotonic() - started >= 1  # it did wait for progress before giving up
     # Gave up on `--wait`, not on the 30 s default.
@@ -89,19 +93,21 @@ def test_without_workers_it_says_what_to_start(newswire, write, seed_article):
     assert "--local" in result.stderr
 
 
-def test_rebuild_by_the_workers_restores_lost_files(stack, newswire, seed_article):
-    assert stack.put(seed_article).status_code in (200, 201)
-    wait_until(lambda: stack.feed("sitemaps/2026-01.xml").ok, timeout=30)
-    db = redis.Redis.from_url(stack.env["NEWSWIRE_REDIS_URL"])
-    wait_until(lambda: db.zcard("nw:due") == 0, timeout=30)  # every build done, none cooling
-    root = Path(stack.env["NEWSWIRE_ARTIFACT_DIR"])
-    shutil.rmtree(root / "feeds")
-    (root / "sitemaps" / "2026-01.xml").unlink()
-    env = {k: v for k, v in stack.env.items() if k.startswith("NEWSWIRE_")}
-    result = newswire("rebuild", "--wait", "10", **env)
-    assert result.returncode == 0, result.stderr
-    assert stack.feed("feeds/sections/dunya.rss").ok
-    assert seed_article["url"] in stack.feed("sitemaps/2026-01.xml").text
+def test_rebuild_by_the_workers_restores_lost_files(
+    databases, tmp_path, newswire, write, seed_article
+):
+    with running_pipeline(databases, tmp_path / "pipeline") as pipeline:
+        root = pipeline.settings.artifact_dir
+        assert write(seed_article, using=pipeline.settings).status == "created"
+        wait_until(lambda: (root / "sitemaps" / "2026-01.xml").exists(), timeout=30)
+        db = redis.Redis.from_url(pipeline.settings.redis_url)
+        wait_until(lambda: db.zcard("nw:due") == 0, timeout=30)  # every build done, none cooling
+        shutil.rmtree(root / "feeds")
+        (root / "sitemaps" / "2026-01.xml").unlink()
+        result = newswire("rebuild", "--wait", "10", **pipeline.env)  # as operators run it
+        assert result.returncode == 0, result.stderr
+        assert (root / "feeds" / "sections" / "dunya.rss").exists()
+        assert seed_article["url"] in (root / "sitemaps" / "2026-01.xml").read_text()
 
 
 def test_a_rebuild_asked_in_several_events_is_done_when_every_target_is(

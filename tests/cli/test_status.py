@@ -1,19 +1,16 @@
-"""`newswire status` against a real stack: every section on one 80-column screen, and what a
-stopped dispatcher or stopped workers look like."""
+"""`newswire status` against the real dispatcher and worker: every section on one 80-column
+screen, and what a stopped dispatcher or stopped workers look like."""
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
 from collections.abc import Iterator
 
 import pytest
 import redis
 
-from devstack.stack import Stack
-from tests.conftest import load_corpus, make_stack, wait_until
+from tests.cli.conftest import Newswire, Pipeline, running_pipeline
+from tests.conftest import Databases, load_corpus, wait_until
 
 pytestmark = pytest.mark.processes
 
@@ -21,24 +18,22 @@ pytestmark = pytest.mark.processes
 STALE_S = 3
 
 
-@pytest.fixture
-def stack(tmp_path, redis_url) -> Iterator[Stack]:
-    running = make_stack(
-        tmp_path, redis_url, NEWSWIRE_CARD_RECENT_DAYS="0", NEWSWIRE_STATUS_STALE_S=str(STALE_S)
-    )
-    yield running
-    running.stop()
+@pytest.fixture(scope="module")
+def pipeline(databases: Databases, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pipeline]:
+    """One pipeline for the module: each test stores articles of its own, and the one that
+    stops processes comes last."""
+    with running_pipeline(
+        databases,
+        tmp_path_factory.mktemp("status"),
+        NEWSWIRE_CARD_RECENT_DAYS="0",
+        NEWSWIRE_STATUS_STALE_S=str(STALE_S),
+    ) as running:
+        yield running
 
 
-def status(stack: Stack) -> list[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSWIRE_")}
-    result = subprocess.run(
-        [sys.executable, "-m", "services.cli", "status"],
-        env={**env, **stack.env},
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
+def status(pipeline: Pipeline, newswire: Newswire) -> list[str]:
+    """What `newswire status` prints, run by `newswire` with the pipeline's settings."""
+    result = newswire("status", **pipeline.env)
     assert result.returncode == 0, result.stderr
     return result.stdout.splitlines()
 
@@ -51,12 +46,12 @@ def rows(lines: list[str]) -> dict[str, list[str]]:
     return found
 
 
-def test_status_shows_every_section_within_80_columns(stack):
+def test_status_shows_every_section_within_80_columns(pipeline, newswire, write):
     articles = load_corpus()[:2]
     for article in articles:
-        assert stack.put(article).status_code == 201
-    stack.wait_idle(timeout=60)
-    lines = status(stack)
+        assert write(article, using=pipeline.settings).status == "created"
+    pipeline.wait_idle(timeout=60)
+    lines = status(pipeline, newswire)  # as an operator runs it: a process of its own
     print("\n".join(lines))
     assert len(lines) <= 40, "one screen"
     assert all(len(line) <= 80 for line in lines), [line for line in lines if len(line) > 80]
@@ -64,7 +59,7 @@ def test_status_shows_every_section_within_80_columns(stack):
     assert shown["server"][0].startswith(("valkey ", "redis "))
     assert shown["articles (published or embargoed)"] == ["2"]
     # Two articles, plus the follow-up events builds add (the index page, the sitemap index).
-    events = redis.Redis.from_url(stack.env["NEWSWIRE_REDIS_URL"]).xrange("nw:events")
+    events = redis.Redis.from_url(pipeline.settings.redis_url).xrange("nw:events")
     assert shown["events in the stream"] == [str(len(events))]
     assert sum(fields[b"type"].startswith(b"article.") for _, fields in events) == 2
     assert shown["events not yet read (lag)"] == ["0"]
@@ -82,20 +77,24 @@ def test_status_shows_every_section_within_80_columns(stack):
     assert "WARNING" not in shown
 
 
-def test_status_flags_a_stopped_dispatcher_and_stopped_workers(stack):
-    first, second = load_corpus()[:2]
-    assert stack.put(first).status_code == 201
-    stack.wait_idle(timeout=60)
-    stack.processes.kill("worker")  # feeds and sitemaps now wait in their queues
-    assert stack.put(second).status_code == 201
-    wait_until(lambda: not rows(status(stack))["queue feeds"][0].startswith("0 "), timeout=10)
-    stack.processes.kill("dispatcher")
+def test_status_flags_a_stopped_dispatcher_and_stopped_workers(
+    pipeline, newswire_in_process, write
+):
+    # Polled until it warns: through `main` in this process, not a process per look.
+    here = newswire_in_process
+    first, second = load_corpus()[2:4]
+    assert write(first, using=pipeline.settings).status == "created"
+    pipeline.wait_idle(timeout=60)
+    pipeline.processes.kill("worker")  # feeds and sitemaps now wait in their queues
+    assert write(second, using=pipeline.settings).status == "created"
+    wait_until(lambda: not rows(status(pipeline, here))["queue feeds"][0].startswith("0 "), 30, 0.1)
+    pipeline.processes.kill("dispatcher")
     changed = {**first, "title": first["title"] + " (güncellendi)"}
     changed["updated_at"] = "2026-01-19T10:00:00+03:00"
-    assert stack.put(changed).json()["status"] == "updated"
+    assert write(changed, using=pipeline.settings).status == "updated"
 
     def warned() -> list[str] | None:
-        lines = status(stack)
+        lines = status(pipeline, here)
         text = " ".join(line.strip() for line in lines)
         return lines if f"no consumer read in {STALE_S} s" in text else None
 

@@ -1,4 +1,5 @@
-"""`newswire status` and `newswire keys`: what an operator reads, from real processes."""
+"""`newswire status` and `newswire keys`: what an operator reads. A key is created by a real
+process; the rest runs the command's `main` in this process, with the same environment."""
 
 from __future__ import annotations
 
@@ -22,10 +23,10 @@ pytestmark = pytest.mark.processes
 REFUSAL_DEADLINE_S = 30.0  # for a refusal that must come: many times what it takes
 
 
-def test_status_counts_articles_events_and_wakeups(newswire, write, seed_article, db):
+def test_status_counts_articles_events_and_wakeups(newswire_in_process, write, seed_article, db):
     write(seed_article)
     db.zadd("nw:sweep", {"target:sitemap:news": 4_000_000_000_000})
-    result = newswire("status")
+    result = newswire_in_process("status")
     assert result.returncode == 0, result.stderr
     rows = dict(re.split(r"\s{2,}", line, maxsplit=1) for line in result.stdout.splitlines())
     assert rows["articles (published or embargoed)"] == "1"
@@ -53,8 +54,8 @@ def created_token(result: subprocess.CompletedProcess[str]) -> str:
     return result.stdout.splitlines()[1].strip()
 
 
-def test_create_shows_the_secret_once_and_stores_only_its_hash(newswire, db):
-    token = created_token(newswire("keys", "create", "newsroom"))
+def test_create_shows_the_secret_once_and_stores_only_its_hash(newswire, newswire_in_process, db):
+    token = created_token(newswire("keys", "create", "newsroom"))  # as an operator runs it
     digest = hashlib.sha256(token.encode()).hexdigest()
     stored = db.hgetall(f"nw:apikey:{digest}")
     assert stored["publisher"] == "newsroom"
@@ -66,28 +67,29 @@ def test_create_shows_the_secret_once_and_stores_only_its_hash(newswire, db):
     assert digest in all_of_redis(db)
     # `new` is the older name of `create`; scopes repeat.
     admin = created_token(
-        newswire("keys", "new", "ops", "--scope", "admin", "--scope", "articles:write")
+        newswire_in_process("keys", "new", "ops", "--scope", "admin", "--scope", "articles:write")
     )
     admin_digest = hashlib.sha256(admin.encode()).hexdigest()
     assert db.hget(f"nw:apikey:{admin_digest}", "scopes") == "articles:write admin"
-    listed = newswire("keys", "list").stdout
+    listed = newswire_in_process("keys", "list").stdout
     assert token not in listed and admin not in listed and token not in all_of_redis(db)
-    refused = newswire("keys", "create", "newsroom", "--scope", "root")
+    refused = newswire_in_process("keys", "create", "newsroom", "--scope", "root")
     assert refused.returncode == 2 and "invalid choice: 'root'" in refused.stderr
 
 
-def test_list_shows_publisher_scopes_created_and_revoked(newswire, db):
-    assert "newswire keys create" in newswire("keys", "list").stdout  # none yet
+def test_list_shows_publisher_scopes_created_and_revoked(newswire_in_process, db):
+    none_yet = newswire_in_process("keys", "list").stdout
+    assert "newswire keys create" in none_yet
     configured = {"a" * 64: "archive"}
-    writer = created_token(newswire("keys", "create", "newsroom"))
-    admin = created_token(newswire("keys", "create", "ops", "--scope", "admin"))
+    writer = created_token(newswire_in_process("keys", "create", "newsroom"))
+    admin = created_token(newswire_in_process("keys", "create", "ops", "--scope", "admin"))
     writer_id = hashlib.sha256(writer.encode()).hexdigest()[:12]
     admin_id = hashlib.sha256(admin.encode()).hexdigest()[:12]
-    revoked = newswire("keys", "revoke", writer_id)
+    revoked = newswire_in_process("keys", "revoke", writer_id)
     assert revoked.returncode == 0, revoked.stderr
     assert revoked.stdout.startswith(f"API key {writer_id} of newsroom revoked at ")
 
-    result = newswire("keys", "list", NEWSWIRE_API_KEYS=json.dumps(configured))
+    result = newswire_in_process("keys", "list", NEWSWIRE_API_KEYS=json.dumps(configured))
     assert result.returncode == 0, result.stderr
     header, *lines = result.stdout.splitlines()
     assert header.split() == ["ID", "PUBLISHER", "SCOPES", "CREATED", "REVOKED"]
@@ -100,15 +102,15 @@ def test_list_shows_publisher_scopes_created_and_revoked(newswire, db):
     assert list(rows) == ["a" * 12, writer_id, admin_id]  # configured, then oldest first
 
 
-def test_revoke_refuses_a_running_server(newswire, settings, seed_article):
-    token = created_token(newswire("keys", "create", "newsroom"))
+def test_revoke_refuses_a_running_server(newswire_in_process, settings, seed_article):
+    token = created_token(newswire_in_process("keys", "create", "newsroom"))
     key_id = hashlib.sha256(token.encode()).hexdigest()[:12]
     headers = {"Authorization": f"Bearer {token}"}
     with live_server(create_app(settings)) as ingest:
         url = f"{ingest}/v1/articles/{seed_article['id']}"
         assert requests.put(url, json=seed_article, headers=headers).status_code == 201
         assert requests.get(url, headers=headers).status_code == 200
-        result = newswire("keys", "revoke", key_id)
+        result = newswire_in_process("keys", "revoke", key_id)
         done = time.monotonic()
         assert result.returncode == 0, result.stderr
         # No restart: the server sees the revocation by itself (how soon is ingest's cache
@@ -121,11 +123,11 @@ def test_revoke_refuses_a_running_server(newswire, settings, seed_article):
             f"`newswire keys revoke` returned; ingest refused the key {waited * 1000:.0f} ms later"
         )
         assert response.status_code == 401
-    again = newswire("keys", "revoke", key_id)
+    again = newswire_in_process("keys", "revoke", key_id)
     assert again.returncode == 0 and again.stdout == result.stdout  # the first time is kept
 
 
-def test_revoke_names_exactly_one_stored_key(newswire, db):
+def test_revoke_names_exactly_one_stored_key(newswire_in_process, db):
     for digest in ("abcdef" + "0" * 58, "abcdef" + "1" * 58):
         db.hset(f"nw:apikey:{digest}", mapping={"publisher": "p", "scopes": "articles:write"})
         db.sadd("nw:apikeys", digest)
@@ -138,9 +140,11 @@ def test_revoke_names_exactly_one_stored_key(newswire, db):
         "cccccccc": "configured in NEWSWIRE_API_KEYS: remove it there and restart ingest",
     }
     for ref, says in cases.items():
-        result = newswire("keys", "revoke", ref, NEWSWIRE_API_KEYS=json.dumps(configured))
+        result = newswire_in_process(
+            "keys", "revoke", ref, NEWSWIRE_API_KEYS=json.dumps(configured)
+        )
         assert result.returncode == 2 and says in result.stderr, (ref, result.stderr)
     assert db.hget("nw:apikey:abcdef" + "0" * 58, "revoked") is None
-    assert newswire("keys", "revoke", "ABCDEF0").returncode == 0
+    assert newswire_in_process("keys", "revoke", "ABCDEF0").returncode == 0
     assert db.hget("nw:apikey:abcdef" + "0" * 58, "revoked")
     assert db.hget("nw:apikey:abcdef" + "1" * 58, "revoked") is None

@@ -1,5 +1,7 @@
 """Redis hung, then killed and restarted (AOF on) under a steady load of writes, with every
-process real, over both artifact stores:
+process real, over both artifact stores in turn (one stack: its workers and feeds service,
+which hold the store, start afresh on the second; ingest and the dispatcher live through
+both outages):
 
 - ingest answers 503 with Retry-After while Redis is away, never 500, and every write it
   acknowledged before, during or after is there once Redis is back;
@@ -24,6 +26,7 @@ import pytest
 import redis
 import requests
 
+from devstack.services import wait_http
 from devstack.stack import Stack
 from shared.state import redis_keys
 from tests.conftest import API_KEY, make_stack, wait_until
@@ -36,24 +39,48 @@ PROBES = 5  # requests of /healthz and of the held feed, each, per phase
 # canary, which waits for Celery's reconnection schedule (2 s, then 4 s more, ...).
 ANSWER_DEADLINE_S = 10
 CANARY_DEADLINE_S = 60
+# Writes go on before, during and after each outage either way: a steady trickle meets it
+# as surely as a flood, and 503s answered at once do not spin the client and ingest.
+LOAD_PAUSE_S = 0.15
+POLL_S = 0.1
 
 
-@pytest.fixture(params=["filesystem", "redis"])
-def outage_stack(request: pytest.FixtureRequest, tmp_path) -> Iterator[Stack]:
-    stack = make_stack(tmp_path, NEWSWIRE_STORE_BACKEND=request.param)
-    server = stack.redis
+@pytest.fixture(scope="module")
+def server_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """A stack on a Redis server of its own, with AOF on, for both stores in turn."""
+    stack = make_stack(tmp_path_factory.mktemp("outage"), NEWSWIRE_STORE_BACKEND="filesystem")
     try:
         # AOF on from here, and on every restart of the same server (same port, same dir).
-        client = redis.Redis.from_url(server.url, decode_responses=True)
+        client = redis.Redis.from_url(stack.redis.url, decode_responses=True)
         client.config_set("appendonly", "yes")
         wait_until(lambda: _aof_written(client), timeout=20)
         client.close()
-        server.persistent = True
+        stack.redis.persistent = True
         yield stack
     finally:
-        if server.process is not None and server.process.poll() is None:
-            os.kill(server.process.pid, signal.SIGCONT)
         stack.stop()
+
+
+@pytest.fixture(params=["filesystem", "redis"])
+def outage_stack(request: pytest.FixtureRequest, server_stack: Stack) -> Iterator[Stack]:
+    """The stack on the store of the parameter. Only the workers and the feeds service hold
+    an artifact store: they start afresh on it, while ingest and the dispatcher run on."""
+    stack, backend = server_stack, request.param
+    if stack.env["NEWSWIRE_STORE_BACKEND"] != backend:
+        stack.env["NEWSWIRE_STORE_BACKEND"] = backend
+        stack.processes.env["NEWSWIRE_STORE_BACKEND"] = backend
+        stack.processes.kill("feeds")
+        stack.processes.start("feeds")
+        stack.processes.kill("worker")
+        stack.restart_worker()
+        wait_http(stack.feeds_url + "/healthz", process=stack.processes.running["feeds"])
+    yield stack
+    # Whatever the test left, the next one starts with Redis up.
+    server = stack.redis
+    if server.process.poll() is None:
+        os.kill(server.process.pid, signal.SIGCONT)
+    else:
+        server.start()
 
 
 def _aof_written(client: redis.Redis) -> bool:
@@ -67,10 +94,12 @@ def _aof_written(client: redis.Redis) -> bool:
 
 @dataclass
 class Load:
-    """New articles PUT one after another by one client, every answer recorded."""
+    """New articles PUT one after another by one client, a pause between them, every answer
+    recorded."""
 
     stack: Stack
     raw: dict[str, Any]
+    prefix: str  # of the articles' ids
     answers: list[tuple[str, int, str | None]] = field(default_factory=list)
     stop: threading.Event = field(default_factory=threading.Event)
 
@@ -82,7 +111,7 @@ class Load:
         session.headers["Authorization"] = f"Bearer {API_KEY}"
         n = 0
         while not self.stop.is_set():
-            article_id = f"load-{n}"
+            article_id = f"load-{self.prefix}-{n}"
             # In a section, tag and byline of its own: the seed's feeds stay as they are.
             published = f"2025-12-01T{n // 3600 % 24:02d}:{n // 60 % 60:02d}:{n % 60:02d}+03:00"
             article = {
@@ -100,6 +129,7 @@ class Load:
                 (article_id, response.status_code, response.headers.get("retry-after"))
             )
             n += 1
+            self.stop.wait(LOAD_PAUSE_S)
 
     def __enter__(self) -> Load:
         self.thread.start()
@@ -153,7 +183,7 @@ class Waiting:
 def eventually(check: Callable[[], Any], timeout: float, what: str) -> Any:
     """Poll `check` until it is truthy; fail naming `what` if it is not within `timeout`."""
     try:
-        return wait_until(check, timeout)
+        return wait_until(check, timeout, interval=POLL_S)
     except pytest.fail.Exception:
         pytest.fail(f"never happened (waited {timeout} s): {what}")
 
@@ -163,18 +193,29 @@ def test_redis_hung_then_restarted_under_load(outage_stack: Stack, seed_article,
     backend = request.node.callspec.params["outage_stack"]
     server = stack.redis
     db = redis.Redis.from_url(server.url)
-    assert stack.put(seed_article).status_code == 201
-    wait_until(lambda: seed_article["title"].encode() in stack.feed(FEED).content, timeout=20)
+    # Articles of this store's turn alone: the seed, the load's and the canary.
+    seed = {
+        **seed_article,
+        "id": f"{seed_article['id']}-{backend}",
+        "url": f"{seed_article['url']}-{backend}",
+        "title": f"{seed_article['title']} ({backend})",
+    }
+    assert stack.put(seed).status_code == 201
+    wait_until(
+        lambda: seed["title"].encode() in stack.feed(FEED).content,
+        timeout=20,
+        interval=POLL_S,
+    )
     time.sleep(0.5)  # the feeds service has subscribed to announcements and holds the feed
     feed_body = stack.feed(FEED).content
     assert redis_state(stack) == "up"
 
-    with Load(stack, seed_article) as load:
-        wait_until(lambda: len(load.answers) >= 20, timeout=20)
+    with Load(stack, seed, backend) as load:
+        wait_until(lambda: len(load.answers) >= 10, timeout=20, interval=POLL_S)
 
         # Hung: the process is stopped; connections open, nothing answers.
         os.kill(server.process.pid, signal.SIGSTOP)
-        wait_until(lambda: redis_state(stack) == "down", timeout=10)
+        wait_until(lambda: redis_state(stack) == "down", timeout=10, interval=POLL_S)
         unknown = Waiting(f"{stack.feeds_url}/feeds/sections/yok.rss")
         time.sleep(0.2)
         answers, hung = assert_served(stack, feed_body, f"{backend}, Redis hung")
@@ -190,24 +231,27 @@ def test_redis_hung_then_restarted_under_load(outage_stack: Stack, seed_article,
         assert unknown.response.status_code in ((404, 503) if backend == "redis" else (404,))
         if unknown.response.status_code == 503:
             assert unknown.response.headers["retry-after"] == "1"
-        wait_until(lambda: redis_state(stack) == "up", timeout=10)
+        wait_until(lambda: redis_state(stack) == "up", timeout=10, interval=POLL_S)
 
         # Down: killed outright, then started again on the same port and data directory.
         answered_before_kill = len(load.answers)
         server.kill()
-        wait_until(lambda: redis_state(stack) == "down", timeout=10)
+        wait_until(lambda: redis_state(stack) == "down", timeout=10, interval=POLL_S)
         _, down = assert_served(stack, feed_body, f"{backend}, Redis down")
         missing = requests.get(f"{stack.feeds_url}/feeds/sections/yok.rss", timeout=5)
         assert missing.status_code == (503 if backend == "redis" else 404)
-        wait_until(lambda: len(load.answers) > answered_before_kill + 3, timeout=20)
+        wait_until(
+            lambda: len(load.answers) > answered_before_kill + 3, timeout=20, interval=POLL_S
+        )
         time.sleep(6.0)  # past Celery's own reconnection schedule (2 s, then 4 s more, …)
         server.start()
         back = time.monotonic()
 
         canary = {
-            **seed_article,
-            "id": "canary",
-            "title": "Kanarya: Redis döndü",
+            **seed,
+            "id": f"canary-{backend}",
+            "url": f"{seed_article['url']}-canary-{backend}",
+            "title": f"Kanarya {backend}: Redis döndü",
             "published_at": "2026-01-18T12:30:00+03:00",
             "updated_at": "2026-01-18T12:30:00+03:00",
         }
@@ -217,14 +261,18 @@ def test_redis_hung_then_restarted_under_load(outage_stack: Stack, seed_article,
             "the canary accepted by ingest after Redis's return",
         )
         eventually(
-            lambda: b"Kanarya" in stack.feed(FEED).content,
+            lambda: f"Kanarya {backend}".encode() in stack.feed(FEED).content,
             CANARY_DEADLINE_S,
             "the canary in its feed: the dispatcher and workers reconnected",
         )
         reached = time.monotonic() - back
         print(f"{backend}: canary in its feed {reached:.2f}s after Redis's return")
-        wait_until(lambda: redis_state(stack) == "up", timeout=10)
-        wait_until(lambda: len(load.answers) > answered_before_kill + 50, timeout=30)
+        wait_until(lambda: redis_state(stack) == "up", timeout=10, interval=POLL_S)
+        # Writes after the return too, among those checked below.
+        answered_after_return = len(load.answers)
+        wait_until(
+            lambda: len(load.answers) > answered_after_return + 10, timeout=30, interval=POLL_S
+        )
 
     statuses = [status for _, status, _ in load.answers]
     print(

@@ -3,9 +3,11 @@ what the feeds service serves, and seeded articles."""
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import threading
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -17,8 +19,9 @@ import redis
 import requests
 
 from devstack.services import commands, wait_http
-from devstack.stack import Stack
-from tests.conftest import API_KEY, API_KEYS, wait_until
+from devstack.stack import Stack, every_queue
+from tests.conftest import API_KEY, API_KEYS, Databases, database, wait_until
+from tests.guarantees.slow_kinds import SPECS
 
 SECTIONS = ("Dünya", "Ekonomi", "Spor")
 TAGS = ("NATO", "Borsa", "Türkiye", "İstanbul")
@@ -49,17 +52,21 @@ def start_stack(
     clock_ahead_s: float = 0,
     extra_workers: int = 0,
     extra_card_workers: int = 0,
+    compact: bool = True,
     **overrides: str,
 ) -> Stack:
-    """A stack like `make_stack`'s (on `redis_url`, or a server of its own); with
-    `clock_ahead_s`, the dispatcher and every worker run with their clocks that far ahead;
-    `extra_workers` more feed/sitemap workers and `extra_card_workers` more card workers
-    (their clocks shifted alike)."""
+    """A stack like `make_stack`'s (on `redis_url`, or a server of its own, compact unless
+    told otherwise); with `clock_ahead_s`, the dispatcher and every worker run with their
+    clocks that far ahead; `extra_workers` more workers like the first and
+    `extra_card_workers` more card workers (their clocks shifted alike)."""
     overrides = {"NEWSWIRE_BUILD_LEASE_MS": "3000", "NEWSWIRE_CLAIM_IDLE_MS": "2000", **overrides}
-    stack = Stack(root, API_KEYS, API_KEY, redis_url, **overrides)
+    stack = Stack(root, API_KEYS, API_KEY, redis_url, compact=compact, **overrides)
     argvs = commands()
-    shifted = ("dispatcher", *WORKERS)
-    for name in ("ingest", "dispatcher", *WORKERS, "feeds"):
+    workers = ("worker",) if compact else WORKERS
+    if compact:
+        argvs["worker"] = every_queue(argvs["worker"])
+    shifted = ("dispatcher", *workers)
+    for name in ("ingest", "dispatcher", *workers, "feeds"):
         argv = argvs[name]
         shift = clock_ahead_s and name in shifted
         stack.processes.start(name, clock_ahead(argv, clock_ahead_s) if shift else argv)
@@ -74,6 +81,28 @@ def start_stack(
         if name.startswith(("worker", "card-worker", "push-worker")):
             wait_until(lambda n=name: "ready." in stack.processes.log(n), 30, 0.1)
     return stack
+
+
+@pytest.fixture(scope="session")
+def guarantee_stack(
+    tmp_path_factory: pytest.TempPathFactory, databases: Databases
+) -> Iterator[Stack]:
+    """One stack for the ordering, idempotency and takedown guarantees, each with articles of
+    its own: three workers (two builds at once of one target, or two slow builds and the rest),
+    a short debounce window, and builds a test can slow down (tests/guarantees/slow_kinds.py;
+    unarmed, they build as the real kinds do)."""
+    with database(databases) as url:
+        stack = start_stack(
+            tmp_path_factory.mktemp("guarantees"),
+            url,
+            extra_workers=2,
+            NEWSWIRE_DEBOUNCE_WINDOW_MS="50",
+            NEWSWIRE_EXTRA_KINDS=json.dumps(SPECS),
+        )
+        try:
+            yield stack
+        finally:
+            stack.stop()
 
 
 def redis_of(stack: Stack) -> redis.Redis:

@@ -23,6 +23,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from devstack.stack import Stack
 from services.render.pipeline.build_queue import BUILD_TASK
 from services.render.pipeline.builds import BuildContext, build_target
 from services.render.pipeline.celery_app import make_celery, make_context
@@ -39,10 +40,12 @@ from tests.guarantees.conftest import (
     feed_paths,
     redis_of,
     snapshot,
-    start_stack,
     wait_settled,
 )
 from tests.render.building import build
+
+# On the stack the guarantee modules share (`guarantee_stack`), so on one worker.
+pytestmark = pytest.mark.xdist_group("guarantees")
 
 ZONE = ZoneInfo("Europe/Istanbul")
 
@@ -148,43 +151,40 @@ def render_and_publish(ctx: BuildContext, target: str, watermark: str) -> None:
 
 @pytest.mark.processes
 def test_every_event_delivered_twice_and_built_on_two_workers_changes_nothing(
-    tmp_path: Path, redis_url: str, rng: random.Random
+    guarantee_stack: Stack, rng: random.Random
 ) -> None:
-    stack = start_stack(tmp_path, redis_url, extra_workers=1, NEWSWIRE_DEBOUNCE_WINDOW_MS="50")
-    try:
-        db = redis_of(stack)
-        raws = corpus(rng, 30)
-        response = stack.http.post(f"{stack.ingest_url}/v1/articles:batch", json={"articles": raws})
-        assert {r["status"] for r in response.json()["results"]} == {"created"}
-        wait_settled(db, 30)
-        paths = served_paths(stack, raws)
-        baseline = snapshot(stack.feeds_url, paths)
-        assert [p for p in paths if baseline[p].status != 200] == []
+    stack = guarantee_stack
+    db = redis_of(stack)
+    raws = corpus(rng, 30)
+    response = stack.http.post(f"{stack.ingest_url}/v1/articles:batch", json={"articles": raws})
+    assert {r["status"] for r in response.json()["results"]} == {"created"}
+    wait_settled(db, 30)
+    paths = served_paths(stack, raws)
+    baseline = snapshot(stack.feeds_url, paths)
+    assert [p for p in paths if baseline[p].status != 200] == []
 
-        # Every event again, as a redelivery would bring it.
-        events = db.xrange("nw:events")
-        for _, fields in events:
-            db.xadd("nw:events", fields)
-        wait_settled(db, 30)
-        again = snapshot(stack.feeds_url, paths)
-        assert differences(baseline, again) == []
+    # Every event again, as a redelivery would bring it.
+    events = db.xrange("nw:events")
+    for _, fields in events:
+        db.xadd("nw:events", fields)
+    wait_settled(db, 30)
+    again = snapshot(stack.feeds_url, paths)
+    assert differences(baseline, again) == []
 
-        # Every target owed once more and sent twice, so two workers build it at once.
-        settings = Settings(redis_url=stack.env["NEWSWIRE_REDIS_URL"])
-        registry = Registry.from_settings(settings)
-        app = make_celery(settings, registry)
-        targets = sorted({t for _, fields in events for t in json.loads(fields[b"targets"])})
-        owed = f"{int(db.time()[0]) * 1000}-{rng.randrange(10**6)}"
-        Coordinator(db, settings).mark([(target, owed) for target in targets])
-        for target in targets:
-            for _ in range(2):
-                app.send_task(BUILD_TASK, args=[target], queue=registry.queue(target))
-        wait_settled(db, 30)
-        again = snapshot(stack.feeds_url, paths)
-        assert differences(baseline, again) == []
-        print(f"\n{len(events)} events delivered twice, {len(targets)} targets built twice")
-    finally:
-        stack.stop()
+    # Every target owed once more and sent twice, so two workers build it at once.
+    settings = Settings(redis_url=stack.env["NEWSWIRE_REDIS_URL"])
+    registry = Registry.from_settings(settings)
+    app = make_celery(settings, registry)
+    targets = sorted({t for _, fields in events for t in json.loads(fields[b"targets"])})
+    owed = f"{int(db.time()[0]) * 1000}-{rng.randrange(10**6)}"
+    Coordinator(db, settings).mark([(target, owed) for target in targets])
+    for target in targets:
+        for _ in range(2):
+            app.send_task(BUILD_TASK, args=[target], queue=registry.queue(target))
+    wait_settled(db, 30)
+    again = snapshot(stack.feeds_url, paths)
+    assert differences(baseline, again) == []
+    print(f"\n{len(events)} events delivered twice, {len(targets)} targets built twice")
 
 
 def served_paths(stack: Any, raws: list[dict[str, Any]]) -> list[str]:

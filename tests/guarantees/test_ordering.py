@@ -12,7 +12,7 @@ import json
 import random
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -27,14 +27,12 @@ from services.render.pipeline.celery_app import make_context
 from services.render.pipeline.rendering import Output
 from shared.language.slugs import slugify
 from shared.settings import Settings
-from tests.conftest import Databases, database
 from tests.guarantees.conftest import (
     SECTIONS,
     TAGS,
     article,
     iso,
     redis_of,
-    start_stack,
     wait_settled,
 )
 from tests.render.building import build
@@ -42,13 +40,13 @@ from tests.render.building import build
 ZONE = ZoneInfo("Europe/Istanbul")
 
 
+# On the stack the guarantee modules share (`guarantee_stack`), so on one worker.
+pytestmark = pytest.mark.xdist_group("guarantees")
+
+
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory, databases: Databases) -> Iterator[Stack]:
-    with database(databases) as url:
-        root = tmp_path_factory.mktemp("ordering")
-        running = start_stack(root, url, NEWSWIRE_DEBOUNCE_WINDOW_MS="50")
-        yield running
-        running.stop()
+def stack(guarantee_stack: Stack) -> Stack:
+    return guarantee_stack
 
 
 def revision(ident: str, number: int, published: datetime, rng: random.Random) -> dict[str, Any]:

@@ -12,7 +12,6 @@ after the old build's output is offered to the store again under its older water
 
 from __future__ import annotations
 
-import json
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -33,12 +32,12 @@ from tests.guarantees.conftest import (
     redis_of,
     settled,
     snapshot,
-    start_stack,
     wait_settled,
 )
-from tests.guarantees.slow_kinds import ARM, READ, SPECS
+from tests.guarantees.slow_kinds import ARM, READ
 
-pytestmark = pytest.mark.processes
+# On the stack the guarantee modules share (`guarantee_stack`), so on one worker.
+pytestmark = [pytest.mark.processes, pytest.mark.xdist_group("guarantees")]
 
 # How long the slow builds hold the old state: the takedown must land inside it, so many
 # times what reading their outputs and the takedown's request take.
@@ -48,17 +47,9 @@ WATCH_S = 3.0  # watched at least this long once gone: nothing may bring it back
 ZONE = ZoneInfo("Europe/Istanbul")
 
 
-def test_a_takedown_beats_a_slow_build_and_a_late_update(tmp_path: Path, redis_url: str) -> None:
-    stack = start_stack(
-        tmp_path,
-        redis_url,
-        extra_workers=2,  # the two slow builds and everything else each on a worker
-        NEWSWIRE_EXTRA_KINDS=json.dumps(SPECS),
-    )
-    try:
-        _race(stack)
-    finally:
-        stack.stop()
+def test_a_takedown_beats_a_slow_build_and_a_late_update(guarantee_stack: Stack) -> None:
+    # Its three workers: the two slow builds and everything else each on one.
+    _race(guarantee_stack)
 
 
 def _race(stack: Stack) -> None:

@@ -15,15 +15,15 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
 
-from bench.sanitize_cost import expensive_bodies
-from tests.conftest import API_KEY
-from tests.ingest.ingest_process import ingest_process
+from bench.sanitize_cost import EXPENSIVE_KINDS, expensive_body
+from devstack.redis_server import free_port
+from devstack.services import Processes, wait_http
+from tests.conftest import API_KEY, API_KEYS, Databases, database
 
 pytestmark = pytest.mark.processes
 
@@ -35,13 +35,34 @@ LOAD_ANSWERS = 2
 PROBE_TIMEOUT_S = 10.0  # a probe must be answered; how fast is a benchmark's business
 LOAD_DEADLINE_S = 120.0  # for the load to be answered as often as a test asks
 
-Sender = Callable[[requests.Session], requests.Response]
+# A sender makes its next request (session.request's arguments) before it counts as sent.
+Sender = Callable[[], dict[str, Any]]
 
 
-@pytest.fixture
-def ingest(redis_url: str, tmp_path: Path) -> Iterator[str]:
-    with ingest_process(redis_url, tmp_path / "logs") as url:
-        yield url
+@pytest.fixture(scope="module")
+def ingest(databases: Databases, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """`python -m services.ingest`, as in production but in one uvicorn process, so that every
+    probe reaches the process doing the load's work; one for the module. What a test leaves
+    in flight ends during the next one, as more load; at the end it is killed, not waited
+    for: its answers would prove nothing more."""
+    port = free_port()
+    with database(databases) as url:
+        processes = Processes(
+            {
+                "NEWSWIRE_REDIS_URL": url,
+                "NEWSWIRE_API_KEYS": json.dumps(API_KEYS),
+                "NEWSWIRE_INGEST_PORT": str(port),
+                "NEWSWIRE_INGEST_WORKERS": "1",
+                "NEWSWIRE_RATE_LIMIT_PER_S": "0",
+            },
+            tmp_path_factory.mktemp("responsiveness") / "logs",
+        )
+        process = processes.start("ingest")
+        try:
+            wait_http(f"http://127.0.0.1:{port}/healthz", timeout=30, process=process)
+            yield f"http://127.0.0.1:{port}"
+        finally:
+            processes.kill("ingest")
 
 
 def article(seed: dict[str, Any], article_id: str, body: str) -> dict[str, Any]:
@@ -52,7 +73,7 @@ def article(seed: dict[str, Any], article_id: str, body: str) -> dict[str, Any]:
 class Load:
     """Senders in threads, each sending back to back until stopped; records each request's
     status and when it was sent and answered (time.monotonic()). Requests still in flight
-    when it stops are left to end with the ingest process: their answers prove nothing more."""
+    when it stops are left to the ingest process: their answers prove nothing more."""
 
     senders: list[Sender]
     statuses: Counter[int] = field(default_factory=Counter)
@@ -74,14 +95,15 @@ class Load:
     def __exit__(self, *_: object) -> None:
         self.stop.set()
 
-    def _run(self, send: Sender) -> None:
+    def _run(self, sender: Sender) -> None:
         with requests.Session() as session:
             while not self.stop.is_set():
+                request = sender()
                 span = [time.monotonic(), float("inf")]
                 with self._lock:
                     self.spans.append(span)
                 try:
-                    status = send(session).status_code
+                    status = session.request(**request).status_code
                 except Exception as exc:  # reported by the test, not lost in the thread
                     if not self.stop.is_set():
                         self.errors.append(exc)
@@ -138,18 +160,27 @@ def check(what: str, load: Load, probes: list[tuple[float, float]]) -> None:
 
 
 def test_health_answers_while_four_clients_send_the_costliest_bodies(ingest, seed_article):
-    bodies = [json.dumps(article(seed_article, f"agir-{i}", body)).encode()
-              for i, body in enumerate(expensive_bodies().values())]  # fmt: skip
+    # Each body is made when first sent: finding one takes long, and the load seldom gets
+    # through them all before the probes are done.
+    bodies: dict[int, bytes] = {}
+    making = threading.Lock()
+
+    def body(i: int) -> bytes:
+        with making:
+            if i not in bodies:
+                found = expensive_body(EXPENSIVE_KINDS[i])
+                bodies[i] = json.dumps(article(seed_article, f"agir-{i}", found)).encode()
+            return bodies[i]
 
     def client(number: int) -> Sender:
         turn = iter(range(10**9))
 
-        def send(session: requests.Session) -> requests.Response:
-            i = (next(turn) + number) % len(bodies)
-            path = f"{ingest}/v1/articles/agir-{i}"
-            return session.put(path, data=bodies[i], headers=HEADERS, timeout=60)
+        def request() -> dict[str, Any]:
+            i = (next(turn) + number) % len(EXPENSIVE_KINDS)
+            url = f"{ingest}/v1/articles/agir-{i}"
+            return {"method": "PUT", "url": url, "data": body(i), "headers": HEADERS, "timeout": 60}
 
-        return send
+        return request
 
     what = "4 clients send the costliest valid bodies"
     with Load([client(n) for n in range(4)]) as load:
@@ -159,16 +190,14 @@ def test_health_answers_while_four_clients_send_the_costliest_bodies(ingest, see
 
 
 def test_health_answers_while_batches_of_1000_are_validated(ingest, seed_article):
-    items = [
-        article(seed_article, f"toplu-{i}", seed_article["body_html"] * 4) for i in range(1000)
-    ]
+    # As many articles as a batch may hold (max_batch_items), each an ordinary one.
+    items = [article(seed_article, f"toplu-{i}", seed_article["body_html"]) for i in range(1000)]
     batch = json.dumps({"articles": items}).encode()
-
-    def send(session: requests.Session) -> requests.Response:
-        return session.post(f"{ingest}/v1/articles:batch", data=batch, headers=HEADERS, timeout=120)
+    url = f"{ingest}/v1/articles:batch"
+    request = {"method": "POST", "url": url, "data": batch, "headers": HEADERS, "timeout": 120}
 
     what = "batches of 1,000 are validated"
-    with Load([send]) as load:
+    with Load([lambda: request]) as load:
         probes = probe_under(ingest, load, what)
     check(what, load, probes)
     assert set(load.statuses) == {200}, load.statuses

@@ -7,8 +7,6 @@ article pushed over HTTP comes out as its artifact, served by the feeds service.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 import requests
 
@@ -18,7 +16,10 @@ from shared.kinds.base import URGENT, Kind
 from shared.kinds.entries import TargetEntry, fingerprint
 from shared.kinds.registry import Registry
 from shared.store.artifacts import encode
-from tests.conftest import make_stack, wait_until
+from tests.conftest import wait_until
+
+# The end-to-end test runs on the stack the end-to-end modules share (`site_stack`).
+pytestmark = pytest.mark.xdist_group("site")
 
 
 class NoteKind(Kind):
@@ -86,7 +87,7 @@ def test_an_extra_kind_joins_every_registry_function(settings, seed_article):
 
 
 class UnnamedRendererKind(NoteKind):
-    renderer = f"{__name__}:Path"
+    renderer = f"{__name__}:NoteKind"  # a class, but no renderer
 
 
 def test_a_renderer_that_is_not_one_is_refused_naming_the_kind(settings):
@@ -99,27 +100,23 @@ def test_a_renderer_that_is_not_one_is_refused_naming_the_kind(settings):
 
 
 @pytest.mark.processes
-def test_a_kind_added_in_a_test_is_built_end_to_end_by_the_real_worker(
-    tmp_path: Path, redis_url: str
-):
-    extra = '["tests.render.test_kinds:NoteKind"]'
-    stack = make_stack(tmp_path, redis_url, NEWSWIRE_EXTRA_KINDS=extra)
-    try:
-        article = {
-            "id": "not-1",
-            "url": "https://haber.example.com.tr/dunya/not-1",
-            "title": "Rusya'dan flaş çıkış: Şansımız var",
-            "section": "Dünya",
-            "published_at": "2026-01-18T11:42:00+03:00",
-        }
-        assert stack.put(article).status_code == 201
+def test_a_kind_added_in_a_test_is_built_end_to_end_by_the_real_worker(site_stack):
+    # The shared stack registers NoteKind through NEWSWIRE_EXTRA_KINDS, as an operator would;
+    # a section of this test's own, as the note lists every headline of its section.
+    stack = site_stack
+    article = {
+        "id": "not-1",
+        "url": "https://haber.example.com.tr/notlar/not-1",
+        "title": "Rusya'dan flaş çıkış: Şansımız var",
+        "section": "Notlar",
+        "published_at": "2026-01-18T11:42:00+03:00",
+    }
+    assert stack.put(article).status_code == 201
 
-        def note() -> str:
-            response = requests.get(f"{stack.feeds_url}/notes/dunya.txt", timeout=2)
-            return response.text if response.ok else ""
+    def note() -> str:
+        response = requests.get(f"{stack.feeds_url}/notes/notlar.txt", timeout=5)
+        return response.text if response.ok else ""
 
-        # A build of a fresh stack takes a second or so: wait many times that.
-        assert wait_until(note, timeout=30) == "Rusya'dan flaş çıkış: Şansımız var\n"
-        assert "notes" in stack.processes.log("worker")  # consumed from its own queue
-    finally:
-        stack.stop()
+    # A build takes a fraction of a second: wait many times that.
+    assert wait_until(note, timeout=30) == "Rusya'dan flaş çıkış: Şansımız var\n"
+    assert "notes" in stack.processes.log("worker")  # consumed from its own queue
