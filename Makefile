@@ -43,10 +43,11 @@ bench-tools:
 run: venv
 	$(BIN)/python -m devstack
 
-# Tests run in TEST_WORKERS processes (pytest-xdist). A module, or a group of modules that
-# shares one stack (an xdist_group), runs whole on one worker, so that stack starts once;
-# tests/conftest.py puts the modules that start services first. Each worker has its own Valkey.
-TEST_WORKERS ?= 2
+# Tests run in TEST_WORKERS processes (pytest-xdist). A module, or the modules that share one
+# stack (tests/module_groups.py), runs whole on one worker, so that stack starts once; the
+# modules that start services go first. Each worker has its own Valkey. Four pay on two
+# cores: much of the suite waits on services and deadlines rather than computes.
+TEST_WORKERS ?= 4
 # pytest rewrites the asserts of its plugins' packages (all of hypothesis) at every start, in
 # every worker, unless it may keep the result: let it, even where the environment says not to
 # write bytecode.
@@ -55,7 +56,7 @@ PYTEST := env -u PYTHONDONTWRITEBYTECODE $(BIN)/pytest
 test: venv chromium
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(PYTEST) -n $(TEST_WORKERS) --dist loadgroup --no-loadscope-reorder --durations=15
+	$(PYTEST) -n $(TEST_WORKERS) --dist loadscope --no-loadscope-reorder --durations=15
 
 # The edit loop: the tests that run in this process against one Valkey, none that start
 # services, spread over the workers test by test.

@@ -29,6 +29,7 @@ from shared.article import Article
 from shared.kinds.registry import Registry
 from shared.settings import Settings
 from shared.state.article_writer import ArticleWriter, WriteResult
+from tests.module_groups import ModuleGroupScheduling
 
 DATA = Path(__file__).parent / "data"
 API_KEY = "test-key-newsroom"
@@ -266,19 +267,17 @@ def live_server(app: Any) -> Iterator[str]:
         thread.join(timeout=10)
 
 
-@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups off the items
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Each module runs whole on one xdist worker (`--dist loadgroup`), with the modules that
-    share a stack in one group; modules that start processes run first.
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> ModuleGroupScheduling:
+    """Each module whole on one worker, the modules of a shared stack together."""
+    return ModuleGroupScheduling(config, log)
 
-    A module's stack then starts once; and a long module left to the end would keep the other
-    workers idle, while the modules that start processes are the long ones.
-    """
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Modules that start processes run first: they are the long ones, and one left to the
+    end would keep the other workers idle."""
     starts: dict[Path, bool] = {}
     for item in items:
         starts[item.path] = starts.get(item.path, False) or bool(
             item.get_closest_marker("processes")
         )
-        if item.get_closest_marker("xdist_group") is None:
-            item.add_marker(pytest.mark.xdist_group(item.module.__name__))
     items.sort(key=lambda item: not starts[item.path])

@@ -21,8 +21,8 @@ from PIL import Image
 from devstack.stack import Stack
 from tests.conftest import load_corpus, wait_until
 
-# On the stack these modules share (`site_stack`), so on one worker.
-pytestmark = [pytest.mark.processes, pytest.mark.xdist_group("site")]
+# On the stack these modules share (`site_stack`): tests/module_groups.py runs them on one worker.
+pytestmark = pytest.mark.processes
 
 SCREENSHOTS = Path(__file__).resolve().parent.parent / "test-output" / "screenshots"
 WIDTH, HEIGHT = 1280, 2000

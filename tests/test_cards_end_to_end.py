@@ -14,8 +14,8 @@ from PIL import Image
 from devstack.stack import Stack
 from tests.conftest import DATA, own_copy, wait_until
 
-# On the stack these modules share (`site_stack`), so on one worker.
-pytestmark = [pytest.mark.processes, pytest.mark.xdist_group("site")]
+# On the stack these modules share (`site_stack`): tests/module_groups.py runs them on one worker.
+pytestmark = pytest.mark.processes
 
 # The seed article under an id and URL of this module's: the stack is shared.
 SEED = own_copy(json.loads((DATA / "corpus" / "seed-article.json").read_text()), "kart")

@@ -15,8 +15,8 @@ from services.render.pipeline.coordinator import Coordinator
 from shared.settings import Settings
 from tests.conftest import DATA, load_corpus, own_copy, wait_until
 
-# On the stack these modules share (`site_stack`), so on one worker.
-pytestmark = [pytest.mark.processes, pytest.mark.xdist_group("site")]
+# On the stack these modules share (`site_stack`): tests/module_groups.py runs them on one worker.
+pytestmark = pytest.mark.processes
 
 SEED = json.loads((DATA / "corpus" / "seed-article.json").read_text())
 TITLE = "Rusya'dan flaş çıkış: Şansımız var"

@@ -15,8 +15,8 @@ from devstack.stack import Stack
 from tests.conftest import DATA, own_copy, wait_until
 from tests.sitemap_schemas import validate
 
-# On the stack these modules share (`site_stack`), so on one worker.
-pytestmark = [pytest.mark.processes, pytest.mark.xdist_group("site")]
+# On the stack these modules share (`site_stack`): tests/module_groups.py runs them on one worker.
+pytestmark = pytest.mark.processes
 
 # The seed article under an id, URL and title of this module's: the stack is shared, and
 # the news sitemap is read whole.

@@ -44,9 +44,6 @@ from tests.guarantees.conftest import (
 )
 from tests.render.building import build
 
-# On the stack the guarantee modules share (`guarantee_stack`), so on one worker.
-pytestmark = pytest.mark.xdist_group("guarantees")
-
 ZONE = ZoneInfo("Europe/Istanbul")
 
 

@@ -40,10 +40,8 @@ from tests.render.building import build
 ZONE = ZoneInfo("Europe/Istanbul")
 
 
-# On the stack the guarantee modules share (`guarantee_stack`), so on one worker.
-pytestmark = pytest.mark.xdist_group("guarantees")
-
-
+# On the stack the guarantee modules share (`guarantee_stack`): tests/module_groups.py runs them
+# on one worker.
 @pytest.fixture(scope="module")
 def stack(guarantee_stack: Stack) -> Stack:
     return guarantee_stack

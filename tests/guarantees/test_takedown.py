@@ -36,8 +36,9 @@ from tests.guarantees.conftest import (
 )
 from tests.guarantees.slow_kinds import ARM, READ
 
-# On the stack the guarantee modules share (`guarantee_stack`), so on one worker.
-pytestmark = [pytest.mark.processes, pytest.mark.xdist_group("guarantees")]
+# On the stack the guarantee modules share (`guarantee_stack`): tests/module_groups.py runs them
+# on one worker.
+pytestmark = pytest.mark.processes
 
 # How long the slow builds hold the old state: the takedown must land inside it, so many
 # times what reading their outputs and the takedown's request take.

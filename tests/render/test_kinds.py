@@ -18,9 +18,6 @@ from shared.kinds.registry import Registry
 from shared.store.artifacts import encode
 from tests.conftest import wait_until
 
-# The end-to-end test runs on the stack the end-to-end modules share (`site_stack`).
-pytestmark = pytest.mark.xdist_group("site")
-
 
 class NoteKind(Kind):
     """A plain-text list of the headlines of each section: `note:<section slug>`."""
