@@ -12,7 +12,14 @@ import argparse
 import sys
 import time
 
-from bench import batch_ingest, feed_build, ingest_throughput, publish_latency, serve
+from bench import (
+    batch_ingest,
+    feed_build,
+    health_under_outage,
+    ingest_throughput,
+    publish_latency,
+    serve,
+)
 from bench.cli import add_stack_arguments, positive, positive_int
 from bench.report import Figure, print_table, say
 from bench.stacks import StackFailed
@@ -23,6 +30,7 @@ BENCHMARKS = {
     "ingest": ingest_throughput,
     "batch": batch_ingest,
     "latency": publish_latency,
+    "health": health_under_outage,
 }
 
 

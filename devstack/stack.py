@@ -123,8 +123,9 @@ class Stack:
         else:
             for name in ("ingest", "dispatcher", "worker", "card-worker", "push-worker", "feeds"):
                 self.processes.start(name)
-        wait_http(self.ingest_url + "/healthz", process=self.processes.running["ingest"])
-        wait_http(self.feeds_url + "/healthz", process=self.processes.running["feeds"])
+        # Up means ready: serving, and Redis (and the broker) answering them.
+        wait_http(self.ingest_url + "/readyz", process=self.processes.running["ingest"])
+        wait_http(self.feeds_url + "/readyz", process=self.processes.running["feeds"])
         self.wait_worker_ready()
         return self
 

@@ -26,8 +26,16 @@ _RETRY_POLICY = {"max_retries": 3, "interval_start": 0, "interval_step": 0.2, "i
 class TaskSender:
     """Sends tasks to named queues; thread-safe, one broker connection per process."""
 
-    def __init__(self, broker_url: str) -> None:
+    def __init__(self, broker_url: str, timeout_s: float | None = None) -> None:
+        """`timeout_s` bounds each connect, send and read on the broker: a process that sends
+        while answering a request gives it, so a hung broker holds no request for long."""
         self._broker_url = broker_url
+        self._transport_options: dict[str, object] = {"priority_steps": PRIORITY_STEPS}
+        if timeout_s is not None:
+            self._transport_options |= {
+                "socket_timeout": timeout_s,
+                "socket_connect_timeout": timeout_s,
+            }
         self._connection: Connection | None = None
         self._producer: Producer | None = None
         self._lock = threading.Lock()
@@ -80,7 +88,7 @@ class TaskSender:
     ) -> None:
         if self._producer is None:
             self._connection = Connection(
-                self._broker_url, transport_options={"priority_steps": PRIORITY_STEPS}
+                self._broker_url, transport_options=self._transport_options
             )
             self._producer = Producer(self._connection)
         # The default exchange with the queue's name as routing key puts the message straight

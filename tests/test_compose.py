@@ -30,7 +30,11 @@ from jsonschema import Draft7Validator
 
 from devstack.redis_server import cli_binary, free_port, redis_binary, server_version
 from devstack.services import Processes, commands, wait_http
-from tests.conftest import API_KEY, API_KEYS, DATA, load_corpus, wait_until
+from services.feeds.app import create_app as create_feeds
+from services.ingest.app import create_app as create_ingest
+from shared.settings import Settings
+from shared.task_sender import TaskSender
+from tests.conftest import API_KEY, API_KEYS, DATA, live_server, load_corpus, wait_until
 
 ROOT = Path(__file__).resolve().parent.parent
 APP_SERVICES = ("ingest", "dispatcher", "worker", "card-worker", "push-worker", "feeds")
@@ -454,6 +458,28 @@ def test_http_healthchecks_pass_against_the_running_service(local_compose, name)
     env[HTTP_SERVICES[name] + "_PORT"] = str(free_port())
     failed = subprocess.run(argv, env=env, timeout=10, capture_output=True)
     assert failed.returncode != 0
+
+
+@pytest.mark.parametrize("name", sorted(HTTP_SERVICES))
+def test_http_healthchecks_fail_while_the_service_cannot_reach_redis(name, tmp_path):
+    """The healthcheck is readiness (`depends_on: condition: service_healthy` waits on it):
+    it fails while the service is alive but Redis is away; /healthz, an orchestrator's
+    liveness probe, still answers."""
+    compose = interpolate(load_compose(), OPERATOR_ENV)
+    argv = local_argv(healthcheck_argv(compose["services"][name]["healthcheck"]["test"]))
+    nowhere = f"redis://127.0.0.1:{free_port()}/0"
+    settings = Settings(redis_url=nowhere, artifact_dir=tmp_path, api_keys=API_KEYS)
+    if name == "ingest":
+        app = create_ingest(settings)
+    else:  # as `python -m services.feeds` makes it: the hub queues on the broker
+        app = create_feeds(settings, send_task=TaskSender(settings.celery_broker_url))
+    with live_server(app) as url:
+        assert requests.get(f"{url}/healthz", timeout=10).status_code == 200
+        port = url.rpartition(":")[2]
+        env = {**os.environ, HTTP_SERVICES[name] + "_PORT": port}
+        failed = subprocess.run(argv, env=env, timeout=10, capture_output=True)
+    assert failed.returncode != 0
+    assert b"503" in failed.stderr
 
 
 @pytest.mark.processes

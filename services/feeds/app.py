@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from urllib.parse import urlsplit
 
 import redis
 from starlette.applications import Starlette
@@ -15,13 +16,13 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from services.feeds.artifact_endpoint import ArtifactEndpoint
-from services.feeds.redis_health import RedisHealth
 from services.feeds.websub_hub import Hub, HubError, websub_endpoint
 from shared.settings import Settings
 from shared.store import ArtifactStore, make_store
 from shared.store.artifacts import Artifact
 from shared.store.metrics import cache_gauges
 from shared.web.http_metrics import HttpMetrics, RequestMetrics
+from shared.web.readiness import Readiness
 from shared.web.request_ids import RequestIds
 from shared.websub import SendTask, Subscriptions
 
@@ -41,7 +42,7 @@ def _error(
 
 
 async def _hub_error(_: Request, exc: HubError) -> Response:
-    return _error(exc.status, exc.code, exc.message, exc.fields)
+    return _error(exc.status, exc.code, exc.message, exc.fields, exc.headers)
 
 
 def robots_txt(settings: Settings) -> bytes:
@@ -53,12 +54,17 @@ def create_app(
     settings: Settings, store: ArtifactStore | None = None, send_task: SendTask | None = None
 ) -> ASGIApp:
     """The feeds service; with `send_task` (which queues Celery tasks) it is a WebSub hub too."""
-    store = store or make_store(settings, recheck_ms=settings.feeds_recheck_ms)
-    redis_health = RedisHealth(settings.redis_url)
+    # A request waits on Redis at most this long, then answers 503 with Retry-After.
+    timeout_s = settings.redis_request_timeout_s
+    store = store or make_store(
+        settings, recheck_ms=settings.feeds_recheck_ms, redis_timeout_s=timeout_s
+    )
+    readiness = Readiness(_needs(settings, hub=send_task is not None), timeout_s)
 
     async def healthz(_: Request) -> Response:
-        # Serving goes on while Redis is away (from memory, or from disk): say so, not fail.
-        return JSONResponse({"status": "ok", "redis": redis_health.state})
+        # Liveness only: serving goes on while Redis is away (from memory, or from disk), and
+        # whether Redis answers is /readyz's to say.
+        return JSONResponse({"status": "ok"})
 
     robots = Artifact("robots.txt", robots_txt(settings), modified=time.time())
     artifacts = ArtifactEndpoint(store, settings.feed_max_age, fixed=[robots])
@@ -67,11 +73,14 @@ def create_app(
     cache_gauges(store, metrics.registry)
     routes = [
         Route("/healthz", healthz, methods=["GET"]),
+        Route("/readyz", readiness.endpoint, methods=["GET"]),
         Route("/metrics", metrics.endpoint, methods=["GET"]),
     ]
     closers: list[Callable[[], object]] = [store.close]
     if send_task is not None:
-        client = redis.Redis.from_url(settings.redis_url)
+        client = redis.Redis.from_url(
+            settings.redis_url, socket_connect_timeout=timeout_s, socket_timeout=timeout_s
+        )
         hub = Hub(settings, store, Subscriptions(client, settings), send_task)
         routes.append(Route("/websub", websub_endpoint(hub), methods=["POST"]))
         closers.append(client.close)
@@ -83,7 +92,7 @@ def create_app(
         routes=[*routes, *artifact_routes],
         exception_handlers={HubError: _hub_error},
         middleware=[Middleware(RequestIds)],
-        lifespan=_closing(redis_health, *closers),
+        lifespan=_closing(readiness, *closers),
     )
     served = ArtifactsFirst(RequestIds(artifacts), app, own, *artifact_routes)
     return RequestMetrics(served, metrics=metrics, routes=lambda: app.routes)
@@ -110,10 +119,24 @@ class ArtifactsFirst:
             await self.app(scope, receive, send)
 
 
-def _closing(redis_health: RedisHealth, *closers: Callable[[], object]):  # type: ignore[no-untyped-def]
+def _needs(settings: Settings, *, hub: bool) -> dict[str, str]:
+    """The Redis servers the service cannot do its work without, by the name /readyz reports
+    each by: the store's, when artifacts live in Redis; the hub's subscriptions', and the
+    broker it queues verifications on. A broker redis-py cannot ping (a Sentinel URL) is not
+    checked."""
+    needs = {}
+    if settings.store_backend == "redis" or hub:
+        needs["redis"] = settings.redis_url
+    broker = settings.broker_url or settings.redis_url
+    if hub and urlsplit(broker).scheme in ("redis", "rediss", "unix"):
+        needs["broker"] = broker
+    return needs
+
+
+def _closing(readiness: Readiness, *closers: Callable[[], object]):  # type: ignore[no-untyped-def]
     @asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
-        async with redis_health.running():
+        async with readiness.probing():
             yield
         for close in closers:
             close()

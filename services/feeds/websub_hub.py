@@ -41,12 +41,21 @@ _MAX_FORM_BYTES = 16 * 1024
 
 
 class HubError(Exception):
-    """A request the hub refuses: its status, error code, and the form field at fault."""
+    """A request the hub refuses: its status, error code, the form field at fault, and any
+    headers the answer carries."""
 
-    def __init__(self, status: int, code: str, message: str, field: str | None = None) -> None:
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        field: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
         super().__init__(message)
         self.status, self.code, self.message = status, code, message
         self.fields = [{"field": field, "message": message}] if field else []
+        self.headers = headers or {}
 
 
 def _invalid(field: str, message: str) -> HubError:
@@ -100,7 +109,12 @@ class Hub:
         except (redis.RedisError, OperationalError) as exc:
             # The cause may name internal addresses: it goes to the log, not to the client.
             log.error("websub hub: cannot queue a request: %s", exc)
-            raise HubError(503, "unavailable", "the hub cannot take requests now") from exc
+            raise HubError(
+                503,
+                "unavailable",
+                "the hub cannot take requests now; retry shortly",
+                headers={"Retry-After": "1"},
+            ) from exc
         return intent
 
 

@@ -12,7 +12,7 @@ ApiError
 ├── InvalidArticle        422  a field is wrong (each named in `fields`)
 ├── TooManyRequests       429  the key is over its rate limit; retry after `Retry-After`
 ├── HeadersTooLarge       431  the request's headers are over the size limit
-└── Unavailable           503  Redis cannot be reached; retry after `Retry-After`
+└── Unavailable           503  Redis cannot be reached, or is full; retry after `Retry-After`
 """
 
 from __future__ import annotations
@@ -100,6 +100,9 @@ _REDIS_TRANSIENT = (
     redis_errors.ReadOnlyError,
     redis_errors.TryAgainError,
     redis_errors.MasterDownError,
+    # Full (maxmemory under noeviction): nothing was written, and a retry succeeds once the
+    # operator makes room. Reads still answer.
+    redis_errors.OutOfMemoryError,
 )
 
 

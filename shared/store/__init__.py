@@ -81,9 +81,14 @@ class ArtifactStore(ABC):
         """Release background resources."""
 
 
-def make_store(settings: Settings, *, recheck_ms: int = 0) -> ArtifactStore:
+def make_store(
+    settings: Settings, *, recheck_ms: int = 0, redis_timeout_s: float = 5.0
+) -> ArtifactStore:
     """The backend chosen by `settings.store_backend`. With `recheck_ms`, a filesystem store
-    trusts what it holds in memory for that long (the Redis store is told of changes)."""
+    trusts what it holds in memory for that long (the Redis store is told of changes).
+    `redis_timeout_s` bounds each wait on the Redis store's server: a service answering
+    requests passes `settings.redis_request_timeout_s`; builds keep the default, since one
+    of their calls may carry megabytes."""
     cache_bytes = settings.store_cache_mb * 1024 * 1024
     if settings.store_backend == "redis":
         import redis
@@ -92,7 +97,9 @@ def make_store(settings: Settings, *, recheck_ms: int = 0) -> ArtifactStore:
 
         # Timeouts, so a hung Redis fails a call (answered 503) instead of holding it forever.
         client = redis.Redis.from_url(
-            settings.redis_url, socket_connect_timeout=1, socket_timeout=5
+            settings.redis_url,
+            socket_connect_timeout=min(1.0, redis_timeout_s),
+            socket_timeout=redis_timeout_s,
         )
         return RedisStore(client, cache_bytes)
     from shared.store.filesystem import FilesystemStore

@@ -5,9 +5,10 @@ both outages):
 
 - ingest answers 503 with Retry-After while Redis is away, never 500, and every write it
   acknowledged before, during or after is there once Redis is back;
-- the feeds service keeps serving the feed it holds, and its /healthz, while Redis is down
-  and while it is hung: with Redis hung, they are answered while a request for a path it
-  does not hold is still waiting on Redis; /healthz says Redis is down;
+- the feeds service keeps serving the feed it holds, and its /healthz (liveness), while
+  Redis is down and while it is hung: with Redis hung, they are answered while a request
+  for a path it does not hold is still waiting on Redis; its /readyz says Redis is down
+  (503, with Retry-After) and up again once it is back;
 - the dispatcher and the workers reconnect by themselves: a canary article written after
   Redis's return reaches its feed.
 """
@@ -73,7 +74,7 @@ def outage_stack(request: pytest.FixtureRequest, server_stack: Stack) -> Iterato
         stack.processes.start("feeds")
         stack.processes.kill("worker")
         stack.restart_worker()
-        wait_http(stack.feeds_url + "/healthz", process=stack.processes.running["feeds"])
+        wait_http(stack.feeds_url + "/readyz", process=stack.processes.running["feeds"])
     yield stack
     # Whatever the test left, the next one starts with Redis up.
     server = stack.redis
@@ -162,7 +163,15 @@ def assert_served(stack: Stack, feed_body: bytes, what: str) -> tuple[list[float
 
 
 def redis_state(stack: Stack) -> str:
-    return requests.get(f"{stack.feeds_url}/healthz", timeout=5).json()["redis"]
+    """What the feeds service's /readyz says of Redis; its status agrees."""
+    response = requests.get(f"{stack.feeds_url}/readyz", timeout=5)
+    state = response.json()["redis"]
+    if state == "up":
+        assert response.status_code == 200, response.text
+    else:
+        assert response.status_code == 503, response.text
+        assert response.headers["retry-after"] == "1"
+    return state
 
 
 class Waiting:
@@ -217,7 +226,9 @@ def test_redis_hung_then_restarted_under_load(outage_stack: Stack, seed_article,
         os.kill(server.process.pid, signal.SIGSTOP)
         wait_until(lambda: redis_state(stack) == "down", timeout=10, interval=POLL_S)
         unknown = Waiting(f"{stack.feeds_url}/feeds/sections/yok.rss")
-        time.sleep(0.2)
+        # Long enough for it to reach the service; it waits there for a request's Redis
+        # timeout (NEWSWIRE_REDIS_REQUEST_TIMEOUT_S, 0.5 s), the answers below meanwhile.
+        time.sleep(0.1)
         answers, hung = assert_served(stack, feed_body, f"{backend}, Redis hung")
         if backend == "redis":
             # Answered while that lookup still waited on Redis, not after it. (Were they

@@ -4,6 +4,7 @@ reads at that priority, and outlives a broker that went away."""
 from __future__ import annotations
 
 import json
+import threading
 
 import pytest
 import redis
@@ -14,6 +15,7 @@ from kombu.transport.redis import Channel
 from devstack.redis_server import RedisServer
 from shared.priorities import PRIORITY_STEPS, ROUTINE, URGENT
 from shared.task_sender import TaskSender
+from tests.redis_hang import hung
 
 TASK, QUEUE = "newswire.build_target", "feeds"
 
@@ -63,3 +65,26 @@ def test_a_broker_that_went_away_is_used_again_once_back(own_redis_server: Redis
     task_id = send(TASK, ["feed:sections:dunya"], QUEUE)
     [message] = queued(own_redis_server.url, QUEUE)
     assert message["headers"]["id"] == task_id
+
+
+def test_with_a_timeout_a_hung_broker_fails_the_send_instead_of_holding_it(
+    own_redis_server: RedisServer,
+):
+    send = TaskSender(own_redis_server.url, timeout_s=0.2)
+    send(TASK, ["feed:all"], QUEUE)  # connected
+    outcome: list[BaseException | str] = []
+
+    def hung_send() -> None:
+        try:
+            send(TASK, ["feed:all"], QUEUE)
+            outcome.append("sent")
+        except BaseException as exc:
+            outcome.append(exc)
+
+    with hung(own_redis_server):
+        thread = threading.Thread(target=hung_send, daemon=True)
+        thread.start()
+        thread.join(timeout=30)  # generous: the sender's own timeouts end it far sooner
+        assert outcome, "the send was still waiting on the hung broker"
+    assert isinstance(outcome[0], OperationalError | redis.RedisError), outcome
+    send(TASK, ["feed:all"], QUEUE)  # and once the broker moves again, sends go through
