@@ -23,20 +23,26 @@ from services.ingest.keys_routes import router as keys_router
 from services.ingest.rate_limit import RateLimiter
 from services.ingest.routes import router
 from shared.kinds.registry import Registry
+from shared.log_format import configure_logging
 from shared.settings import Settings
 from shared.web.http_metrics import HttpMetrics, RequestMetrics
+from shared.web.readiness import Readiness
 from shared.web.request_ids import RequestIds
 
 
 def create_app(settings: Settings, clock: Callable[[], datetime] = utc_now) -> FastAPI:
     """`clock` is what validation calls "now" (tests set it)."""
+    # Every route waits on Redis at most this long, then answers 503 with Retry-After.
+    timeout_s = settings.redis_request_timeout_s
     client = redis.asyncio.Redis.from_url(
-        settings.redis_url, socket_connect_timeout=1, socket_timeout=5
+        settings.redis_url, socket_connect_timeout=timeout_s, socket_timeout=timeout_s
     )
+    readiness = Readiness({"redis": settings.redis_url}, timeout_s)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        yield
+        async with readiness.probing():
+            yield
         await client.aclose()
 
     app = FastAPI(
@@ -61,8 +67,10 @@ def create_app(settings: Settings, clock: Callable[[], datetime] = utc_now) -> F
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:
-        await client.ping()
+        # Liveness only: whether Redis answers is /readyz's to say (restarts cure no outage).
         return {"status": "ok"}
+
+    app.add_route("/readyz", readiness.endpoint, methods=["GET"], include_in_schema=False)
 
     batch_path = router.prefix + "/articles:batch"
     app.add_middleware(
@@ -88,7 +96,9 @@ def from_environment() -> FastAPI:
     # Large bodies are validated on a thread; a shorter switch interval than the default 5 ms
     # bounds how long the event loop waits for the GIL behind one, so light requests stay fast.
     sys.setswitchinterval(0.001)
-    return create_app(Settings())
+    settings = Settings()
+    configure_logging(settings)  # a worker process's own root: warnings and hooks too
+    return create_app(settings)
 
 
 def _metrics_endpoint(metrics: HttpMetrics) -> Callable[[Request], Awaitable[Response]]:

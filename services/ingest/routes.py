@@ -18,6 +18,7 @@ from services.ingest.body_validation import Batch, Validator, article_schema, ba
 from services.ingest.errors import ERROR_RESPONSES, Forbidden, Gone, NotFound
 from shared.api_keys import ARTICLES_WRITE, ApiKey
 from shared.article import ARTICLE_ID_PATTERN, Article
+from shared.log_format import bind_log_context
 from shared.state.article_writer import ArticleWriter, WriteResult
 
 # Preparing a pipelined write costs tens of µs an article on the event loop: a batch is
@@ -105,6 +106,8 @@ def _respond(result: WriteResult) -> JSONResponse:
 async def put_article(request: Request) -> Any:
     caller = await _authorize(request)
     article_id = _path_id(request)
+    # On the rest of the request's lines (its error line too); RequestIds unbinds it.
+    bind_log_context(article_id=article_id)
     validator: Validator = request.app.state.validator  # large bodies off the event loop
     article = await validator.article(await request.body(), article_id)
     return _respond(await _writer(request).upsert(article, caller.publisher))
@@ -112,11 +115,13 @@ async def put_article(request: Request) -> Any:
 
 @router.delete("/articles/{article_id}", openapi_extra=documented())
 async def delete_article(article_id: ArticleId, request: Request, caller: Caller) -> Any:
+    bind_log_context(article_id=article_id)
     return _respond(await _writer(request).retract(article_id, caller.publisher))
 
 
 @router.get("/articles/{article_id}", openapi_extra=documented())
 async def get_article(article_id: ArticleId, request: Request, caller: Caller) -> Any:
+    bind_log_context(article_id=article_id)
     who = caller.publisher
     article, meta = await _writer(request).get(article_id)
     if not meta:

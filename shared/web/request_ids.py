@@ -14,6 +14,7 @@ import re
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from shared.log_format import bind_log_context, reset_log_context
 from shared.process_names import ProcessNames
 
 _NAME = b"x-request-id"  # X-Request-Id as ASGI servers hand header names over: lowercased
@@ -51,6 +52,7 @@ class RequestIds:
         request_id = request_id_for(sent)
         header = (_NAME, request_id.encode())
         started = False
+        context = bind_log_context(request_id=request_id)  # on every line this request logs
 
         async def send_with_id(message: Message) -> None:
             nonlocal started
@@ -71,6 +73,8 @@ class RequestIds:
             if started:
                 raise  # part of a response is out: all that is left is to drop the connection
             await _internal_error(send, request_id)
+        finally:
+            reset_log_context(context)
 
 
 async def _internal_error(send: Send, request_id: str) -> None:
