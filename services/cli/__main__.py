@@ -1,6 +1,8 @@
 """`newswire`: the operator's command (import, rebuild, status, dead-letters, keys).
 
-Settings come from the environment (NEWSWIRE_*), as for every service.
+Settings come from the environment (NEWSWIRE_*), as for every service, and then from
+var/newswire.env where it runs: `make run` writes that file in its checkout while its stack
+runs, so the command finds that stack with nothing set. The environment wins.
 """
 
 from __future__ import annotations
@@ -11,9 +13,10 @@ from importlib import import_module
 from pathlib import Path
 
 import redis
+from pydantic import ValidationError
 
+from services.cli.settings_origin import ENV_FILE, load_settings
 from shared.api_keys import SCOPES
-from shared.settings import Settings
 
 # Each command's module, imported only when it runs: `newswire status` need not load what
 # `newswire import` validates with, and no command but a local rebuild loads a renderer.
@@ -42,7 +45,16 @@ def _parser() -> argparse.ArgumentParser:
         "--wait", type=float, default=30.0, help="give up after this many seconds without progress"
     )
 
-    commands.add_parser("status", help="the event stream, builds and wakeups at a glance")
+    status = commands.add_parser("status", help="the event stream, builds and wakeups at a glance")
+    status.add_argument("--json", action="store_true", help="one JSON object, for scripts")
+    status.add_argument(
+        "--watch",
+        nargs="?",
+        type=float,
+        const=2.0,
+        metavar="SECONDS",
+        help="draw it again every SECONDS (2) until Ctrl-C",
+    )
 
     dead = commands.add_parser(
         "dead-letters", help="parked builds, unreadable articles, WebSub deliveries given up on"
@@ -72,15 +84,26 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    settings = Settings()
     try:
-        return import_module(COMMANDS[args.command]).run(args, settings)
-    except redis.ConnectionError as exc:
+        origin = load_settings()
+    except ValidationError as exc:
+        read = f"the environment and {ENV_FILE}" if ENV_FILE.is_file() else "the environment"
+        print(f"newswire: a setting in {read} is wrong: {exc}", file=sys.stderr)
+        return 2
+    # Say which Redis, unless the environment named it: a command may write there.
+    if origin.env_file is not None:
         print(
-            f"cannot reach Redis at {settings.redis_url} ({exc}). Is it running? "
-            "Set NEWSWIRE_REDIS_URL to the right server.",
+            f"newswire: settings from {origin.env_file} (the environment's win); "
+            f"Redis {origin.redis}",
             file=sys.stderr,
         )
+    elif origin.redis_from == "default":
+        print(f"newswire: Redis {origin.redis} ({origin.redis_source})", file=sys.stderr)
+    args.origin = origin  # where the settings came from, for commands that show it
+    try:
+        return import_module(COMMANDS[args.command]).run(args, origin.settings)
+    except (redis.ConnectionError, redis.TimeoutError) as exc:
+        print(origin.cannot_reach(exc), file=sys.stderr)
         return 2
     except ValueError as exc:
         print(f"newswire {args.command}: {exc}", file=sys.stderr)

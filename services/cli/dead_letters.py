@@ -11,6 +11,7 @@ import redis
 
 from services.cli.rebuild import request_rebuild
 from services.render.pipeline.coordinator import Coordinator
+from shared import websub
 from shared.kinds.registry import Registry
 from shared.settings import Settings
 from shared.state.dead_letters import DeadLetters
@@ -21,10 +22,20 @@ def _when(at: float) -> str:
     return datetime.fromtimestamp(at, UTC).isoformat(timespec="seconds")
 
 
-def print_dead_letters(subscriptions: Subscriptions, letters: DeadLetters, limit: int) -> int:
+def _shown(shown: int, total: int) -> str:
+    return str(total) if shown == total else f"{shown} of {total} (--limit)"
+
+
+def print_dead_letters(
+    client: redis.Redis, subscriptions: Subscriptions, letters: DeadLetters, limit: int
+) -> int:
+    """List the letters, newest first: as many as `newswire status` counts (by the same
+    rule: stale article letters are dropped here, and left out of its count), or `limit`
+    of each kind."""
     if limit < 1:
         raise ValueError("--limit must be at least 1")
-    builds, articles = letters.builds()[:limit], letters.articles()[:limit]
+    every_build, every_article = letters.builds(), letters.articles()
+    builds, articles = every_build[:limit], every_article[:limit]
     for build in builds:
         print(f"{_when(build.at)}  build  {build.target}  {build.attempts} attempts")
         print(f"    {build.error}: {build.message}")
@@ -34,13 +45,14 @@ def print_dead_letters(subscriptions: Subscriptions, letters: DeadLetters, limit
         print(f"    {article.error}: {article.message}")
     if builds:
         print(
-            f"{len(builds)} parked builds: fix the cause, then `newswire dead-letters retry "
-            "<target>` (or --all); a letter goes once its target builds."
+            f"{_shown(len(builds), len(every_build))} parked builds: fix the cause, then "
+            "`newswire dead-letters retry <target>` (or --all); a letter goes once its "
+            "target builds."
         )
     if articles:
         print(
-            f"{len(articles)} unreadable articles: write each one again (PUT) and it comes back "
-            "into its feeds; its letter goes then."
+            f"{_shown(len(articles), len(every_article))} unreadable articles: write each one "
+            "again (PUT) and it comes back into its feeds; its letter goes then."
         )
     deliveries = subscriptions.dead_letters(limit)
     for letter in deliveries:
@@ -49,8 +61,8 @@ def print_dead_letters(subscriptions: Subscriptions, letters: DeadLetters, limit
         print(f"    callback  {letter.callback}")
     if deliveries:
         print(
-            f"{len(deliveries)} WebSub deliveries shown, newest first. A subscriber still "
-            "subscribed gets its topic's next change."
+            f"{_shown(len(deliveries), client.llen(websub.DEAD))} WebSub deliveries given up "
+            "on, newest first. A subscriber still subscribed gets its topic's next change."
         )
     if not (builds or articles or deliveries):
         print("no dead letters: no build, article or WebSub delivery has been given up on")
@@ -101,4 +113,4 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     subscriptions, letters = Subscriptions(client, settings), DeadLetters(client)
     if args.clear:
         return clear_dead_letters(subscriptions, letters)
-    return print_dead_letters(subscriptions, letters, args.limit)
+    return print_dead_letters(client, subscriptions, letters, args.limit)

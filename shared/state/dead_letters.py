@@ -8,7 +8,8 @@
 
 A build letter is removed by the target's next successful build (in the coordinator's
 script, atomically with the build's finish). An article letter names the stored revision
-(its content hash) that failed, and is dropped once that revision is gone.
+(its content hash) that failed, and is dropped once that revision is gone: listing drops it,
+and counting (status, metrics) leaves it out by the same rule, so both agree.
 """
 
 from __future__ import annotations
@@ -87,27 +88,38 @@ class DeadLetters:
     def articles(self) -> list[ArticleLetter]:
         """Letters of articles whose failing revision is still the stored one, newest first.
         Letters of revisions written over or retracted since are dropped here."""
+        current, stale = self._article_letters()
+        if stale:
+            self._redis.hdel(redis_keys.DEAD_ARTICLES, *[letter.article_id for letter in stale])
+        return current
+
+    def count(self) -> tuple[int, int]:
+        """(parked targets, unreadable articles), for status and metrics: what `builds()`
+        and `articles()` list. Read-only: stale article letters are left out, not dropped."""
+        current, _ = self._article_letters()
+        return int(self._redis.hlen(redis_keys.DEAD_BUILDS)), len(current)
+
+    def current_articles(self) -> list[ArticleLetter]:
+        """`articles()` without dropping stale letters (for readers that write nothing)."""
+        return self._article_letters()[0]
+
+    def _article_letters(self) -> tuple[list[ArticleLetter], list[ArticleLetter]]:
+        """(current letters newest first, stale ones): one rule for listing and counting."""
         found = [
             ArticleLetter(**json.loads(r)) for r in self._redis.hvals(redis_keys.DEAD_ARTICLES)
         ]
+        if not found:
+            return [], []
         pipe = self._redis.pipeline(transaction=False)
         for letter in found:
             pipe.hmget(redis_keys.article(letter.article_id), "hash", "retracted")
         current, stale = [], []
-        for letter, (digest, retracted) in zip(found, pipe.execute() if found else [], strict=True):
-            still = digest is not None and digest.decode() == letter.digest and retracted != b"1"
+        for letter, (digest, retracted) in zip(found, pipe.execute(), strict=True):
+            still = (
+                digest is not None and _text(digest) == letter.digest and _text(retracted) != "1"
+            )
             (current if still else stale).append(letter)
-        if stale:
-            self._redis.hdel(redis_keys.DEAD_ARTICLES, *[letter.article_id for letter in stale])
-        return sorted(current, key=lambda letter: letter.at, reverse=True)
-
-    def count(self) -> tuple[int, int]:
-        """(parked targets, unreadable articles) as recorded, for status and metrics."""
-        pipe = self._redis.pipeline(transaction=False)
-        pipe.hlen(redis_keys.DEAD_BUILDS)
-        pipe.hlen(redis_keys.DEAD_ARTICLES)
-        builds, articles = pipe.execute()
-        return int(builds), int(articles)
+        return sorted(current, key=lambda letter: letter.at, reverse=True), stale
 
     def clear(self) -> int:
         """Forget every build and article letter; returns how many there were. Parked targets
@@ -118,3 +130,8 @@ class DeadLetters:
         pipe.delete(redis_keys.DEAD_BUILDS, redis_keys.DEAD_ARTICLES)
         builds, articles, _ = pipe.execute()
         return int(builds) + int(articles)
+
+
+def _text(value: bytes | str | None) -> str | None:
+    # Clients made with decode_responses give str, others bytes.
+    return value.decode() if isinstance(value, bytes) else value

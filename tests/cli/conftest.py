@@ -37,12 +37,21 @@ def environment(settings: Settings, env: dict[str, str]) -> dict[str, str]:
 
 
 @pytest.fixture
-def newswire(settings: Settings) -> Newswire:
+def elsewhere(tmp_path: Path) -> Path:
+    """Where the commands run: not the checkout, where a `make run` going on would have
+    left its var/newswire.env for them to read."""
+    (tmp_path / "cwd").mkdir(exist_ok=True)
+    return tmp_path / "cwd"
+
+
+@pytest.fixture
+def newswire(settings: Settings, elsewhere: Path) -> Newswire:
     """Run `newswire ARGS…` against the test's Redis and artifact directory."""
 
     def run(*args: str, timeout: float = 60, **env: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             [sys.executable, "-m", "services.cli", *args],
+            cwd=elsewhere,
             env=environment(settings, env),
             capture_output=True,
             text=True,
@@ -53,13 +62,16 @@ def newswire(settings: Settings) -> Newswire:
 
 
 @pytest.fixture
-def newswire_in_process(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Newswire:
+def newswire_in_process(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch, elsewhere: Path
+) -> Newswire:
     """`newswire ARGS…` as `newswire` runs it, but through `main` in this process: the same
     settings from the same environment, its exit status, stdout and stderr."""
 
     def run(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
         out, err = io.StringIO(), io.StringIO()
         with monkeypatch.context() as patch:
+            patch.chdir(elsewhere)
             for name in [k for k in os.environ if k.startswith("NEWSWIRE_")]:
                 patch.delenv(name)
             for name, value in environment(settings, env).items():

@@ -16,6 +16,7 @@ from shared import websub
 from shared.kinds.registry import Registry
 from shared.settings import Settings
 from shared.state import redis_keys
+from shared.state.dead_letters import DeadLetters
 
 # Counting a lag Redis does not report (6.x has no `lag`) reads entries: stop at this many.
 LAG_COUNT_LIMIT = 10_000
@@ -31,7 +32,13 @@ class Reader:
 
     name: str
     pending: int  # entries it read and has not acknowledged
-    idle_ms: int  # since it last read (or claimed)
+    # Since it last tried to read or claim (a live dispatcher does every poll, entries or
+    # not). A server that loads its data from disk sets this to the load, as if it had tried.
+    idle_ms: int
+    # Since it last read or claimed entries (Redis 7.2+, Valkey 8: `inactive`); -1: never;
+    # None: the server does not say. Reset to the load like `idle_ms`, unless the data came
+    # from an RDB file, which keeps both times.
+    inactive_ms: int | None = None
 
 
 @dataclass(frozen=True)
@@ -85,8 +92,6 @@ def read_backlog(
     pipe.xinfo_groups(stream)
     pipe.xinfo_consumers(stream, group)
     pipe.zrange(redis_keys.DUE, 0, TARGETS_COUNT_LIMIT - 1)
-    pipe.hlen(redis_keys.DEAD_BUILDS)
-    pipe.hlen(redis_keys.DEAD_ARTICLES)
     pipe.llen(websub.DEAD)
     # One round trip when the broker is this same server, as it is by default.
     queue_pipe = pipe if broker is client else broker.pipeline(transaction=False)
@@ -97,13 +102,15 @@ def read_backlog(
     if queue_pipe is not pipe:
         replies += queue_pipe.execute()
     _raise_connection_errors(replies)
-    (sec, usec), info, groups, consumers, due, dead_builds, dead_articles, dead_websub = replies[:8]
-    *depths, reserved = replies[8:]
+    (sec, usec), info, groups, consumers, due, dead_websub = replies[:6]
+    *depths, reserved = replies[6:]
     now_ms = int(sec) * 1000 + int(usec) // 1000
     info = info if isinstance(info, dict) else {}
     groups = groups if isinstance(groups, list) else []
     mine = next((g for g in groups if _text(g.get("name")) == group), None)
     lag, capped, oldest = _lag(client, stream, info, mine, now_ms)
+    # Counted as `newswire dead-letters` lists them: stale article letters left out.
+    dead_builds, dead_articles = DeadLetters(client).count()
     return Backlog(
         now_ms=now_ms,
         stream_length=int(info.get("length") or 0),
@@ -114,13 +121,13 @@ def read_backlog(
         lag_counted_to_limit=capped,
         oldest_unread_ms=oldest,
         readers=[
-            Reader(_text(c["name"]), int(c["pending"]), int(c["idle"]))
+            Reader(_text(c["name"]), int(c["pending"]), int(c["idle"]), _int(c.get("inactive")))
             for c in (consumers if isinstance(consumers, list) else [])
         ],
         queues={key: int(depth) for key, depth in zip(lists, depths, strict=True)},
         reserved=int(reserved),
         targets=_states(client, due),
-        dead_letters={"builds": dead_builds, "articles": dead_articles, "websub": dead_websub},
+        dead_letters={"builds": dead_builds, "articles": dead_articles, "websub": int(dead_websub)},
     )
 
 
@@ -161,6 +168,10 @@ def _raise_connection_errors(replies: list[Any]) -> None:
     for reply in replies:
         if isinstance(reply, redis.ConnectionError | redis.TimeoutError):
             raise reply
+
+
+def _int(value: object) -> int | None:
+    return None if value is None else int(value)  # type: ignore[call-overload]
 
 
 def _text(value: object) -> str:

@@ -20,7 +20,9 @@ from services.render.pipeline.backlog import queue_keys
 from services.render.pipeline.build_queue import enqueuer
 from services.render.pipeline.coordinator import Coordinator
 from services.render.pipeline.dispatcher_metrics import serve_metrics
+from services.render.pipeline.gone_consumers import GoneConsumers
 from shared.kinds.registry import Registry
+from shared.log_format import configure_logging
 from shared.priorities import PRIORITY_STEPS
 from shared.settings import Settings
 from shared.state import stream_trim
@@ -59,6 +61,7 @@ class Dispatcher:
         self.block_ms = _POLL_MS
         self._next_claim = self._next_sweep = self._next_trim = 0.0
         self._sweeper = Sweeper(client, settings)
+        self._gone = GoneConsumers(client)
         self.read = self.acked = 0  # entries this process handled and acknowledged (metrics)
 
     def ensure_group(self) -> None:
@@ -129,11 +132,18 @@ class Dispatcher:
         return self._handle(reply[0][1] if reply else [])
 
     def _claim_stale(self) -> int:
-        """Take over entries a crashed dispatcher read but never acknowledged."""
+        """Take over entries a crashed dispatcher read but never acknowledged; then remove
+        from the group the gone dispatchers that hold nothing (any longer)."""
+        idle_ms = self._settings.claim_idle_ms
         reply = self._redis.xautoclaim(
-            self._stream, self._group, self._consumer, self._settings.claim_idle_ms, count=1000
+            self._stream, self._group, self._consumer, idle_ms, count=1000
         )
-        return self._handle(reply[1])  # Redis 7 appends a third element: deleted ids
+        handled = self._handle(reply[1])  # Redis 7 appends a third element: deleted ids
+        # A restart resets the idle times the removal goes by: it only comes that much later.
+        removed = self._gone.remove(self._stream, self._group, idle_ms, keep=self._consumer)
+        if removed:
+            log.info("removed gone dispatchers holding nothing: %s", ", ".join(removed))
+        return handled
 
     def _handle(self, entries: list[tuple[bytes, dict[bytes, bytes]]]) -> int:
         touched: list[tuple[str, str]] = []
@@ -208,7 +218,7 @@ def waiting_ahead(broker: redis.Redis, registry: Registry) -> Callable[[str], in
 
 def main() -> None:
     settings = Settings()
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    configure_logging(settings)
     client = redis.Redis.from_url(settings.redis_url)
     registry = Registry.from_settings(settings)
     enqueue = enqueuer(TaskSender(settings.celery_broker_url), registry)
