@@ -114,6 +114,11 @@ class DevRun:
             "NEWSWIRE_INGEST_PORT": str(ingest_port),
             "NEWSWIRE_FEEDS_PORT": str(feeds_port),
             "NEWSWIRE_FEEDS_BASE_URL": self.feeds_url + "/",
+            # Free metrics ports too: `make run` refuses ports another stack holds.
+            **{
+                f"NEWSWIRE_{name}_METRICS_PORT": str(free_port())
+                for name in ("DISPATCHER", "WORKER", "CARD_WORKER", "PUSH_WORKER")
+            },
         }
         env |= self.env
         self.process = subprocess.Popen(

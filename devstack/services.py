@@ -17,14 +17,31 @@ from pathlib import Path
 import requests
 
 from devstack.redis_server import free_port
+from shared.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
-# /metrics of the processes without an HTTP server of their own (ingest and feeds serve it on
-# their port); docker-compose.yml gives each service the same one.
-METRICS_PORTS = {"dispatcher": 9101, "worker": 9102, "card-worker": 9103, "push-worker": 9104}
+# The processes without an HTTP server of their own (ingest and feeds serve /metrics on their
+# port) → the setting that holds the metrics port `make run` gives each; docker-compose.yml
+# gives each service the default one.
+METRICS_SETTINGS = {
+    "dispatcher": "dispatcher_metrics_port",
+    "worker": "worker_metrics_port",
+    "card-worker": "card_worker_metrics_port",
+    "push-worker": "push_worker_metrics_port",
+}
 
 
-def metrics_env(name: str, ports: Mapping[str, int] = METRICS_PORTS) -> dict[str, str]:
+def metrics_ports(settings: Settings) -> dict[str, int]:
+    """Process name → its metrics port, as `settings` set them."""
+    return {name: getattr(settings, field) for name, field in METRICS_SETTINGS.items()}
+
+
+def setting_variable(field: str) -> str:
+    """The environment variable that sets a Settings field, e.g. NEWSWIRE_FEEDS_PORT."""
+    return f"{Settings.model_config['env_prefix']}{field}".upper()
+
+
+def metrics_env(name: str, ports: Mapping[str, int]) -> dict[str, str]:
     """The environment that gives process `name` its metrics port, if it has one."""
     return {"NEWSWIRE_METRICS_PORT": str(ports[name])} if name in ports else {}
 
@@ -85,7 +102,7 @@ class Processes:
         self.log_dir.mkdir(parents=True, exist_ok=True)
         self.running: dict[str, subprocess.Popen[bytes]] = {}
         # Free ports, so stacks side by side (and `make run`) never compete for one.
-        self.metrics_ports = {name: free_port() for name in METRICS_PORTS}
+        self.metrics_ports = {name: free_port() for name in METRICS_SETTINGS}
 
     def start(self, name: str, argv: list[str] | None = None) -> subprocess.Popen[bytes]:
         log = open(self.log_dir / f"{name}.log", "ab")  # noqa: SIM115 - owned by the child

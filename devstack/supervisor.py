@@ -5,6 +5,11 @@ process group) and is restarted whenever it exits, whatever its exit status, unt
 supervisor itself is stopped: compose's `restart: unless-stopped`. A crash loop backs off
 the way Docker's does: the delay doubles with each consecutive restart up to a ceiling, and
 starts over once the service has stayed up for a while.
+
+SIGINT, SIGTERM and SIGHUP (the terminal closed) stop every service. A supervisor that dies
+without stopping them (SIGKILL) takes them along all the same: on Linux each is started with
+a parent-death signal (devstack/launch.py). The kernel sends it when the *thread* that forked
+the service exits, so services are started from the main thread only.
 """
 
 from __future__ import annotations
@@ -20,6 +25,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
+
+LAUNCHER = Path(__file__).with_name("launch.py")
+# SIGTERM to SIGKILL: services, then the database. Together well under 10 s, so a stopped
+# stack is gone within that whatever hangs.
+STOP_TIMEOUT_S = 6.0
+STOP_LAST_TIMEOUT_S = 3.0
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
 @dataclass(frozen=True)
@@ -50,6 +62,14 @@ class Service:
     readers: list[threading.Thread] = field(default_factory=list)
 
 
+def dies_with_parent(argv: list[str]) -> list[str]:
+    """`argv`, run through the launcher that makes it die with this process (Linux only)."""
+    if not sys.platform.startswith("linux"):
+        return list(argv)
+    # -I -S: the launcher needs nothing but the standard library; skip site's start-up cost.
+    return [sys.executable, "-I", "-S", str(LAUNCHER), str(os.getpid()), *argv]
+
+
 def describe_exit(returncode: int) -> str:
     if returncode < 0:
         return f"signal {-returncode}"
@@ -57,7 +77,7 @@ def describe_exit(returncode: int) -> str:
 
 
 class Supervisor:
-    """Runs services until SIGINT or SIGTERM, restarting any that exit."""
+    """Runs services until SIGINT, SIGTERM or SIGHUP, restarting any that exit."""
 
     def __init__(self, out: IO[str] = sys.stdout, policy: RestartPolicy = RestartPolicy()) -> None:
         self.out = out
@@ -80,20 +100,39 @@ class Supervisor:
         self._width = max(self._width, len(name))
 
     def say(self, name: str, line: str) -> None:
+        """One line on behalf of `name`, stamped and prefixed."""
         stamp = time.strftime("%H:%M:%S")
-        with self._lock:
-            self.out.write(f"{stamp} {name.ljust(self._width)} | {line}\n")
+        self.write(f"{stamp} {name.ljust(self._width)} | {line}\n")
+
+    def write(self, text: str) -> None:
+        """Text as it is, between the services' lines."""
+        # A closed terminal must not stop the relays (a child blocks on a full pipe) nor the
+        # shutdown: its output is dropped instead.
+        with self._lock, contextlib.suppress(OSError, ValueError):
+            self.out.write(text)
             self.out.flush()
 
     def stop(self) -> None:
         """Ask `run()` to stop every service and return (what Ctrl-C does)."""
         self._stopping.set()
 
+    @property
+    def stopping(self) -> bool:
+        return self._stopping.is_set()
+
+    def all_running(self) -> bool:
+        """Every service has a live process and none is waiting to be restarted."""
+        return all(
+            service.process is not None
+            and service.process.returncode is None
+            and service.restart_at is None
+            for service in self.services.values()
+        )
+
     def run(self) -> int:
         """Start every service and supervise them until stopped; returns the exit status."""
         previous = {
-            sig: signal.signal(sig, lambda *_: self._stopping.set())
-            for sig in (signal.SIGINT, signal.SIGTERM)
+            sig: signal.signal(sig, lambda *_: self._stopping.set()) for sig in STOP_SIGNALS
         }
         try:
             for service in self.services.values():
@@ -110,9 +149,10 @@ class Supervisor:
         return 0
 
     def _start(self, service: Service) -> None:
+        # From the main thread only (run() and _check()): see the module's docstring.
         env = None if service.env is None else dict(service.env)
         service.process = subprocess.Popen(
-            service.argv,
+            dies_with_parent(service.argv),
             env=env,
             cwd=service.cwd,
             stdin=subprocess.DEVNULL,
@@ -160,17 +200,19 @@ class Supervisor:
     def _stop_all(self) -> None:
         first = [s for s in self.services.values() if not s.stop_last]
         last = [s for s in self.services.values() if s.stop_last]
-        for group in (first, last):
+        for group, timeout in ((first, STOP_TIMEOUT_S), (last, STOP_LAST_TIMEOUT_S)):
             for service in group:
                 self._signal(service, signal.SIGTERM)
-            deadline = time.monotonic() + 10
+            deadline = time.monotonic() + timeout
             for service in group:
                 if service.process is None:
                     continue
                 try:
                     service.process.wait(timeout=max(deadline - time.monotonic(), 0.1))
                 except subprocess.TimeoutExpired:
-                    self.say("supervisor", f"{service.name} did not stop in 10 s; killing it")
+                    self.say(
+                        "supervisor", f"{service.name} did not stop in {timeout:.0f} s; killing it"
+                    )
                 self._signal(service, signal.SIGKILL)
                 service.process.wait()
         for service in self.services.values():

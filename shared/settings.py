@@ -161,6 +161,17 @@ class Settings(BaseSettings):
     # Celery worker serve it on this one (each process gets its own value; 0: none).
     metrics_host: str = "127.0.0.1"
     metrics_port: int = Field(default=0, ge=0, le=65535)
+    # What `make run` gives each of those processes as its `metrics_port` (compose sets each
+    # service's own): two stacks on one machine move these apart like every other port.
+    dispatcher_metrics_port: int = Field(default=9101, ge=1, le=65535)
+    worker_metrics_port: int = Field(default=9102, ge=1, le=65535)
+    card_worker_metrics_port: int = Field(default=9103, ge=1, le=65535)
+    push_worker_metrics_port: int = Field(default=9104, ge=1, le=65535)
+    # Logs: plain text lines, or one JSON object per line for log pipelines.
+    log_format: Literal["text", "json"] = "text"
+    # The longest an HTTP request waits on Redis before it answers 503 with Retry-After: a
+    # hung Redis holds no request longer than this.
+    redis_request_timeout_s: float = Field(default=0.5, gt=0, le=30)
     # `newswire status` warns when no dispatcher read, or no build finished with work
     # waiting, for this long.
     status_stale_s: int = Field(default=30, ge=1, le=3600)

@@ -1,5 +1,7 @@
 """`make run`'s supervisor: everything comes up on an embedded Redis, a killed process comes
-back by itself, Ctrl-C stops it all."""
+back by itself, Ctrl-C stops it all, and so does killing the supervisor itself.
+
+tests/test_devstack_lifecycle.py has two stacks side by side and the other ways to stop."""
 
 from __future__ import annotations
 
@@ -8,77 +10,30 @@ import json
 import os
 import re
 import signal
-import subprocess
-import sys
 import threading
 from pathlib import Path
 
 import pytest
+import redis
 import requests
 
-from devstack.redis_server import free_port
-from devstack.services import ROOT
 from devstack.supervisor import RestartPolicy, Supervisor
 from tests.conftest import DATA, wait_until
+from tests.devstack_runs import BANNER, Run, alive, in_groups, left_of
 
 pytestmark = pytest.mark.processes
 
 # Between looks at a feed: each is a request to the feeds service, on the cores the builds
 # it waits for need.
 FEED_POLL_S = 0.25
-STARTED = re.compile(r"^\d\d:\d\d:\d\d (\S+) +\| started \(pid (\d+)\)$", re.MULTILINE)
 
 
-class Run:
-    """`python -m devstack` in its own process group, its output collected as it comes."""
-
-    def __init__(self, var: Path, ingest_port: int, feeds_port: int, **settings: str) -> None:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSWIRE_")}
-        env |= {"NEWSWIRE_INGEST_PORT": str(ingest_port), "NEWSWIRE_FEEDS_PORT": str(feeds_port)}
-        env |= settings
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "devstack", "--var", str(var)],
-            cwd=ROOT,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            start_new_session=True,
-        )
-        self.output: list[str] = []
-        threading.Thread(target=self._collect, daemon=True).start()
-
-    def _collect(self) -> None:
-        for line in self.process.stdout:  # type: ignore[union-attr]
-            self.output.append(line)
-
-    def text(self) -> str:
-        return "".join(self.output)
-
-    def pid(self, name: str) -> int | None:
-        """The pid the supervisor last started `name` with."""
-        found = [int(pid) for service, pid in STARTED.findall(self.text()) if service == name]
-        return found[-1] if found else None
-
-    def lines_of(self, name: str) -> list[str]:
-        prefix = re.compile(rf"^\d\d:\d\d:\d\d {re.escape(name)} +\| ")
-        return [line for line in self.output if prefix.match(line)]
-
-    def interrupt(self) -> int:
-        """What Ctrl-C in a terminal does: SIGINT to the whole foreground group."""
-        os.killpg(self.process.pid, signal.SIGINT)
-        return self.process.wait(timeout=30)
+def read_env_file(path: Path) -> dict[str, str]:
+    lines = path.read_text().splitlines()
+    return dict(line.split("=", 1) for line in lines)
 
 
-def group_alive(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    return True
-
-
-def kill_and_see_it_recover(run: Run, var: Path, ingest_port: int, feeds_port: int) -> None:
+def kill_and_see_it_recover(run: Run) -> None:
     """SIGKILL the worker and the dispatcher: both come back and a new article is published."""
     wait_until(lambda: any("ready." in line for line in run.lines_of("worker")), 60, 0.1)
     old = {name: run.pid(name) for name in ("worker", "dispatcher")}
@@ -94,7 +49,7 @@ def kill_and_see_it_recover(run: Run, var: Path, ingest_port: int, feeds_port: i
     for name in old:
         assert f"{name} exited (signal 9); restarting in 0.5 s (restart 1)" in run.text()
     # The dead worker's pool child went with it: nothing of its process group is left.
-    wait_until(lambda: not group_alive(old["worker"]), timeout=30)  # type: ignore[arg-type]
+    wait_until(lambda: not in_groups({old["worker"]}), timeout=30)  # type: ignore[arg-type]
 
     wait_until(
         lambda: sum("ready." in line for line in run.lines_of("worker")) > ready_before,
@@ -108,42 +63,61 @@ def kill_and_see_it_recover(run: Run, var: Path, ingest_port: int, feeds_port: i
         "url": "https://haber.example.com.tr/dunya/after-the-crash",
         "title": "Çöküşten sonra yayımlandı",
     }
-    key = (var / "dev-api-key").read_text().strip()
+    key = (run.var / "dev-api-key").read_text().strip()
     response = requests.put(
-        f"http://127.0.0.1:{ingest_port}/v1/articles/{article['id']}",
+        f"{run.ports.ingest_url}/v1/articles/{article['id']}",
         json=article,
         headers={"Authorization": f"Bearer {key}"},
         timeout=10,
     )
     assert response.status_code == 201, response.text
-    feed = f"http://127.0.0.1:{feeds_port}/feeds/sections/dunya.rss"
+    feed = f"{run.ports.feeds_url}/feeds/sections/dunya.rss"
     wait_until(lambda: article["title"] in requests.get(feed, timeout=2).text, 60, FEED_POLL_S)
+
+
+def check_env_file(run: Run) -> None:
+    """var/newswire.env says where the stack is: its Redis answers there."""
+    env = read_env_file(run.var / "newswire.env")
+    assert env["NEWSWIRE_REDIS_URL"] == f"unix://{run.var / 'redis.sock'}"
+    assert env["NEWSWIRE_ARTIFACT_DIR"] == str(run.var / "artifacts")
+    assert env["NEWSWIRE_INGEST_PORT"] == str(run.ports.ingest)
+    assert env["NEWSWIRE_FEEDS_PORT"] == str(run.ports.feeds)
+    assert env["NEWSWIRE_WORKER_METRICS_PORT"] == str(run.ports.metrics["worker"])
+    client = redis.Redis.from_url(env["NEWSWIRE_REDIS_URL"])
+    try:
+        assert client.ping()
+    finally:
+        client.close()
 
 
 # Each run starts every process `make run` does, the costliest thing here: one run shows it
 # all coming up, a killed worker and dispatcher coming back, and Ctrl-C stopping it all;
-# a second run on its state shows nothing is made twice.
+# a second run on its state shows nothing is made twice, and that killing its supervisor
+# alone (SIGKILL: no chance to stop anything) still takes every process with it.
 def test_run_comes_up_survives_killed_processes_and_comes_up_again_without_duplicates(
     tmp_path: Path,
 ):
     var = tmp_path / "var"
-    ingest_port, feeds_port = free_port(), free_port()
-    first = Run(var, ingest_port, feeds_port)
+    first = Run(var)
     try:
-        wait_until(lambda: "Newswire is running." in first.text(), timeout=60, interval=0.1)
+        wait_until(lambda: BANNER in first.text(), timeout=60, interval=0.1)
         assert "sample articles: {'created': 9}" in first.text()
         key = (var / "dev-api-key").read_text().strip()
         assert key in first.text()
         assert (var / "redis.sock").exists()
-        feed = f"http://127.0.0.1:{feeds_port}/feeds/sections/dunya.rss"
+        check_env_file(first)
+        feed = f"{first.ports.feeds_url}/feeds/sections/dunya.rss"
         wait_until(lambda: "Şansımız var" in requests.get(feed, timeout=2).text, 30, FEED_POLL_S)
-        kill_and_see_it_recover(first, var, ingest_port, feeds_port)
+        kill_and_see_it_recover(first)
     finally:
         stopped = first.interrupt()
+        first.kill()
     assert stopped == 0
     assert "did not stop" not in first.text()
     assert not (var / "redis.sock").exists()  # redis-server shut down too
-    for port in (ingest_port, feeds_port):
+    assert not (var / "newswire.env").exists()  # it stopped cleanly: nothing points at it
+    wait_until(lambda: not left_of(first), timeout=30, interval=0.1)
+    for port in (first.ports.ingest, first.ports.feeds):
         try:
             requests.get(f"http://127.0.0.1:{port}/healthz", timeout=1)
             raise AssertionError(f"port {port} still answers after Ctrl-C")
@@ -152,14 +126,19 @@ def test_run_comes_up_survives_killed_processes_and_comes_up_again_without_dupli
 
     # One ingest process: what this run shows (the AOF kept the articles, the key was kept)
     # does not depend on how many serve the API, and it is stopped once it shows it.
-    second = Run(var, ingest_port, feeds_port, NEWSWIRE_INGEST_WORKERS="1")
+    second = Run(var, first.ports, NEWSWIRE_INGEST_WORKERS="1")
     try:
-        wait_until(lambda: "Newswire is running." in second.text(), timeout=60, interval=0.1)
+        wait_until(lambda: BANNER in second.text(), timeout=60, interval=0.1)
         assert "sample articles: {'unchanged': 9}" in second.text()  # kept in the AOF
         assert (var / "dev-api-key").read_text().strip() == key
+        services = second.started()
+        os.kill(second.process.pid, signal.SIGKILL)
+        assert second.process.wait(timeout=30) == -signal.SIGKILL
+        # Each service gets its parent-death signal, and a Celery worker stops its pool.
+        wait_until(lambda: not left_of(second), timeout=30, interval=0.1)
+        assert len(services) == 7 and not any(alive(pid) for pid in services)
     finally:
-        stopped = second.interrupt()
-    assert stopped == 0
+        second.kill()
 
 
 def test_a_crash_loop_backs_off_and_ctrl_c_still_stops_it():

@@ -3,6 +3,7 @@
 import asyncio
 import logging
 import signal
+import sys
 
 import uvicorn
 from granian.constants import Interfaces
@@ -11,6 +12,8 @@ from granian.server.embed import Server
 from starlette.types import ASGIApp
 
 from services.feeds.app import create_app
+from shared.log_format import configure_logging, logging_config
+from shared.ports import PortInUse, refuse_port_in_use
 from shared.settings import Settings
 from shared.task_sender import TaskSender
 
@@ -18,13 +21,25 @@ from shared.task_sender import TaskSender
 def main() -> None:
     settings = Settings()
     # Unexpected errors are logged with their traceback and request id (shared.web.request_ids).
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    configure_logging(settings)
+    # granian binds with SO_REUSEPORT: without this a second feeds service on the port would
+    # start and take half of its connections.
+    try:
+        refuse_port_in_use("feeds", settings.feeds_host, settings.feeds_port, "NEWSWIRE_FEEDS_PORT")
+    except PortInUse as exc:
+        logging.getLogger("newswire.feeds").error("%s", exc)  # one line, in the log format
+        sys.exit(1)
     # The WebSub hub queues verifications of intent for the render workers.
-    app = create_app(settings, send_task=TaskSender(settings.celery_broker_url))
+    app = create_app(
+        settings,
+        send_task=TaskSender(
+            settings.celery_broker_url, timeout_s=settings.redis_request_timeout_s
+        ),
+    )
     if settings.feeds_server == "uvicorn":
         uvicorn.run(
             app, host=settings.feeds_host, port=settings.feeds_port, access_log=False,
-            proxy_headers=True,
+            proxy_headers=True, log_config=logging_config(settings),
         )  # fmt: skip
     else:
         asyncio.run(serve_with_granian(app, settings))
@@ -41,6 +56,7 @@ async def serve_with_granian(app: ASGIApp, settings: Settings) -> None:
         port=settings.feeds_port,
         interface=Interfaces.ASGI,
         log_level=LogLevels.warning,
+        log_dictconfig=logging_config(settings),  # granian's own lines in the one format
     )
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):

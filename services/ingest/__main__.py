@@ -6,17 +6,30 @@ HTTP metrics are kept in a directory they share (Prometheus's multiprocess mode)
 /metrics answers the same totals whichever process a scrape reaches.
 """
 
+import logging
 import os
 import shutil
+import sys
 import tempfile
 
 import uvicorn
 
+from shared.log_format import configure_logging, logging_config
+from shared.ports import PortInUse, refuse_port_in_use
 from shared.settings import Settings
 
 
 def main() -> None:
     settings = Settings()
+    configure_logging(settings)
+    # uvicorn refuses a taken port too, in a traceback-sized log; this says it in one line.
+    try:
+        refuse_port_in_use(
+            "ingest", settings.ingest_host, settings.ingest_port, "NEWSWIRE_INGEST_PORT"
+        )
+    except PortInUse as exc:
+        logging.getLogger("newswire.ingest").error("%s", exc)  # one line, in the log format
+        sys.exit(1)
     metrics_dir = None
     if settings.ingest_workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         # Read by prometheus_client when each worker imports it: set before they start.
@@ -30,6 +43,8 @@ def main() -> None:
             host=settings.ingest_host,
             port=settings.ingest_port,
             access_log=False,
+            # uvicorn's own lines in the one format, in each worker process too.
+            log_config=logging_config(settings),
             proxy_headers=True,
             # httptools (llhttp, in C) with a bound on a head still arriving: past the limit
             # it is refused with 431 without waiting for its end (h11's option for this bound
