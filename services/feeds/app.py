@@ -16,7 +16,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from services.feeds.artifact_endpoint import ArtifactEndpoint
-from services.feeds.websub_hub import Hub, HubError, websub_endpoint
+from services.feeds.websub_hub import HubError, make_hub, websub_endpoint
 from shared.settings import Settings
 from shared.store import ArtifactStore, make_store
 from shared.store.artifacts import Artifact
@@ -24,7 +24,7 @@ from shared.store.metrics import cache_gauges
 from shared.web.http_metrics import HttpMetrics, RequestMetrics
 from shared.web.readiness import Readiness
 from shared.web.request_ids import RequestIds
-from shared.websub import SendTask, Subscriptions
+from shared.websub import SendTask
 
 _READS = frozenset({"GET", "HEAD"})
 
@@ -81,7 +81,7 @@ def create_app(
         client = redis.Redis.from_url(
             settings.redis_url, socket_connect_timeout=timeout_s, socket_timeout=timeout_s
         )
-        hub = Hub(settings, store, Subscriptions(client, settings), send_task)
+        hub = make_hub(settings, store, client, send_task)
         routes.append(Route("/websub", websub_endpoint(hub), methods=["POST"]))
         closers.append(client.close)
     own = frozenset(route.path for route in routes)

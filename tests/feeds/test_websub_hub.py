@@ -45,6 +45,11 @@ def hub_settings(feeds_settings: Settings, tmp_path_factory: pytest.TempPathFact
             "fetch_allow_networks": ["127.0.0.2/32"],
             "websub_max_lease_s": 3600,
             "websub_default_lease_s": 600,
+            # No worker ends these verifications, and every test comes from one address: the
+            # limits have tests of their own (test_websub_hub_limits.py).
+            "websub_subscribe_per_minute": 0,
+            "websub_pending_per_host": 1000,
+            "websub_verify_queue_max": 1000,
         }
     )
 
@@ -114,6 +119,11 @@ def test_secret_of_199_bytes_is_accepted(post) -> None:
     assert post(form(secret="ş" * 99 + "x")).status_code == 202
 
 
+@pytest.mark.parametrize("port", [":80", ":443", ":1024", ""])
+def test_callback_on_a_web_port_or_above_1023_is_accepted(post, port) -> None:
+    assert post(form(callback=f"http://127.0.0.2{port}/websub")).status_code == 202
+
+
 @pytest.mark.parametrize(
     ("fields", "field"),
     [
@@ -139,6 +149,10 @@ def test_secret_of_199_bytes_is_accepted(post) -> None:
         ({"callback": "http://does-not-exist.invalid/websub"}, "hub.callback"),
         ({"callback": "http://okur:parola@127.0.0.2/websub"}, "hub.callback"),
         ({"callback": "http://127.0.0.2:99999/websub"}, "hub.callback"),
+        ({"callback": "http://127.0.0.2:25/websub"}, "hub.callback"),  # SMTP
+        ({"callback": "http://127.0.0.2:9/websub"}, "hub.callback"),  # discard
+        ({"callback": "https://127.0.0.2:1023/websub"}, "hub.callback"),
+        ({"callback": "http://127.0.0.2:0/websub"}, "hub.callback"),
         ({"secret": "ş" * 100}, "hub.secret"),  # 200 bytes
         ({"lease_seconds": "abc"}, "hub.lease_seconds"),
         ({"lease_seconds": "0"}, "hub.lease_seconds"),

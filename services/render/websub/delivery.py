@@ -9,6 +9,10 @@ if a newer publish has replaced it (that publish queued its own deliveries).
 A failed call is retried after each of `websub_retry_delays_s` when the failure may pass
 (transport error, 5xx, 408, 425, 429), then dropped as a dead letter; any other answer is final
 at once (a 4xx will not change on a retry, and 3xx is not followed). 410 Gone unsubscribes.
+
+A verification holds a slot of the hub's limits (shared/websub_limits.py) until it ends: the
+intent's `verify` or `discard` frees it, whatever the outcome. A callback on a port the hub
+refuses (below 1024, other than 80 and 443) is never called, even if an older hub took it.
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ from shared.websub import (
     VERIFY_TASK,
     SendTask,
     Subscriptions,
+    callback_port_allowed,
     hub_url,
     is_topic_path,
     sign,
@@ -99,6 +104,10 @@ def verify_intent(intent_id: str, ctx: WebSub) -> str:
     intent = ctx.subscriptions.pending(intent_id)
     if intent is None:
         return "unknown"
+    if not callback_port_allowed(intent.callback):
+        log.info("websub: not verifying %s: a port the hub refuses", intent.callback)
+        ctx.subscriptions.discard(intent)
+        return "refused"
     challenge = secrets.token_urlsafe(32)
     params = {"hub.mode": intent.mode, "hub.topic": intent.topic, "hub.challenge": challenge}
     if intent.mode == "subscribe":
@@ -107,7 +116,7 @@ def verify_intent(intent_id: str, ctx: WebSub) -> str:
         answer = ctx.fetcher.get(intent.callback, params=params, follow_redirects=False)
     except FetchRefused as exc:
         log.info("websub: not verifying %s: %s", intent.callback, exc)
-        ctx.subscriptions.discard(intent_id)
+        ctx.subscriptions.discard(intent)
         return "refused"
     except FetchError as exc:
         raise CallFailed(f"verification: {exc}") from exc
@@ -115,7 +124,7 @@ def verify_intent(intent_id: str, ctx: WebSub) -> str:
         ctx.subscriptions.verify(intent)
         log.info("websub: verified %s of %s to %s", intent.mode, intent.callback, intent.topic)
         return "verified"
-    ctx.subscriptions.discard(intent_id)
+    ctx.subscriptions.discard(intent)
     return "declined"
 
 
@@ -128,6 +137,10 @@ def deliver(topic: str, callback: str, etag: str, ctx: WebSub) -> str:
     subscription = ctx.subscriptions.get(topic, callback)
     if subscription is None:
         return "unsubscribed"
+    if not callback_port_allowed(callback):
+        ctx.subscriptions.remove(topic, callback)
+        log.info("websub: %s is on a port the hub refuses, unsubscribed from %s", callback, topic)
+        return "refused"
     path = topic_path(ctx.settings, topic)
     artifact = ctx.store.get(path) if path else None
     if artifact is None or artifact.etag != etag:
