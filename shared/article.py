@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from functools import cached_property
 from typing import Annotated, Any, Self
@@ -12,6 +13,7 @@ from pydantic import (
     AfterValidator,
     AwareDatetime,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     HttpUrl,
@@ -23,8 +25,13 @@ from pydantic import (
 from shared.html.limits import HtmlLimits, HtmlTooComplex
 from shared.html.sanitize import clean_text, sanitize_html
 from shared.language.slugs import slugify
+from shared.net.addresses import IPNetwork, is_internal_host
 
+# Any article id that may be stored: ids written before the rule against a leading dot
+# (".", "..", hidden-file names) still match, so they stay readable and can be taken down.
 ARTICLE_ID_PATTERN = r"^[A-Za-z0-9._:-]{1,128}$"
+# What a write may name an article: no leading dot.
+NEW_ARTICLE_ID_PATTERN = r"^[A-Za-z0-9_:-][A-Za-z0-9._:-]{0,127}$"
 _BCP47 = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$")
 MAX_BODY_BYTES = 1024 * 1024
 # Dates outside these bounds are typos or attacks: a far-future updated_at would make every
@@ -32,22 +39,67 @@ MAX_BODY_BYTES = 1024 * 1024
 # future published_at) may be at most a year ahead.
 EARLIEST_DATE = datetime(1990, 1, 1, tzinfo=UTC)
 LATEST_AHEAD = timedelta(days=365)
+# The widest UTC offsets in use (Kiribati +14:00, Baker Island -12:00).
+MAX_OFFSET = timedelta(hours=14)
+# An ISO 8601 date and time; the rest of it the datetime parser checks.
+_ISO_DATE_TIME = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]")
+# A URL's scheme, "//" and the first character of its host: URL parsers read "http:x" and
+# "http:///x" as http://x/, a host the sender never wrote.
+_WITH_HOST = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^/?#\\]")
+_URL_PADDING = "".join(map(chr, range(0x21)))  # what URL parsers strip around a URL
 
 
 def ingest_context(
-    default_language: str, now: datetime, html_limits: HtmlLimits | None = None
+    default_language: str,
+    now: datetime,
+    html_limits: HtmlLimits | None = None,
+    allow_networks: Sequence[IPNetwork] = (),
 ) -> dict[str, Any]:
     """The validation context of an incoming article: `now` from the caller's clock bounds
-    its dates, `html_limits` its body."""
-    return {"default_language": default_language, "now": now, "html_limits": html_limits}
+    its dates, `html_limits` its body; images may come from `allow_networks` although they
+    are not public (tests and local trials)."""
+    return {
+        "default_language": default_language,
+        "now": now,
+        "html_limits": html_limits,
+        "allow_networks": tuple(allow_networks),
+    }
+
+
+def _at_ingest(info: ValidationInfo) -> bool:
+    """Rules on what a publisher may send apply at ingest, whose context carries a clock:
+    stored articles, and those tools write directly, are not judged again."""
+    return (info.context or {}).get("now") is not None
 
 
 def _plain(value: str) -> str:
     return clean_text(value).strip()
 
 
+def _with_host(value: Any) -> Any:
+    if isinstance(value, str) and not _WITH_HOST.match(value.strip(_URL_PADDING)):
+        raise ValueError("must be an absolute http(s) URL with a host, e.g. https://example.com/a")
+    return value
+
+
+def _iso_8601(value: Any) -> Any:
+    if value is None or isinstance(value, datetime):
+        return value
+    if isinstance(value, str) and _ISO_DATE_TIME.match(value):
+        return value
+    # Numbers (and numeric strings) would be read as Unix time: seconds or milliseconds?
+    raise ValueError(
+        "must be an ISO 8601 date and time with an offset, e.g. 2026-01-18T11:42:00+03:00"
+    )
+
+
 PlainText = Annotated[str, AfterValidator(_plain)]
-Url = Annotated[HttpUrl, Field(max_length=2048)]
+Url = Annotated[HttpUrl, BeforeValidator(_with_host), Field(max_length=2048)]
+Moment = Annotated[AwareDatetime, BeforeValidator(_iso_8601)]
+# The schema shows what a write may use; stored ids are read with the wider pattern.
+ArticleId = Annotated[
+    str, Field(pattern=ARTICLE_ID_PATTERN, json_schema_extra={"pattern": NEW_ARTICLE_ID_PATTERN})
+]
 
 
 class _Strict(BaseModel):
@@ -70,11 +122,23 @@ class Image(_Strict):
     caption: Annotated[PlainText, Field(max_length=1000)] = ""
     credit: Annotated[PlainText, Field(max_length=200)] = ""
 
+    @field_validator("url")
+    @classmethod
+    def _public(cls, url: HttpUrl, info: ValidationInfo) -> HttpUrl:
+        # Feeds and pages hand it to every reader, whose browser would fetch it from inside
+        # the reader's own network.
+        if _at_ingest(info) and is_internal_host(url.host or "", _allow_networks(info)):
+            raise ValueError(
+                "must not point inside a network (loopback, private, link-local or metadata "
+                "address, localhost or an internal name): give the image's public URL"
+            )
+        return url
+
 
 class Article(_Strict):
     """A news article as a newsroom pushes it; text fields arrive cleaned and sanitized."""
 
-    id: Annotated[str, Field(pattern=ARTICLE_ID_PATTERN)]
+    id: ArticleId
     url: Url
     title: Annotated[PlainText, Field(min_length=1, max_length=300)]
     summary: Annotated[PlainText, Field(max_length=1000)] = ""
@@ -84,13 +148,26 @@ class Article(_Strict):
     authors: Annotated[list[Author], Field(max_length=20)] = []
     # Validated even when absent, so the context's default language fills it.
     language: Annotated[str | None, Field(validate_default=True)] = None
-    published_at: AwareDatetime
-    updated_at: AwareDatetime | None = None
+    published_at: Moment
+    updated_at: Moment | None = None
     image: Image | None = None
     comments_url: Url | None = None
-    related: Annotated[
-        list[Annotated[str, Field(pattern=ARTICLE_ID_PATTERN)]], Field(max_length=100)
-    ] = []
+    related: Annotated[list[ArticleId], Field(max_length=100)] = []
+
+    @field_validator("id")
+    @classmethod
+    def _no_leading_dot(cls, article_id: str, info: ValidationInfo) -> str:
+        # "." and ".." are path segments, and a leading dot hides a file: ids name cards.
+        if _at_ingest(info) and article_id.startswith("."):
+            raise ValueError("must not start with a dot: begin with a letter, digit, _, : or -")
+        return article_id
+
+    @field_validator("related")
+    @classmethod
+    def _related_without_leading_dot(cls, ids: list[str], info: ValidationInfo) -> list[str]:
+        if _at_ingest(info) and any(article_id.startswith(".") for article_id in ids):
+            raise ValueError("ids must not start with a dot")
+        return ids
 
     @field_validator("body_html")
     @classmethod
@@ -102,7 +179,7 @@ class Article(_Strict):
         url = info.data.get("url")  # validated before the body: relative links resolve on it
         limits = (info.context or {}).get("html_limits") or HtmlLimits()
         try:
-            return sanitize_html(body, str(url) if url else None, limits)
+            return sanitize_html(body, str(url) if url else None, limits, _allow_networks(info))
         except HtmlTooComplex as exc:
             raise ValueError(f"body_html is too complex: {exc}") from None
 
@@ -139,6 +216,14 @@ class Article(_Strict):
         latest = now + LATEST_AHEAD
         if value > latest:
             raise ValueError(f"must not be later than {latest.isoformat(timespec='seconds')}")
+        offset = value.utcoffset() or timedelta(0)
+        if abs(offset) > MAX_OFFSET:
+            minutes = int(abs(offset).total_seconds()) // 60
+            shown = f"{'-' if offset < timedelta(0) else '+'}{minutes // 60:02d}:{minutes % 60:02d}"
+            raise ValueError(
+                f"its UTC offset {shown} is not one in use: give one from -14:00 to +14:00 "
+                "(Europe/Istanbul is +03:00)"
+            )
         return value
 
     @field_validator("updated_at")
@@ -178,6 +263,10 @@ class Article(_Strict):
     def digest(self) -> str:
         """SHA-256 of the stored document."""
         return hashlib.sha256(self._document.encode()).hexdigest()
+
+
+def _allow_networks(info: ValidationInfo) -> Sequence[IPNetwork]:
+    return (info.context or {}).get("allow_networks", ())
 
 
 def _require_slug(name: str) -> str:

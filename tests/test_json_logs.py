@@ -66,7 +66,7 @@ def test_every_process_logs_json_lines(
             headers={"Authorization": f"Bearer {OTHER_API_KEY}", "X-Request-Id": REQUEST_ID},
             timeout=10,
         )
-        assert refused.status_code == 403
+        assert refused.status_code == 409
 
         def in_feed() -> bool:
             served = stack.feed("feeds/sections/dunya.json")

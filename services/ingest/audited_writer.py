@@ -1,6 +1,7 @@
-"""The article writer ingest uses: it logs every write refused because the article belongs
+"""The article writer ingest uses. It logs every write refused because the article belongs
 to another publisher, naming both publishers, so an operator sees a misrouted key or a
-newsroom system probing others' articles."""
+newsroom system probing others' articles; and it reads for a key only its own publisher's
+articles, answering for another's exactly as for an id no one has."""
 
 from __future__ import annotations
 
@@ -27,21 +28,42 @@ class AuditedWriter(ArticleWriter):
 
     async def retract(self, article_id: str, publisher: str) -> WriteResult:
         result = await super().retract(article_id, publisher)
-        await self._log_refused([result], publisher, "retract")
+        # An unknown id is looked up too, so that a refusal takes no longer to answer.
+        await self._log_refused([result], publisher, "retract", also=("not_found",))
         return result
 
-    async def _log_refused(self, results: Sequence[WriteResult], publisher: str, verb: str) -> None:
-        refused = [result.id for result in results if result.status == "forbidden"]
-        if not refused:
+    async def read_own(self, article_id: str, publisher: str) -> tuple[Article | None, int] | None:
+        """`publisher`'s article of that id (None once retracted) and its revision, or None
+        if it has none, whoever else may. Another's document is never read, so that the
+        answer takes no longer for it than for an unknown id."""
+        key = redis_keys.article(article_id)
+        owner, revision = await self._redis.hmget(key, "publisher", "rev")
+        if owner is None or owner.decode() != publisher:
+            return None
+        doc = await self._redis.hget(key, "doc")
+        article = Article.model_validate_json(doc, context={"stored": True}) if doc else None
+        return article, int(revision or 0)
+
+    async def _log_refused(
+        self,
+        results: Sequence[WriteResult],
+        publisher: str,
+        verb: str,
+        also: tuple[str, ...] = (),
+    ) -> None:
+        looked_up = [r for r in results if r.status == "forbidden" or r.status in also]
+        if not looked_up:
             return
         pipe = self._redis.pipeline(transaction=False)
-        for article_id in refused:
-            pipe.hget(redis_keys.article(article_id), "publisher")
-        for article_id, owner in zip(refused, await pipe.execute(), strict=True):
+        for result in looked_up:
+            pipe.hget(redis_keys.article(result.id), "publisher")
+        for result, owner in zip(looked_up, await pipe.execute(), strict=True):
+            if result.status != "forbidden":
+                continue
             log.warning(
                 "refused: publisher %r tried to %s article %r, which belongs to publisher %r",
                 publisher,
                 verb,
-                article_id,
+                result.id,
                 owner.decode() if owner else None,
             )

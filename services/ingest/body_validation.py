@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import cache
 from typing import Any, TypeVar
 
 import anyio
@@ -15,6 +17,7 @@ from pydantic import ValidationError
 from services.ingest.errors import BadRequest, InvalidArticle, field_errors
 from shared.article import Article, ingest_context
 from shared.html.limits import HtmlLimits
+from shared.net.addresses import IPNetwork
 from shared.settings import Settings
 
 BATCH_KEYS = frozenset({"articles"})
@@ -80,6 +83,16 @@ def html_limits(settings: Settings) -> HtmlLimits:
     )
 
 
+def allow_networks(settings: Settings) -> tuple[IPNetwork, ...]:
+    """The networks images may come from although not public: the guarded fetcher's."""
+    return _networks(tuple(settings.fetch_allow_networks))
+
+
+@cache
+def _networks(cidrs: tuple[str, ...]) -> tuple[IPNetwork, ...]:
+    return tuple(ipaddress.ip_network(cidr) for cidr in cidrs)
+
+
 def validate_article(
     data: Any, settings: Settings, path_id: str | None = None, now: datetime | None = None
 ) -> Article:
@@ -100,7 +113,9 @@ def validate_article(
                 "id in the body differs from the id in the path",
                 [{"field": "id", "message": f"must equal the path id {path_id!r}"}],
             )
-    context = ingest_context(settings.language, now or datetime.now(UTC), html_limits(settings))
+    context = ingest_context(
+        settings.language, now or datetime.now(UTC), html_limits(settings), allow_networks(settings)
+    )
     try:
         return Article.model_validate(data, context=context)
     except ValidationError as exc:

@@ -3,9 +3,10 @@
 ApiError
 ├── BadRequest            400  the body is not JSON of the expected shape
 ├── Unauthorized          401  no valid API key
-├── Forbidden             403  the key lacks the scope, or the article is another publisher's
-├── NotFound              404  no such article
+├── Forbidden             403  the key lacks the scope
+├── NotFound              404  no such article of the key's publisher (another's is no different)
 ├── RequestTimeout        408  the body did not arrive within the read timeout
+├── Conflict              409  the id cannot be written with this key: another publisher's
 ├── Gone                  410  the article was retracted
 ├── PayloadTooLarge       413  the body is over the size limit
 ├── UnsupportedMediaType  415  a body not sent as `Content-Type: application/json`
@@ -55,6 +56,10 @@ class Forbidden(ApiError):
 
 class NotFound(ApiError):
     status, code = 404, "not_found"
+
+
+class Conflict(ApiError):
+    status, code = 409, "conflict"
 
 
 class Gone(ApiError):
@@ -131,8 +136,8 @@ class ErrorResponse(BaseModel):
 _DOCUMENTED = {
     400: "malformed JSON",
     401: "missing or unknown API key",
-    403: "the key lacks the scope, or the article is another publisher's",
-    404: "no such article",
+    403: "the key lacks the scope",
+    404: "no such article of the key's publisher",
     408: "the body did not arrive within the read timeout",
     410: "the article was retracted",
     413: "the body is over the size limit",
@@ -146,6 +151,10 @@ _DOCUMENTED = {
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     status: {"model": ErrorResponse, "description": description}
     for status, description in _DOCUMENTED.items()
+}
+# What a PUT may answer besides: an id it cannot write (whose it is, it does not say).
+CONFLICT_RESPONSE: dict[int | str, dict[str, Any]] = {
+    409: {"model": ErrorResponse, "description": "the id cannot be written with this key"}
 }
 
 

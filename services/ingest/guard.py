@@ -6,6 +6,7 @@ In the order they are checked:
 2. a body not declared as `Content-Type: application/json` on the requests `json_only`
    selects (a UTF-8 charset parameter is fine): 415, unread;
 3. a declared Content-Length over the path's limit: 413, unread;
+   (neither 2 nor 3 when no route of the path takes the method: the router answers 405)
 4. while the body is read: 408 once it has not all arrived within `body_read_timeout_s` of
    the request's start (a client that sends half a body and stalls, or trickles it, would
    otherwise hold a connection and a handler for as long as it likes), and 413 as soon as
@@ -21,6 +22,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 
+from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from services.ingest.errors import (
@@ -76,7 +78,11 @@ class RequestGuard:
             await send_error(send, HeadersTooLarge(message))
             return
         path = scope["path"]
-        if self.json_only(scope["method"], path) and not _is_json(declared_type):
+        if (
+            self.json_only(scope["method"], path)
+            and not _is_json(declared_type)
+            and not _method_not_allowed(scope)
+        ):
             shown = declared_type.decode("latin-1") or "none"
             message = f"send the body as Content-Type: application/json (got {shown})"
             await send_error(send, UnsupportedMediaType(message))
@@ -86,6 +92,7 @@ class RequestGuard:
             declared_length is not None
             and declared_length.isdigit()
             and int(declared_length) > limit
+            and not _method_not_allowed(scope)
         ):
             await send_error(send, PayloadTooLarge(f"request body is over {limit} bytes"))
             return
@@ -125,6 +132,19 @@ class RequestGuard:
         except BodyRefused as refused:
             if not started:  # else part of an answer is out: the connection just ends
                 await send_error(send, refused.error)
+
+
+def _method_not_allowed(scope: Scope) -> bool:
+    """Whether a route has the path but none the method: then the answer is the router's 405,
+    whatever the body (asked only on the way to refusing a body, so it costs nothing else)."""
+    router = getattr(scope.get("app"), "router", None)
+    path_matched = False
+    for route in getattr(router, "routes", ()):
+        match, _ = route.matches(scope)
+        if match is Match.FULL:
+            return False
+        path_matched = path_matched or match is Match.PARTIAL
+    return path_matched
 
 
 def _timed_out(timeout_s: float) -> RequestTimeout:

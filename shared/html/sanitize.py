@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Sequence
 from contextvars import ContextVar
 from urllib.parse import urljoin, urlsplit
 
 import nh3
+from pydantic_core import Url
 
 from shared.html.limits import HtmlLimits, measure_html
+from shared.net.addresses import IPNetwork, is_internal_host
 
 # Everything outside XML 1.0's Char production (C0 controls except tab/LF/CR, lone
 # surrogates, U+FFFE/U+FFFF), one of which makes a whole feed invalid; and C1 controls,
@@ -55,6 +58,8 @@ def _clean_markup(value: str) -> str:
 
 # The article a body belongs to, while one is being cleaned: the cleaner is made once.
 _BASE_URL: ContextVar[str | None] = ContextVar("base_url", default=None)
+# The networks images may come from although not public (tests), likewise.
+_ALLOW_NETWORKS: ContextVar[Sequence[IPNetwork]] = ContextVar("allow_networks", default=())
 
 
 def _resolve_relative(url: str) -> str:
@@ -81,9 +86,28 @@ def _url_policy(tag: str, attribute: str, value: str) -> str | None:
         scheme = urlsplit(url).scheme.lower()
     except ValueError:
         return None
+    if tag == "img" and _internal_image(url):
+        return None
     if scheme in schemes or (not scheme and _BASE_URL.get() is None):
         return url  # without an article URL a relative one stays relative
     return None
+
+
+def _internal_image(url: str) -> bool:
+    """Whether an image source points inside a network: a reader's browser loads it on
+    sight, from the reader's own network (a router, a printer, a metadata service)."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return True
+    if not parts.netloc and not parts.scheme:
+        return False  # relative (only without an article URL): on the page's own host
+    try:
+        # Read as browsers read it (IDNA, percent-decoding, every IPv4 spelling).
+        host = Url(url if parts.scheme else f"http:{url}").host
+    except ValueError:
+        return True  # unparsable: no browser loads it either
+    return host is None or is_internal_host(host, _ALLOW_NETWORKS.get())
 
 
 _CLEANER = nh3.Cleaner(
@@ -96,11 +120,18 @@ _CLEANER = nh3.Cleaner(
 )
 
 
-def sanitize_html(value: str, base_url: str | None = None, limits: HtmlLimits | None = None) -> str:
+def sanitize_html(
+    value: str,
+    base_url: str | None = None,
+    limits: HtmlLimits | None = None,
+    allow_networks: Sequence[IPNetwork] = (),
+) -> str:
     """Return `value` reduced to an allow-list of tags and attributes, safe to embed anywhere.
 
     With `base_url`, relative links, image sources and quote sources become absolute: a feed
-    reader would resolve them against the feed's host, not the article's.
+    reader would resolve them against the feed's host, not the article's. An image whose
+    source points inside a network (`is_internal_host`; `allow_networks` excepted) loses
+    its source.
 
     Raises:
         HtmlTooComplex: with `limits`, the markup nests too deep, has too many elements or an
@@ -109,11 +140,12 @@ def sanitize_html(value: str, base_url: str | None = None, limits: HtmlLimits | 
     markup = _clean_markup(value)
     if limits is not None:
         measure_html(markup, limits)
-    token = _BASE_URL.set(base_url)
+    token, allowed = _BASE_URL.set(base_url), _ALLOW_NETWORKS.set(allow_networks)
     try:
         html = _CLEANER.clean(markup)
     finally:
         _BASE_URL.reset(token)
+        _ALLOW_NETWORKS.reset(allowed)
     if "&#" not in value:
         return html  # clean_text removed every forbidden character already
     # Character references ("&#x1b;") decode to forbidden characters inside nh3. Replace them

@@ -1,9 +1,11 @@
-"""Which IP addresses outbound requests may reach, and how the C resolver reads numeric hosts."""
+"""Which IP addresses outbound requests may reach, how the C resolver reads numeric hosts, and
+which URL hosts point inside a network."""
 
 from __future__ import annotations
 
 import ipaddress
 import re
+from collections.abc import Iterable
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -40,6 +42,46 @@ def is_globally_routable(address: IPAddress) -> bool:
         or address.is_link_local
         or address.is_unspecified
     )
+
+
+def is_allowed(address: IPAddress, allow_networks: Iterable[IPNetwork] = ()) -> bool:
+    """Whether `address` is globally routable or in one of `allow_networks` (tests, trials)."""
+    return any(address in net for net in allow_networks) or is_globally_routable(address)
+
+
+# Names that only ever mean a host inside a network: multicast DNS (RFC 6762), the home
+# network (RFC 8375), ICANN's private-use TLD (which holds cloud metadata names such as
+# metadata.google.internal), and TLDs private networks use that will never be delegated.
+_INTERNAL_SUFFIXES = (
+    "local", "internal", "home.arpa", "localdomain", "lan", "intranet", "corp", "home", "private",
+)  # fmt: skip
+_LOOPBACK = (ipaddress.IPv4Address("127.0.0.1"), ipaddress.IPv6Address("::1"))
+
+
+def is_internal_host(host: str, allow_networks: Iterable[IPNetwork] = ()) -> bool:
+    """Whether a URL's host points inside a network (the reader's or ours), judged without DNS.
+
+    Internal: an IP literal, in any spelling the C resolver reads, that is not globally
+    routable (loopback, private, link-local, metadata, ...) and not in `allow_networks`;
+    `localhost` and its subdomains (loopback by definition, RFC 6761), unless allowed; a name
+    of one label (resolved through a network's own search domains); a name under a suffix
+    only private networks use. A malformed numeric or IPv6 host counts as internal: no
+    public host is spelled that way. Public names that resolve to internal addresses are
+    not caught here; the guarded fetcher refuses those when it resolves them.
+    """
+    networks = tuple(allow_networks)
+    name = host.strip().lower().removeprefix("[").removesuffix("]").removesuffix(".")
+    if not name:
+        return True
+    try:
+        address = parse_numeric_host(name)
+    except ValueError:
+        return True
+    if address is not None:
+        return not is_allowed(address, networks)
+    if name == "localhost" or name.endswith(".localhost"):
+        return not all(is_allowed(loopback, networks) for loopback in _LOOPBACK)
+    return "." not in name or name.endswith(tuple("." + s for s in _INTERNAL_SUFFIXES))
 
 
 def _embedded_ipv4(address: ipaddress.IPv6Address) -> tuple[ipaddress.IPv4Address, ...]:

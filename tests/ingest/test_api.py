@@ -112,10 +112,10 @@ def test_writes_need_a_known_key(ingest, seed_article):
 def test_another_publisher_cannot_change_read_or_retract(ingest, db, seed_article):
     put(ingest, seed_article)
     changed = {**seed_article, "title": "Ele geçirildi", "updated_at": "2026-01-19T00:00:00Z"}
-    assert put(ingest, changed, headers=OTHER).status_code == 403
+    assert put(ingest, changed, headers=OTHER).status_code == 409
     url = f"{ingest}/v1/articles/{seed_article['id']}"
-    assert requests.delete(url, headers=OTHER).status_code == 403
-    assert requests.get(url, headers=OTHER).status_code == 403
+    assert requests.delete(url, headers=OTHER).status_code == 404
+    assert requests.get(url, headers=OTHER).status_code == 404
     assert requests.get(url, headers=AUTH).json()["article"]["title"] == seed_article["title"]
     assert len(events(db)) == 1
 

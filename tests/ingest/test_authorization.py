@@ -169,7 +169,7 @@ def test_a_route_refuses_a_key_without_its_scope_with_403(ingest, client, seed_a
     assert put(ingest, seed_article, bearer(admin_token)).status_code == 201
 
 
-def test_another_publishers_article_is_403_and_logged_with_both_publishers(
+def test_another_publishers_article_is_refused_unnamed_and_logged_with_both_publishers(
     ingest, seed_article, caplog
 ):
     caplog.set_level(logging.WARNING, logger="services.ingest.audited_writer")
@@ -178,13 +178,14 @@ def test_another_publishers_article_is_403_and_logged_with_both_publishers(
     url = f"{ingest}/v1/articles/{article_id}"
     changed = {**seed_article, "title": "Ele geçirildi", "updated_at": "2026-01-19T00:00:00Z"}
 
-    assert_error(put(ingest, changed, OTHER), 403, "forbidden")
-    assert_error(requests.delete(url, headers=OTHER), 403, "forbidden")
+    # The caller learns that the id is not its to write, and nothing of whose it is.
+    assert_error(put(ingest, changed, OTHER), 409, "conflict")
+    assert_error(requests.delete(url, headers=OTHER), 404, "not_found")
     batch = requests.post(
         f"{ingest}/v1/articles:batch", json={"articles": [changed]}, headers=OTHER
     )
-    assert batch.json()["results"][0]["status"] == "forbidden"
-    assert_error(requests.get(url, headers=OTHER), 403, "forbidden")
+    assert batch.json()["results"][0]["status"] == "conflict"
+    assert_error(requests.get(url, headers=OTHER), 404, "not_found")
 
     refusals = [r for r in caplog.records if r.name == "services.ingest.audited_writer"]
     assert [r.levelno for r in refusals] == [logging.WARNING] * 3

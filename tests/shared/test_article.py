@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
@@ -9,8 +10,10 @@ from typing import Any
 import lxml.etree
 import pydantic
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from shared.article import MAX_BODY_BYTES, Article
+from shared.article import MAX_BODY_BYTES, Article, ingest_context
 from shared.html.limits import HtmlLimits
 
 CONTEXT = {"default_language": "tr"}
@@ -348,3 +351,110 @@ def test_joiners_that_emoji_and_scripts_need_are_kept() -> None:
     persian = "می\u200cخواهم"
     article = validate(raw_article(title=f"{family} {persian}"))
     assert article.title == f"{family} {persian}"
+
+
+# What a publisher may send, judged at ingest (the context has a clock): ids, offsets, date
+# spellings, URLs with a host, images from outside any network.
+AT_INGEST = ingest_context("tr", NOW, allow_networks=(ipaddress.ip_network("127.0.0.2/32"),))
+
+
+def ingest_errors(**overrides: Any) -> list[tuple[Any, ...]]:
+    """The locations of what ingest refuses in the article; [] when it accepts it."""
+    try:
+        Article.model_validate(raw_article(**overrides), context=AT_INGEST)
+    except pydantic.ValidationError as exc:
+        return [error["loc"] for error in exc.errors()]
+    return []
+
+
+@settings(max_examples=300, derandomize=True, deadline=None)
+@given(st.integers(-(24 * 60 - 1), 24 * 60 - 1), st.sampled_from(["published_at", "updated_at"]))
+def test_utc_offsets_up_to_14_hours_are_accepted_and_wider_ones_refused(minutes, field) -> None:
+    sign, whole = ("-" if minutes < 0 else "+"), abs(minutes)
+    moment = f"2026-01-18T11:42:00{sign}{whole // 60:02d}:{whole % 60:02d}"
+    dates = {"published_at": "2026-01-16T00:00:00Z", "updated_at": "2026-01-20T00:00:00Z"}
+    errors = ingest_errors(**{**dates, field: moment})
+    assert errors == ([] if whole <= 14 * 60 else [(field,)]), moment
+
+
+def test_a_refused_offset_says_which_are_in_use() -> None:
+    with pytest.raises(pydantic.ValidationError) as caught:
+        Article.model_validate(
+            raw_article(published_at="2026-01-18T11:42:00+23:59"), context=AT_INGEST
+        )
+    (error,) = caught.value.errors()
+    assert "+23:59" in error["msg"] and "from -14:00 to +14:00" in error["msg"]
+
+
+@pytest.mark.parametrize(
+    "moment", [1768725720, 1768725720.5, 1768725720000, "1768725720", "1768725720.5", True]
+)
+@pytest.mark.parametrize("field", ["published_at", "updated_at"])
+def test_dates_are_iso_8601_strings_never_numbers(moment: Any, field: str) -> None:
+    assert error_locations(raw_article(**{field: moment})) == [(field,)]
+
+
+def test_a_date_may_still_come_as_a_datetime_from_python() -> None:
+    moment = datetime(2026, 1, 18, 11, 42, tzinfo=ISTANBUL)
+    assert validate(raw_article(published_at=moment)).published_at == moment
+
+
+@settings(max_examples=300, derandomize=True, deadline=None)
+@given(st.from_regex(r"[A-Za-z0-9._:-]{1,128}", fullmatch=True))
+def test_an_id_is_refused_at_ingest_exactly_when_it_starts_with_a_dot(article_id: str) -> None:
+    refused = [("id",)] if article_id.startswith(".") else []
+    assert ingest_errors(id=article_id) == refused
+    assert ingest_errors(related=[article_id]) == [("related",) for _ in refused]
+
+
+@pytest.mark.parametrize("article_id", [".", "..", ".gizli"])
+def test_a_stored_id_with_a_leading_dot_is_still_read(article_id: str) -> None:
+    # Written before the rule: it stays readable, so its owner can still take it down.
+    stored = Article.model_validate(raw_article(id=article_id), context=CONTEXT).model_dump_json()
+    assert Article.model_validate_json(stored, context={"stored": True}).id == article_id
+
+
+@pytest.mark.parametrize(
+    "url", ["http:x", "http:/x", "http:///x", "https:\\\\x", "http://", "http:"]
+)
+@pytest.mark.parametrize("field", ["url", "comments_url", "image", "authors"])
+def test_a_url_without_a_host_is_refused_naming_its_field(url: str, field: str) -> None:
+    value: Any = {
+        "image": {"url": url},
+        "authors": [{"name": "Ayşe Yıldırım", "url": url}],
+    }.get(field, url)
+    located = {"image": ("image", "url"), "authors": ("authors", 0, "url")}.get(field, (field,))
+    assert error_locations(raw_article(**{field: value})) == [located]
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1/a.jpg", "http://localhost/a.jpg", "http://10.0.0.5/a.jpg",
+        "http://169.254.169.254/latest/meta-data/", "http://[::1]/a.jpg",
+        "http://0x7f000001/a.jpg", "http://１２７.０.０.１/a.jpg", "http://intranet/a.jpg",
+        "http://metadata.google.internal/a.jpg",
+    ],
+)  # fmt: skip
+def test_an_image_from_inside_a_network_is_refused_at_ingest(url: str) -> None:
+    assert ingest_errors(image={"url": url}) == [("image", "url")]
+
+
+def test_an_image_from_an_allowed_network_is_accepted() -> None:
+    assert ingest_errors(image={"url": "http://127.0.0.2:8080/a.jpg"}) == []
+    assert ingest_errors(image={"url": "https://img.example.com.tr/a.jpg"}) == []
+
+
+def test_a_body_image_from_inside_a_network_loses_its_source_at_ingest() -> None:
+    body = '<p><img src="http://10.0.0.5/a.jpg" alt="iç"><img src="http://127.0.0.2/b.jpg"></p>'
+    article = Article.model_validate(raw_article(body_html=body), context=AT_INGEST)
+    assert article.body_html == '<p><img alt="iç"><img src="http://127.0.0.2/b.jpg"></p>'
+
+
+def test_rules_on_what_a_publisher_sends_do_not_judge_stored_articles_again() -> None:
+    legacy = raw_article(
+        id=".eski",
+        published_at="2026-01-18T11:42:00+23:59",
+        image={"url": "http://10.0.0.5/a.jpg"},
+    )
+    assert validate(legacy).id == ".eski"
