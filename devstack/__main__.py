@@ -253,6 +253,7 @@ def run(var: Path, settings: Settings) -> int:
         **os.environ,
         **stack_env(settings, var),
         "NEWSWIRE_API_KEYS": json.dumps({hashlib.sha256(api_key.encode()).hexdigest(): "dev"}),
+        "NEWSWIRE_SITE_PUBLISHER": "dev",  # the dev key's publisher is the site itself
         "PYTHONUNBUFFERED": "1",
         leftovers.MARKER: str(var),
     }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from collections.abc import Callable
@@ -108,6 +109,8 @@ class Stack:
             "NEWSWIRE_INGEST_PORT": str(ingest_port),
             "NEWSWIRE_FEEDS_PORT": str(feeds_port),
             "NEWSWIRE_FEEDS_BASE_URL": self.feeds_url + "/",
+            # The stack writes as the site itself (its key's publisher) unless told otherwise.
+            "NEWSWIRE_SITE_PUBLISHER": api_keys[hashlib.sha256(api_key.encode()).hexdigest()],
             **({"NEWSWIRE_INGEST_WORKERS": "1"} if compact else {}),
             **overrides,
         }

@@ -141,6 +141,14 @@ class Settings(BaseSettings):
     websub_retry_delays_s: list[float] = Field(default_factory=lambda: [1.0, 2.0, 4.0])
     websub_dead_letters_max: int = Field(default=1000, ge=1)
     websub_external_hubs: list[HttpUrl] = Field(default_factory=list)
+    # Hub requests each client address (an IPv6 client's /64) may make in any 60 s; 0: no limit.
+    websub_subscribe_per_minute: int = Field(default=30, ge=0)
+    # Verifications of intent pending or running at once against one callback host.
+    websub_pending_per_host: int = Field(default=10, ge=1)
+    # Verifications of intent pending or running at once in the whole deployment.
+    websub_verify_queue_max: int = Field(default=100, ge=1)
+    # Whether a hub request needs `Authorization: Bearer <key>` (a key that may write articles).
+    websub_require_key: bool = False
 
     # Feeds service.
     feeds_host: str = "127.0.0.1"
@@ -153,9 +161,12 @@ class Settings(BaseSettings):
     # The HTTP server: granian (Rust, about 1.5x the requests per second here) or uvicorn.
     feeds_server: Literal["granian", "uvicorn"] = "granian"
     # Display names of section, tag and author feeds, by target name
-    # ({"feed:section:dunya": "Dünya"}). A feed not named here keeps the name its first
-    # article gave it: a later article, by any publisher, never renames a feed.
+    # ({"feed:section:dunya": "Dünya"}). An admin's name (`newswire names`) wins over these;
+    # a feed named by neither keeps the one the site publisher's first article in it gave it.
     display_names: dict[str, str] = Field(default_factory=dict)
+    # The publisher that is the site itself (its API key's publisher name): its articles' first
+    # write names a feed no admin has named; another publisher's never names or renames one.
+    site_publisher: str | None = None
 
     # Prometheus: ingest and feeds serve /metrics on their own port; the dispatcher and each
     # Celery worker serve it on this one (each process gets its own value; 0: none).
@@ -225,6 +236,9 @@ class Settings(BaseSettings):
             return self
         if not self.api_keys:
             raise ValueError("NEWSWIRE_API_KEYS must be set in production")
+        if not self.site_publisher:
+            # Without it no article names a feed: every section would show its slug.
+            raise ValueError("NEWSWIRE_SITE_PUBLISHER must be set in production")
         # Item ids and self links derive from these: a default now, corrected later, would
         # change every id and make feed readers show every story again.
         for name in ("site_url", "feeds_base_url"):

@@ -10,6 +10,9 @@ does `Subscriptions.verify` apply it. Redis keys (named in shared/state/redis_ke
     ETAG    per topic URL  string  ETag of the content subscribers were last sent
     INTENT  per intent id  string  JSON of an `Intent`; expires unverified
     DEAD                   list    dead letters (JSON), newest first, capped
+
+An intent holds a verification slot (shared/websub_limits.py) from the hub's reservation until
+`verify` or `discard` ends it.
 """
 
 from __future__ import annotations
@@ -23,13 +26,14 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Literal, Protocol
-from urllib.parse import urljoin
+from urllib.parse import urljoin, urlsplit
 
 import redis
 
 from shared.settings import Settings
 from shared.state import redis_keys
 from shared.store.artifacts import safe_path
+from shared.websub_limits import release
 
 QUEUE = "websub"
 # Task names: the contract between the hub (feeds service) and the render workers.
@@ -46,7 +50,13 @@ DEAD = redis_keys.WEBSUB_DEAD
 
 # Verification runs within seconds; an intent left after an hour was lost with its task.
 _INTENT_TTL_S = 3600
-_TOPIC_PATH = re.compile(r"feeds/(?:all|(?:sections|tags|authors)/[^/?#]+)\.(?:rss|atom|json)")
+# Below 1024 only the web's own ports: a callback on :25 or :9 would turn the hub's requests
+# into traffic for mail servers and the like.
+_WEB_PORTS = frozenset({80, 443})
+# Another publisher's author feeds are under feeds/publishers/<publisher>/ (shared/kinds/feed.py).
+_TOPIC_PATH = re.compile(
+    r"feeds/(?:all|(?:sections|tags|(?:publishers/[^/?#]+/)?authors)/[^/?#]+)\.(?:rss|atom|json)"
+)
 
 Mode = Literal["subscribe", "unsubscribe"]
 
@@ -110,6 +120,16 @@ def topic_path(settings: Settings, url: str) -> str | None:
     return path if is_topic_path(path) and topic_url(settings, path) == url else None
 
 
+def callback_port_allowed(url: str) -> bool:
+    """Whether a callback's port may be called: 80, 443 (a scheme's default) or 1024 and up.
+    A malformed URL passes here; the fetcher refuses it."""
+    try:
+        port = urlsplit(url).port
+    except ValueError:
+        return True
+    return port is None or port in _WEB_PORTS or port >= 1024
+
+
 def granted_lease(settings: Settings, requested: int | None) -> int:
     """The lease a subscriber gets: what it asked for (or the default), at most the cap."""
     return min(requested or settings.websub_default_lease_s, settings.websub_max_lease_s)
@@ -168,10 +188,20 @@ class Subscriptions:
         self, mode: Mode, topic: str, callback: str, lease: int | None, secret: str | None
     ) -> Intent:
         """Store a (un)subscription request until verified, with its lease granted and capped."""
-        granted = granted_lease(self._settings, lease) if mode == "subscribe" else 0
-        intent = Intent(secrets.token_urlsafe(16), mode, topic, callback, granted, secret)
-        self._redis.set(INTENT.format(id=intent.id), json.dumps(asdict(intent)), ex=_INTENT_TTL_S)
+        intent = self.new_intent(mode, topic, callback, lease, secret)
+        self.store(intent)
         return intent
+
+    def new_intent(
+        self, mode: Mode, topic: str, callback: str, lease: int | None, secret: str | None
+    ) -> Intent:
+        """A (un)subscription request with a fresh id and its lease granted; not stored yet."""
+        granted = granted_lease(self._settings, lease) if mode == "subscribe" else 0
+        return Intent(secrets.token_urlsafe(16), mode, topic, callback, granted, secret)
+
+    def store(self, intent: Intent) -> None:
+        """Keep `intent` until it is verified or discarded (or lost with its task: it expires)."""
+        self._redis.set(INTENT.format(id=intent.id), json.dumps(asdict(intent)), ex=_INTENT_TTL_S)
 
     def pending(self, intent_id: str) -> Intent | None:
         """The intent awaiting verification, or None if verified, discarded or expired."""
@@ -179,18 +209,27 @@ class Subscriptions:
         return Intent(**json.loads(raw)) if raw else None
 
     def verify(self, intent: Intent) -> None:
-        """The subscriber confirmed `intent`: apply it (renewing a lease) and forget the intent."""
+        """The subscriber confirmed `intent`: apply it (renewing a lease), forget the intent and
+        free its verification slot."""
         pipe = self._redis.pipeline(transaction=True)
         if intent.mode == "subscribe":
             self._add(pipe, intent.topic, intent.callback, intent.lease_seconds, intent.secret)
         else:
             self._remove(pipe, intent.topic, intent.callback)
         pipe.delete(INTENT.format(id=intent.id))
+        release(pipe, intent.id, intent.callback)
         pipe.execute()
 
-    def discard(self, intent_id: str) -> None:
-        """The subscriber did not confirm an intent: forget it, changing nothing."""
-        self._redis.delete(INTENT.format(id=intent_id))
+    def discard(self, intent: Intent | str) -> None:
+        """The subscriber did not confirm an intent (or it was never sent): forget it, changing
+        nothing, and free its verification slot."""
+        found = self.pending(intent) if isinstance(intent, str) else intent
+        if found is None:
+            return  # already handled, or expired with its slot
+        pipe = self._redis.pipeline(transaction=True)
+        pipe.delete(INTENT.format(id=found.id))
+        release(pipe, found.id, found.callback)
+        pipe.execute()
 
     def add(self, topic: str, callback: str, lease: int | None, secret: str | None) -> None:
         """Subscribe `callback` to `topic` now, for the granted lease (a renewal replaces)."""

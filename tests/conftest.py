@@ -34,8 +34,9 @@ from tests.module_groups import ModuleGroupScheduling
 DATA = Path(__file__).parent / "data"
 API_KEY = "test-key-newsroom"
 OTHER_API_KEY = "test-key-other-newsroom"
+SITE_PUBLISHER = "newsroom"  # API_KEY's: the site itself
 API_KEYS = {
-    hashlib.sha256(API_KEY.encode()).hexdigest(): "newsroom",
+    hashlib.sha256(API_KEY.encode()).hexdigest(): SITE_PUBLISHER,
     hashlib.sha256(OTHER_API_KEY.encode()).hexdigest(): "other",
 }
 
@@ -129,6 +130,7 @@ def settings(redis_url: str, tmp_path: Path) -> Settings:
         redis_url=redis_url,
         artifact_dir=tmp_path / "artifacts",
         api_keys=API_KEYS,
+        site_publisher=SITE_PUBLISHER,
         debounce_window_ms=100,
         build_lease_ms=2000,
     )
@@ -151,7 +153,11 @@ def make_stack(
     Compact by default: one worker for every queue and one ingest process, half the
     processes to start. `compact=False` runs the shape `make run` and compose run.
     """
-    overrides = {"NEWSWIRE_BUILD_LEASE_MS": "3000", "NEWSWIRE_CLAIM_IDLE_MS": "2000", **overrides}
+    overrides = {
+        "NEWSWIRE_BUILD_LEASE_MS": "3000",
+        "NEWSWIRE_CLAIM_IDLE_MS": "2000",
+        **overrides,
+    }
     return Stack(root, API_KEYS, API_KEY, redis_url, compact=compact, **overrides).start()
 
 

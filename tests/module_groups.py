@@ -20,6 +20,11 @@ SHARED_STACKS: dict[str, tuple[str, ...]] = {
         "tests/test_browser.py",
         "tests/render/test_kinds.py",
     ),
+    "publishers_stack": (
+        "tests/publishers/test_websub_limits.py",
+        "tests/publishers/test_names_and_authors.py",
+        "tests/publishers/test_no_leaks.py",
+    ),
     "guarantee_stack": (
         "tests/guarantees/test_ordering.py",
         "tests/guarantees/test_idempotency.py",

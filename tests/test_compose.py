@@ -34,7 +34,15 @@ from services.feeds.app import create_app as create_feeds
 from services.ingest.app import create_app as create_ingest
 from shared.settings import Settings
 from shared.task_sender import TaskSender
-from tests.conftest import API_KEY, API_KEYS, DATA, live_server, load_corpus, wait_until
+from tests.conftest import (
+    API_KEY,
+    API_KEYS,
+    DATA,
+    SITE_PUBLISHER,
+    live_server,
+    load_corpus,
+    wait_until,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 APP_SERVICES = ("ingest", "dispatcher", "worker", "card-worker", "push-worker", "feeds")
@@ -44,6 +52,7 @@ OPERATOR_ENV = {
     "NEWSWIRE_API_KEYS": json.dumps(API_KEYS),
     "NEWSWIRE_SITE_URL": "https://haber.example.com.tr/",
     "NEWSWIRE_FEEDS_BASE_URL": "https://feeds.haber.example.com.tr/",
+    "NEWSWIRE_SITE_PUBLISHER": SITE_PUBLISHER,
 }
 
 

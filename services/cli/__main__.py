@@ -1,4 +1,4 @@
-"""`newswire`: the operator's command (import, rebuild, status, dead-letters, keys).
+"""`newswire`: the operator's command (import, rebuild, status, dead-letters, keys, names).
 
 Settings come from the environment (NEWSWIRE_*), as for every service, and then from
 var/newswire.env where it runs: `make run` writes that file in its checkout while its stack
@@ -26,6 +26,7 @@ COMMANDS = {
     "rebuild": "services.cli.rebuild",
     "status": "services.cli.status",
     "dead-letters": "services.cli.dead_letters",
+    "names": "services.cli.names",
 }
 
 
@@ -79,6 +80,18 @@ def _parser() -> argparse.ArgumentParser:
     key_commands.add_parser("list", help="every key: publisher, scopes, created, revoked")
     revoke = key_commands.add_parser("revoke", help="refuse a key from now on")
     revoke.add_argument("key", help="the key's id or a longer prefix of its digest")
+
+    names = commands.add_parser("names", help="display names of sections, tags and authors")
+    name_commands = names.add_subparsers(dest="names_command", required=True)
+    listing = name_commands.add_parser("list", help="every named feed: its name and its source")
+    listing.add_argument("--json", action="store_true", help="one JSON object, for scripts")
+    for action, text in (("set", "show a feed under a name"), ("unset", "drop the admin's name")):
+        name = name_commands.add_parser(action, help=text)
+        name.add_argument("kind", choices=["section", "tag", "author"])
+        name.add_argument("slug", help="the feed's slug, as in its URL: secim-masasi")
+        if action == "set":
+            name.add_argument("name", help='the name readers see: "Seçim Masası"')
+        name.add_argument("--publisher", help="an author feed of this publisher, not the site's")
     return parser
 
 

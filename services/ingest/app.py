@@ -20,11 +20,13 @@ from services.ingest.body_validation import Validator, utc_now
 from services.ingest.errors import install_handlers
 from services.ingest.guard import RequestGuard
 from services.ingest.keys_routes import router as keys_router
+from services.ingest.names_routes import router as names_router
 from services.ingest.rate_limit import RateLimiter
 from services.ingest.routes import router
 from shared.kinds.registry import Registry
 from shared.log_format import configure_logging
 from shared.settings import Settings
+from shared.state.display_names import AsyncAdminNames
 from shared.web.http_metrics import HttpMetrics, RequestMetrics
 from shared.web.readiness import Readiness
 from shared.web.request_ids import RequestIds
@@ -61,9 +63,11 @@ def create_app(settings: Settings, clock: Callable[[], datetime] = utc_now) -> F
     )
     app.state.validator = Validator(settings, clock, settings.validation_threads)
     app.state.writer = AuditedWriter(client, settings, Registry.from_settings(settings).entries)
+    app.state.names = AsyncAdminNames(client, settings)
     install_handlers(app)
     app.include_router(router)
     app.include_router(keys_router)
+    app.include_router(names_router)
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:

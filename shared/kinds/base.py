@@ -44,6 +44,12 @@ class Kind(ABC):
     def entries(self, article: Article) -> list[TargetEntry]:
         """The targets of this kind that show `article`, and what each keeps of it."""
 
+    def owned_entries(self, article: Article, publisher: str | None) -> list[TargetEntry]:
+        """The targets of this kind that show `article` as `publisher`'s (None: the site
+        publisher's). The same as `entries` unless a kind's targets depend on who owns the
+        article, as author feeds do (each belongs to its publisher)."""
+        return self.entries(article)
+
     @abstractmethod
     def paths(self, target: str) -> list[str]:
         """The artifact paths `target` may publish (for a sharded target, its first part)."""

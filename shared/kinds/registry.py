@@ -59,9 +59,11 @@ class Registry:
         kind.validate(target)
         return kind
 
-    def entries(self, article: Article) -> list[TargetEntry]:
-        """Every target that shows `article`, of every kind."""
-        return [entry for kind in self._kinds.values() for entry in kind.entries(article)]
+    def entries(self, article: Article, publisher: str | None = None) -> list[TargetEntry]:
+        """Every target that shows `article` of `publisher` (None: the site publisher's), of
+        every kind."""
+        kinds = self._kinds.values()
+        return [entry for kind in kinds for entry in kind.owned_entries(article, publisher)]
 
     def queue(self, target: str) -> str:
         return self.kind(target).queue

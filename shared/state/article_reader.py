@@ -13,6 +13,7 @@ from shared.article import Article
 from shared.bounded_cache import BoundedCache, approximate_size
 from shared.state import redis_keys
 from shared.state.dead_letters import DeadLetters
+from shared.state.display_names import every_name, shown_name
 
 _ARTICLE_PREFIX = redis_keys.article("")
 EMPTY: Mapping[str, str] = MappingProxyType({})
@@ -134,17 +135,25 @@ class ArticleReader:
         return sorted({name.decode() for name in found})
 
     def display_name(self, target: str, configured: Mapping[str, str] = EMPTY) -> str | None:
-        """The target's display name: `configured` (the site's settings) first, else the
-        one its first article gave it."""
-        if target in configured:
-            return configured[target]
-        name = self._redis.hget(redis_keys.NAMES, target)
-        return name.decode() if name else None
+        """The target's display name (see `shared.state.display_names`): an admin's, else
+        `configured` (the site's settings), else the one the site publisher's first article
+        in it gave it; None if it has none."""
+        pipe = self._redis.pipeline(transaction=False)
+        pipe.hget(redis_keys.ADMIN_NAMES, target)
+        pipe.hget(redis_keys.NAMES, target)
+        admin, first = pipe.execute()
+        shown = shown_name(_text(admin), configured.get(target), _text(first))
+        return shown[0] if shown else None
 
     def display_names(self, configured: Mapping[str, str] = EMPTY) -> dict[str, str]:
-        """Every target's display name: "feed:section:dunya" → "Dünya", `configured` first."""
-        stored = {k.decode(): v.decode() for k, v in self._redis.hgetall(redis_keys.NAMES).items()}
-        return stored | dict(configured)
+        """Every named target's display name: "feed:section:dunya" → "Dünya", by the same
+        precedence as `display_name`."""
+        pipe = self._redis.pipeline(transaction=False)
+        pipe.hgetall(redis_keys.NAMES)
+        pipe.hgetall(redis_keys.ADMIN_NAMES)
+        first, admin = pipe.execute()
+        named = every_name(_decoded(admin), configured, _decoded(first))
+        return {feed.target: feed.name for feed in named}
 
     def _parse(self, article_id: bytes, digest: bytes, doc: bytes) -> Article | None:
         """The stored article, or None if its document cannot be read (then it is left out
@@ -161,6 +170,14 @@ class ArticleReader:
                 return None
             self.cache.put(key, article, approximate_size(article))
         return article
+
+
+def _text(value: bytes | None) -> str | None:
+    return value.decode() if value is not None else None
+
+
+def _decoded(found: dict[bytes, bytes]) -> dict[str, str]:
+    return {k.decode(): v.decode() for k, v in found.items()}
 
 
 def _glob_escape(text: str) -> str:

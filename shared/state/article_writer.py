@@ -21,8 +21,9 @@ from shared.state import redis_keys
 WriteStatus = Literal[
     "created", "updated", "unchanged", "stale", "retracted", "forbidden", "not_found"
 ]
-# Which targets show an article, and what each keeps of it: the kind registry's answer.
-EntriesFor = Callable[[Article], Sequence[TargetEntry]]
+# Which targets show an article of a publisher, and what each keeps of it: the kind
+# registry's answer (`Registry.entries`).
+EntriesFor = Callable[[Article, str], Sequence[TargetEntry]]
 
 
 @cache
@@ -56,6 +57,7 @@ class ArticleWriter:
     ) -> None:
         self._redis = client
         self._stream = settings.events_stream
+        self._site_publisher = settings.site_publisher or ""
         self._entries_for = entries_for
         self._upsert = client.register_script(lua("upsert.lua"))
         self._retract = client.register_script(lua("retract.lua"))
@@ -77,7 +79,7 @@ class ArticleWriter:
 
     def _upsert_call(self, article: Article, publisher: str) -> dict[str, list]:
         doc, digest = article.serialized()
-        entries = [entry.to_wire() for entry in self._entries_for(article)]
+        entries = [entry.to_wire() for entry in self._entries_for(article, publisher)]
         return {
             "keys": [
                 redis_keys.article(article.id),
@@ -94,6 +96,7 @@ class ArticleWriter:
                 _ms(article.published_at),
                 publisher,
                 orjson.dumps(entries),
+                self._site_publisher,
                 *self._target_keys,
             ],
         }

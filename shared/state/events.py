@@ -12,6 +12,7 @@ EventType = Literal[
     "article.retracted",
     "targets.due",  # the sweeper: these targets' output changes with time
     "targets.rebuild",  # `newswire rebuild`: rebuild these from stored state
+    "names.changed",  # an admin set or unset a display name: these feeds show it
 ]
 
 

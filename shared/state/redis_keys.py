@@ -20,7 +20,10 @@ PAYLOADS = PREFIX + "idxp:{target}"
 SHARDS = PREFIX + "shards:{target}"
 RETRACTED = PREFIX + "gone:{target}"
 PART_SEPARATOR = "#"
-NAMES = PREFIX + "names"  # hash: target name → display name
+# Display names, hash target name → name: those the site publisher's first article in each
+# target gave it, and those an admin set (`newswire names`, /v1/names), which win.
+NAMES = PREFIX + "names"
+ADMIN_NAMES = PREFIX + "names:admin"
 TARGETS = PREFIX + "targets"  # set: every target an article was ever written to
 SWEEP = PREFIX + "sweep"  # sorted set: "release:<id>" or "target:<name>" → due time (ms)
 TARGET = PREFIX + "target:{target}"  # hash: want, done, state (rebuild coordination)
@@ -52,6 +55,12 @@ WEBSUB_LEASES = PREFIX + "websub:leases:{topic}"
 WEBSUB_ETAG = PREFIX + "websub:etag:{topic}"
 WEBSUB_INTENT = PREFIX + "websub:intent:{id}"
 WEBSUB_DEAD = PREFIX + "websub:dead"
+# The hub's limits (shared/websub_limits.py): per client address, the times of its recent
+# requests (sorted set member → ms); verifications of intent pending or running, per callback
+# host and in the whole deployment (sorted sets intent id → slot expiry, ms).
+WEBSUB_CLIENT = PREFIX + "websub:client:{client}"
+WEBSUB_PENDING_HOST = PREFIX + "websub:pending-host:{host}"
+WEBSUB_PENDING = PREFIX + "websub:pending"
 
 
 def family(template: str, **fields: str) -> str:

@@ -8,7 +8,11 @@ from pydantic import ValidationError
 from shared.settings import Settings
 
 KEYS = {"a" * 64: "newsroom"}
-IDENTITY = {"site_url": "https://haber.example.com.tr/", "feeds_base_url": "https://f.example/"}
+IDENTITY = {
+    "site_url": "https://haber.example.com.tr/",
+    "feeds_base_url": "https://f.example/",
+    "site_publisher": "newsroom",
+}
 
 
 def test_production_starts_with_keys_and_an_explicit_site_identity() -> None:
@@ -22,6 +26,7 @@ def test_production_starts_with_keys_and_an_explicit_site_identity() -> None:
         ("api_keys", "NEWSWIRE_API_KEYS"),
         ("site_url", "NEWSWIRE_SITE_URL"),
         ("feeds_base_url", "NEWSWIRE_FEEDS_BASE_URL"),
+        ("site_publisher", "NEWSWIRE_SITE_PUBLISHER"),
     ],
 )
 def test_production_refuses_to_start_without(missing: str, named: str) -> None:

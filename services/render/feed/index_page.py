@@ -8,14 +8,18 @@ from html import escape
 from urllib.parse import quote, urljoin
 
 from services.render.feed.page import SUBSCRIBE_FORMATS, document, site_header
+from shared.kinds.feed import ALL, target_of_path
 from shared.language.turkish import MONTHS, lower
 from shared.settings import Settings
 
-# Directory under feeds/ → (target kind, group heading), in the order the page shows them.
+# Group → heading, in the order the page shows them: the site's sections, tags and authors,
+# then the author feeds of other publishers (each name followed by its publisher).
+_PUBLISHER_AUTHORS = "publisher-author"
 _FEED_GROUPS = {
-    "sections": ("section", "Bölümler"),
-    "tags": ("tag", "Etiketler"),
-    "authors": ("author", "Yazarlar"),
+    "section": "Bölümler",
+    "tag": "Etiketler",
+    "author": "Yazarlar",
+    _PUBLISHER_AUTHORS: "Diğer yayıncıların yazarları",
 }
 _ALL_STEM = "feeds/all"
 # Short names on the format badges; the feed page names them in full.
@@ -69,7 +73,7 @@ def render_index(settings: Settings, labels: dict[str, str], paths: list[str]) -
         settings.site_name, base, everything
     )
     sections = [_group("Tüm haberler", everything, base, counted=False)]
-    sections += [_group(heading, groups[kind], base) for kind, heading in _FEED_GROUPS.values()]
+    sections += [_group(heading, groups[group], base) for group, heading in _FEED_GROUPS.items()]
     sections.append(_sitemaps([p for p in paths if p.startswith("sitemap")], base))
     body = (
         site_header(str(settings.site_url))
@@ -107,32 +111,25 @@ def _feed_groups(
 ) -> dict[str, list[_Entry]]:
     """Feeds by group ("feeds/all" for the site-wide one), each group in Turkish order."""
     entries: dict[str, _Entry] = {}
-    groups: dict[str, list[_Entry]] = {kind: [] for kind, _ in _FEED_GROUPS.values()}
+    groups: dict[str, list[_Entry]] = {group: [] for group in _FEED_GROUPS}
     for path in paths:
         stem, _, fmt = path.rpartition(".")
         if not path.startswith("feeds/") or fmt not in (*SUBSCRIBE_FORMATS, "html"):
             continue
         if stem not in entries:
-            kind, slug = _feed_of(stem)
-            if kind is None:
+            feed = target_of_path(stem)
+            if feed is None:
                 continue
-            label = site_name if kind == "all" else labels.get(f"feed:{kind}:{slug}")
-            entries[stem] = _Entry(stem, label or slug)
-            groups.setdefault(_ALL_STEM if kind == "all" else kind, []).append(entries[stem])
+            label = site_name if feed == ALL else labels.get(feed.name) or feed.slug
+            group = _ALL_STEM if feed == ALL else feed.kind
+            if feed.publisher:
+                label, group = f"{label} ({feed.publisher})", _PUBLISHER_AUTHORS
+            entries[stem] = _Entry(stem, label)
+            groups.setdefault(group, []).append(entries[stem])
         entries[stem].formats.add(fmt)
     for group in groups.values():
         group.sort(key=lambda e: (turkish_sort_key(e.label), e.label, e.stem))
     return groups
-
-
-def _feed_of(stem: str) -> tuple[str | None, str]:
-    """(kind, slug) of an artifact path without its suffix; kind None for anything else."""
-    if stem == _ALL_STEM:
-        return "all", ""
-    parts = stem.split("/")
-    if len(parts) == 3 and parts[0] == "feeds" and parts[1] in _FEED_GROUPS and parts[2]:
-        return _FEED_GROUPS[parts[1]][0], parts[2]
-    return None, ""
 
 
 def _autodiscovery(site_name: str, base: str, everything: list[_Entry]) -> str:

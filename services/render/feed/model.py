@@ -78,6 +78,7 @@ class Feed:
     updated: datetime
     items: tuple[FeedItem, ...]
     tombstones: tuple[Tombstone, ...] = ()
+    index_url: str = ""  # the page listing every feed (the feeds base URL)
 
 
 def build_feed(
@@ -92,7 +93,11 @@ def build_feed(
     site = _Site.of(settings)
     items = tuple(_item(article, site) for article in articles)
     tombstones = tuple(Tombstone(site.guid(article_id), when) for article_id, when in retractions)
+    # A feed no one named shows its slug; another publisher's author feed says whose it is,
+    # so it never passes for the site's own journalist's feed of the same name.
     label = display_name or target.slug
+    if target.publisher:
+        label = f"{label} ({target.publisher})"
     title = settings.site_name if target.kind == "all" else f"{settings.site_name} — {label}"
     changes = [item.updated for item in items] + [t.when for t in tombstones]
     return Feed(
@@ -108,6 +113,7 @@ def build_feed(
         updated=max(changes, default=empty_feed_date(settings)),
         items=items,
         tombstones=tombstones,
+        index_url=site.feeds_base,
     )
 
 

@@ -107,7 +107,7 @@ def render_html(feed: Feed) -> bytes:
         _link("alternate", feed.self_urls[fmt], media_type, f"{feed.title} ({name})")
         for fmt, (name, media_type) in SUBSCRIBE_FORMATS.items()
     ]
-    index_url = _index_url(feed.self_urls["html"])
+    index_url = feed.index_url or _index_url(feed.self_urls["html"])
     body = (
         site_header(feed.home_url, (index_url, "Tüm akışlar"))
         + '<main class="wrap">'

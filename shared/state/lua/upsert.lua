@@ -1,21 +1,22 @@
 -- Store one article revision and append its event in one atomic step.
 -- KEYS: article hash, event stream, sweep zset, display-name hash, target set
 -- ARGV: id, doc, digest, updated_ms, published_ms, publisher, target entries (JSON list, see
---       shared/kinds/entries.py), then the five names of a target's keys that targets.lua
---       reads (prefixes of index, payloads, part sizes, retractions; part separator)
+--       shared/kinds/entries.py), the site publisher ('' if none is set), then the five
+--       names of a target's keys that targets.lua reads (prefixes of index, payloads, part
+--       sizes, retractions; part separator)
 -- (No MAXLEN: the dispatcher trims the stream, never past an entry a consumer group still
 -- needs; see shared/state/stream_trim.py.)
 --
 -- Redis runs every script on its one thread, so what this one does per write bounds every
 -- writer's throughput: work that cannot change anything is skipped. A target the article's
--- last revision already held was added to the target set and named then (neither is ever
--- taken back), and its retraction record was cleared then (retract.lua empties `targets`, so
+-- last revision already held was added to the target set then, and named then if it was
+-- the site's (neither is ever taken back), and its retraction record was cleared then (retract.lua empties `targets`, so
 -- after a takedown every target counts as new again); an article never stored before has no
 -- retraction record and no pending release.
 local akey, stream, sweep, names, all_targets = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local id, doc, digest = ARGV[1], ARGV[2], ARGV[3]
 local updated, published = tonumber(ARGV[4]), tonumber(ARGV[5])
-local publisher = ARGV[6]
+local publisher, site = ARGV[6], ARGV[8]
 
 local cur = redis.call('HMGET', akey, 'publisher', 'hash', 'updated', 'rev', 'targets', 'retracted',
   'published')
@@ -71,9 +72,10 @@ for name, before in pairs(old) do
   end
 end
 if #fresh > 0 then redis.call('SADD', all_targets, unpack(fresh)) end
--- A feed keeps the name its first article gave it: a later one (any publisher's) never
--- renames what others publish under. Configured names override this when read.
-if #labelled > 0 then
+-- Names belong to the site: the site publisher's first article in a feed names it, and a
+-- later one never renames it; another publisher's article names nothing, first or not.
+-- Names an admin set or the settings give override this when read (article_reader.py).
+if #labelled > 0 and site ~= '' and publisher == site then
   local named, unnamed = redis.call('HMGET', names, unpack(labelled)), {}
   for i = 1, #labelled do
     if not named[i] then

@@ -136,7 +136,7 @@ def article(raw: dict[str, Any], **changes: Any) -> Article:
     return Article.model_validate({**raw, **changes}, context={"default_language": "tr"})
 
 
-def entries(article: Article) -> list[TargetEntry]:
+def entries(article: Article, publisher: str) -> list[TargetEntry]:
     """Targets that use every per-target family: a feed keeping retractions under a label,
     and a month split into parts of one entry each."""
     score = int(article.published_at.timestamp() * 1000)
@@ -147,7 +147,9 @@ def entries(article: Article) -> list[TargetEntry]:
 
 
 def test_every_key_the_scripts_touch_is_named_by_redis_keys(prefix, settings, seed_article):
-    settings = settings.model_copy(update={"events_stream": prefix + "events"})
+    # Publisher "p" is the site: its first article names the feed.
+    update = {"events_stream": prefix + "events", "site_publisher": "p"}
+    settings = settings.model_copy(update=update)
     db = redis.Redis.from_url(settings.redis_url, decode_responses=True)
     first, second = article(seed_article), article(seed_article, id="ikinci-haber")
     later = (datetime.now(UTC) + timedelta(hours=1)).isoformat()
