@@ -153,6 +153,12 @@ class Article(_Strict):
     image: Image | None = None
     comments_url: Url | None = None
     related: Annotated[list[ArticleId], Field(max_length=100)] = []
+    # Copyright and usage terms, shown in feeds (dc:rights, Atom rights). Left out of the
+    # stored document when absent, so articles stored before it keep their digest.
+    rights: Annotated[
+        Annotated[PlainText, Field(max_length=1000)] | None,
+        Field(exclude_if=lambda value: value is None),
+    ] = None
 
     @field_validator("id")
     @classmethod

@@ -3,8 +3,9 @@
 In the order they are checked:
 
 1. headers over `max_header_bytes` (every name and value counted): 431;
-2. a body not declared as `Content-Type: application/json` on the requests `json_only`
-   selects (a UTF-8 charset parameter is fine): 415, unread;
+2. a body not declared as one of the media types `json_only` gives the request (JSON ones:
+   `application/json`, and `application/vnd.iptc.ninjs+json` where ninjs is taken; a UTF-8
+   charset parameter is fine; none given: any body): 415, unread;
 3. a declared Content-Length over the path's limit: 413, unread;
    (neither 2 nor 3 when no route of the path takes the method: the router answers 405)
 4. while the body is read: 408 once it has not all arrived within `body_read_timeout_s` of
@@ -51,7 +52,7 @@ class RequestGuard:
         max_header_bytes: int,
         body_limit_for: Callable[[str], int],
         body_read_timeout_s: float,
-        json_only: Callable[[str, str], bool],
+        json_only: Callable[[str, str], tuple[str, ...]],
     ) -> None:
         self.app = app
         self.max_header_bytes = max_header_bytes
@@ -78,13 +79,11 @@ class RequestGuard:
             await send_error(send, HeadersTooLarge(message))
             return
         path = scope["path"]
-        if (
-            self.json_only(scope["method"], path)
-            and not _is_json(declared_type)
-            and not _method_not_allowed(scope)
-        ):
+        accepted = self.json_only(scope["method"], path)
+        if accepted and not _is_json(declared_type, accepted) and not _method_not_allowed(scope):
             shown = declared_type.decode("latin-1") or "none"
-            message = f"send the body as Content-Type: application/json (got {shown})"
+            wanted = " or ".join(accepted)
+            message = f"send the body as Content-Type: {wanted} (got {shown})"
             await send_error(send, UnsupportedMediaType(message))
             return
         limit = self.body_limit_for(path)
@@ -151,9 +150,9 @@ def _timed_out(timeout_s: float) -> RequestTimeout:
     return RequestTimeout(f"the request body did not arrive within {timeout_s:g} s")
 
 
-def _is_json(content_type: bytes) -> bool:
+def _is_json(content_type: bytes, accepted: tuple[str, ...]) -> bool:
     if content_type == b"application/json":  # nearly every client says just this
-        return True
+        return "application/json" in accepted
     media, *params = (part.strip().lower() for part in content_type.decode("latin-1").split(";"))
     charsets = [p.partition("=")[2].strip('"') for p in params if p.startswith("charset=")]
-    return media == "application/json" and all(c in ("utf-8", "utf8") for c in charsets)
+    return media in accepted and all(c in ("utf-8", "utf8") for c in charsets)

@@ -26,6 +26,8 @@ GENERATOR = "Newswire"
 ATOM_NS = "http://www.w3.org/2005/Atom"
 TOMBSTONES_NS = "http://purl.org/atompub/tombstones/1.0"
 SELF_TYPES = {"rss": "application/rss+xml", "atom": "application/atom+xml"}
+# What the JSON Feed `_rights` extension holds: Dublin Core's rights, as RSS's dc:rights.
+RIGHTS_ABOUT = "http://purl.org/dc/elements/1.1/rights"
 # What an HTML parser would read as markup in text: a tag, end tag, comment, declaration or
 # processing instruction (`<` then a letter, `/`, `!` or `?`), or a character reference
 # (`&` then a letter, digit or `#`; HTML decodes some named ones even without the `;`).
@@ -93,6 +95,8 @@ def _json_item(item: FeedItem) -> dict[str, object]:
         entry["image"] = item.image.url
     if item.language:
         entry["language"] = item.language
+    if item.rights:  # JSON Feed has no rights field: an extension, named as its spec says
+        entry["_rights"] = {"about": RIGHTS_ABOUT, "text": item.rights}
     return entry
 
 
@@ -290,6 +294,11 @@ def _rendered_entry(item: FeedItem, fmt: str, timezone: str) -> FeedEntry:
         entry.media.content(
             url=item.image.url, medium="image", type=item.image.media_type, group=None
         )
+    if item.rights:
+        if fmt == "rss":
+            entry.dc.dc_rights(item.rights)
+        else:
+            entry.rights(item.rights)
     if item.comments_url:
         entry.comments(item.comments_url)
         entry.links.add(item.comments_url, "replies", "text/html")

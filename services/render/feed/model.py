@@ -54,6 +54,7 @@ class FeedItem:
     image: Enclosure | None
     comments_url: str | None
     language: str | None
+    rights: str | None = None  # copyright and usage terms, when the article has them
 
 
 @dataclass(frozen=True)
@@ -167,4 +168,5 @@ def _item(article: Article, site: _Site) -> FeedItem:
         image=image,
         comments_url=str(article.comments_url) if article.comments_url else None,
         language=article.language,
+        rights=article.rights,
     )
