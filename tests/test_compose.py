@@ -272,9 +272,9 @@ def test_workers_and_feeds_share_the_artifacts_volume_at_the_image_artifact_dir(
     artifact_dir = dockerfile_env()["NEWSWIRE_ARTIFACT_DIR"]
     mounts = {
         name: [volume_mount(v) for v in compose["services"][name].get("volumes", [])]
-        for name in (*WORKERS, "feeds")
+        for name in (*WORKERS, "feeds", "ingest")
     }
-    for name in ("worker", "card-worker"):
+    for name in ("worker", "card-worker", "ingest"):  # ingest writes Superdesk's images
         assert mounts[name] == [("artifacts", artifact_dir, False)]
     for name in ("push-worker", "feeds"):  # they only read
         assert mounts[name] == [("artifacts", artifact_dir, True)]

@@ -61,6 +61,12 @@ WEBSUB_DEAD = PREFIX + "websub:dead"
 WEBSUB_CLIENT = PREFIX + "websub:client:{client}"
 WEBSUB_PENDING_HOST = PREFIX + "websub:pending-host:{host}"
 WEBSUB_PENDING = PREFIX + "websub:pending"
+# Superdesk HTTP Push destinations (services/ingest/superdesk/): per destination a hash
+# (publisher, secret, created); the set of every destination id; and per destination its
+# pushed assets (hash Superdesk media id → artifact path of the stored image).
+SUPERDESK_DESTINATION = PREFIX + "superdesk:destination:{id}"
+SUPERDESK_DESTINATIONS = PREFIX + "superdesk:destinations"
+SUPERDESK_ASSETS = PREFIX + "superdesk:assets:{id}"
 
 
 def family(template: str, **fields: str) -> str:

@@ -17,9 +17,13 @@ CONTENT_TYPES = {
     "html": "text/html; charset=utf-8",
     "txt": "text/plain; charset=utf-8",
     "jpg": "image/jpeg",
+    # Images newsroom systems push (served under /media/).
+    "png": "image/png",
+    "webp": "image/webp",
+    "gif": "image/gif",
 }
 # Already-compressed formats gain nothing from gzip or brotli.
-_INCOMPRESSIBLE = {"jpg"}
+_INCOMPRESSIBLE = {"jpg", "png", "webp", "gif"}
 
 
 @dataclass(frozen=True)

@@ -24,12 +24,13 @@ from shared.kinds.entries import fingerprint
 from shared.language import turkish
 from shared.net.fetcher import FetchError
 from shared.state.article_reader import StoredArticle
-from shared.store.artifacts import encode
+from shared.store.artifacts import encode, safe_path
 
 log = logging.getLogger(__name__)
 
 _RENDER_ATTEMPTS = 3  # renders of one build before it publishes what it read last
 _ACCEPT = "image/jpeg,image/png,image/webp,image/gif"
+_MEDIA = "media/"  # where pushed images are kept in the store, and served from
 
 
 class CardRenderer(Renderer):
@@ -96,7 +97,10 @@ def _background(ctx: RenderContext, article: Article) -> Image.Image | None:
     if article.image is None:
         return None
     url = str(article.image.url)
+    own = f"{ctx.settings.feeds_base_url}{_MEDIA}"
     try:
+        if url.startswith(own):  # an image pushed to us: read from the store, never fetched
+            return decode_background(_stored_media(ctx, url.removeprefix(own)))
         result = ctx.fetcher.get(url, headers={"Accept": _ACCEPT})
         if result.status != 200:
             raise FetchError(f"status {result.status}")
@@ -104,6 +108,14 @@ def _background(ctx: RenderContext, article: Article) -> Image.Image | None:
     except (FetchError, UnsafeImage) as exc:
         log.warning("card of %s without its image %s: %s", article.id, url, exc)
         return None
+
+
+def _stored_media(ctx: RenderContext, name: str) -> bytes:
+    path = safe_path(_MEDIA + name)
+    found = ctx.store.get(path) if path else None
+    if found is None:
+        raise FetchError("not in the store")
+    return found.body
 
 
 def _page(article: Article, jpg_path: str, ctx: RenderContext) -> CardPage:
