@@ -111,6 +111,10 @@ def run_import(
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
+    if getattr(args, "format", "ndjson") == "newsml-g2":
+        from services.cli import newsml_import  # loaded only for that format
+
+        return newsml_import.run(args, settings)
     if not args.file.is_file():
         raise ValueError(f"no such file: {args.file}")
     entries = Registry.from_settings(settings).entries

@@ -1,0 +1,1 @@
+"""NewsML-G2 in: wire agencies' newsItems and newsMessages mapped to our articles."""
