@@ -44,8 +44,15 @@ class Settings(BaseSettings):
     max_request_bytes: int = 2 * 1024 * 1024
     max_batch_request_bytes: int = 64 * 1024 * 1024
     max_batch_items: int = 1000
+    # What names a ninjs document's section: `anpa_category`, `genre`, or a prefix of a
+    # subject's uri/scheme/code; empty (or no match): its first category, genre or subject.
+    ninjs_section_scheme: str = ""
     ingest_host: str = "127.0.0.1"
     ingest_port: int = 8000
+    # Ingest's public base URL: what `newswire superdesk add` prints for Superdesk to push to.
+    ingest_base_url: HttpUrl = HttpUrl("http://127.0.0.1:8000/")
+    # The largest image a Superdesk destination may push as an asset (bytes).
+    superdesk_max_asset_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
     # Processes serving the ingest API from one socket: one tops out at about a core, since a
     # PUT spends most of its time in Python. Their /metrics share one directory.
     ingest_workers: int = Field(default=2, ge=1, le=64)

@@ -24,6 +24,7 @@ SHARED_STACKS: dict[str, tuple[str, ...]] = {
         "tests/publishers/test_websub_limits.py",
         "tests/publishers/test_names_and_authors.py",
         "tests/publishers/test_no_leaks.py",
+        "tests/publishers/test_superdesk_push.py",
     ),
     "guarantee_stack": (
         "tests/guarantees/test_ordering.py",

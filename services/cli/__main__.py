@@ -27,6 +27,8 @@ COMMANDS = {
     "status": "services.cli.status",
     "dead-letters": "services.cli.dead_letters",
     "names": "services.cli.names",
+    "superdesk": "services.cli.superdesk",
+    "watch": "services.cli.watch",
 }
 
 
@@ -34,9 +36,22 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="newswire", description=__doc__.split("\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
 
-    imp = commands.add_parser("import", help="load an NDJSON archive (one article per line)")
-    imp.add_argument("file", type=Path, help="the archive, e.g. archive.ndjson")
+    imp = commands.add_parser("import", help="load an NDJSON archive or NewsML-G2 files")
+    imp.add_argument(
+        "file", type=Path, help="the archive, e.g. archive.ndjson; newsml-g2: a file or folder"
+    )
     imp.add_argument("--publisher", required=True, help="the publisher the articles belong to")
+    imp.add_argument(
+        "--format", choices=["ndjson", "newsml-g2"], default="ndjson", help="default: ndjson"
+    )
+
+    watch = commands.add_parser("watch", help="import NewsML-G2 files as they arrive in DIR")
+    watch.add_argument("dir", type=Path, help="the spool folder the agency delivers into")
+    watch.add_argument("--publisher", required=True, help="the publisher the articles belong to")
+    watch.add_argument(
+        "--settle", type=float, default=2.0, help="seconds a file must stay unchanged (2)"
+    )
+    watch.add_argument("--interval", type=float, default=0.5, help="seconds between looks (0.5)")
 
     reb = commands.add_parser("rebuild", help="rebuild targets from stored state")
     reb.add_argument("targets", nargs="*", help="target names, e.g. feed:section:dunya")
@@ -92,6 +107,16 @@ def _parser() -> argparse.ArgumentParser:
         if action == "set":
             name.add_argument("name", help='the name readers see: "Seçim Masası"')
         name.add_argument("--publisher", help="an author feed of this publisher, not the site's")
+
+    superdesk = commands.add_parser("superdesk", help="Superdesk HTTP Push destinations")
+    superdesk_commands = superdesk.add_subparsers(dest="superdesk_command", required=True)
+    add = superdesk_commands.add_parser(
+        "add", help="a destination pushing as PUBLISHER: prints its URLs and secret token"
+    )
+    add.add_argument("publisher", help="the publisher the pushed articles belong to")
+    superdesk_commands.add_parser("list", help="every destination: id, publisher, created, URL")
+    remove = superdesk_commands.add_parser("remove", help="refuse a destination's pushes")
+    remove.add_argument("destination", help="its id, as `newswire superdesk list` shows it")
     return parser
 
 

@@ -21,8 +21,13 @@ from services.ingest.errors import install_handlers
 from services.ingest.guard import RequestGuard
 from services.ingest.keys_routes import router as keys_router
 from services.ingest.names_routes import router as names_router
+from services.ingest.newsml_g2.routes import router as newsml_g2_router
+from services.ingest.ninjs_routes import NINJS_PATH, NINJS_TYPES
+from services.ingest.ninjs_routes import router as ninjs_router
 from services.ingest.rate_limit import RateLimiter
 from services.ingest.routes import router
+from services.ingest.superdesk.push import SuperdeskPush
+from services.ingest.superdesk.routes import router as superdesk_router
 from shared.kinds.registry import Registry
 from shared.log_format import configure_logging
 from shared.settings import Settings
@@ -30,6 +35,8 @@ from shared.state.display_names import AsyncAdminNames
 from shared.web.http_metrics import HttpMetrics, RequestMetrics
 from shared.web.readiness import Readiness
 from shared.web.request_ids import RequestIds
+
+JSON_ONLY = ("application/json",)
 
 
 def create_app(settings: Settings, clock: Callable[[], datetime] = utc_now) -> FastAPI:
@@ -64,10 +71,14 @@ def create_app(settings: Settings, clock: Callable[[], datetime] = utc_now) -> F
     app.state.validator = Validator(settings, clock, settings.validation_threads)
     app.state.writer = AuditedWriter(client, settings, Registry.from_settings(settings).entries)
     app.state.names = AsyncAdminNames(client, settings)
+    app.state.superdesk = SuperdeskPush(client, settings, app.state.writer)
     install_handlers(app)
+    app.include_router(ninjs_router)  # first: its PUT takes only bodies sent as ninjs
     app.include_router(router)
     app.include_router(keys_router)
     app.include_router(names_router)
+    app.include_router(superdesk_router)
+    app.include_router(newsml_g2_router)
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:
@@ -81,10 +92,21 @@ def create_app(settings: Settings, clock: Callable[[], datetime] = utc_now) -> F
         RequestGuard,
         max_header_bytes=settings.max_header_bytes,
         body_limit_for=lambda path: (
-            settings.max_batch_request_bytes if path == batch_path else settings.max_request_bytes
+            settings.max_batch_request_bytes
+            if path == batch_path
+            # A pushed image, and its multipart framing.
+            else settings.superdesk_max_asset_bytes + 64 * 1024
+            if path.startswith("/v1/superdesk/") and path.endswith("/assets")
+            else settings.max_request_bytes
         ),
         body_read_timeout_s=settings.body_read_timeout_s,
-        json_only=lambda method, path: method == "PUT" or path == batch_path,
+        json_only=lambda method, path: (
+            NINJS_TYPES
+            if path == NINJS_PATH or (method == "PUT" and path.startswith("/v1/articles/"))
+            else JSON_ONLY
+            if method == "PUT" or path == batch_path
+            else ()
+        ),
     )
     # Outside the guard and every handler, so each answer carries its request id and an
     # unexpected error still leaves in the one JSON shape; inside metrics, which count it.
