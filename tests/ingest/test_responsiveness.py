@@ -3,8 +3,9 @@ most expensive bodies the limits accept (or batches of 1,000), /healthz keeps an
 
 Every probe is answered, and PROBES of them while a load request is in flight (one that
 falls in a pause of the load, while its clients make their next bodies, is not counted); the
-load goes on being answered between the probes, so neither waits for the other to finish. How fast the probes
-are answered depends on the machine and is not asserted here; the latencies are printed.
+load goes on being answered between the probes, so neither waits for the other to finish.
+How fast the probes are answered depends on the machine and is not asserted here; the
+latencies are printed.
 """
 
 from __future__ import annotations
