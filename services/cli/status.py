@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
 import time
 from collections.abc import Callable
@@ -27,6 +28,7 @@ CLEAR = "\033[H\033[2J"
 # A status that hangs on a hung Redis helps no one: fail and say so (or, watching, retry).
 _CONNECT_TIMEOUT_S = 2.0
 _READ_TIMEOUT_S = 5.0
+_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
 def show(status: Status, as_json_object: bool) -> str:
@@ -42,10 +44,18 @@ def watch(
     origin: SettingsOrigin,
     out: TextIO,
 ) -> int:
-    """Draw the status every `every_s` seconds until Ctrl-C (then exit 0). As JSON, one
-    object per line and no screen clearing, for scripts that follow it."""
+    """Draw the status every `every_s` seconds until Ctrl-C or SIGTERM (then exit 0). As
+    JSON, one object per line and no screen clearing, for scripts that follow it.
+
+    The signals set a flag rather than raise: a frame being read or written is finished,
+    never cut off mid-write, and the loop ends before the next one.
+    """
+    stopped: list[int] = []  # a plain list: a handler must take no lock the loop may hold
+    previous = {
+        sig: signal.signal(sig, lambda sig, _: stopped.append(sig)) for sig in _STOP_SIGNALS
+    }
     try:
-        while True:
+        while not stopped:
             try:
                 frame = show(read(), as_json_object)
             except (redis.ConnectionError, redis.TimeoutError) as exc:
@@ -59,11 +69,15 @@ def watch(
             if not as_json_object:
                 out.write(f"every {every_s:g} s, {time.strftime('%H:%M:%S')}; Ctrl-C stops\n")
             out.flush()
-            time.sleep(every_s)
-    except KeyboardInterrupt:
-        if not as_json_object:
-            out.write("\n")
-        return 0
+            until = time.monotonic() + every_s
+            while not stopped and (left := until - time.monotonic()) > 0:
+                time.sleep(min(left, 0.1))
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    if not as_json_object:
+        out.write("\n")
+    return 0
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
