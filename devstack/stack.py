@@ -20,16 +20,19 @@ from devstack.services import Processes, commands, wait_http
 MAX_INTERVAL = 0.25
 
 
-def wait_until(check: Callable[[], Any], timeout: float, interval: float = 0.02) -> Any:
+def wait_until(
+    check: Callable[[], Any], timeout: float, interval: float = 0.02, *, backoff: bool = True
+) -> Any:
     """Poll `check` until it returns something truthy, and return that; the pause between
     checks starts at `interval` and grows by half each time, up to MAX_INTERVAL (or
-    `interval`, if that is longer).
+    `interval`, if that is longer). `backoff=False` keeps it at `interval`: for catching a
+    state that lasts only milliseconds (a build in progress), not for waiting on an outcome.
 
     Raises:
         TimeoutError: `check` stayed falsy for `timeout` seconds.
     """
     deadline = time.monotonic() + timeout
-    pause, longest = interval, max(interval, MAX_INTERVAL)
+    pause, longest = interval, max(interval, MAX_INTERVAL) if backoff else interval
     while True:
         result = check()
         if result:

@@ -136,10 +136,12 @@ def settings(redis_url: str, tmp_path: Path) -> Settings:
     )
 
 
-def wait_until(check: Callable[[], Any], timeout: float, interval: float = 0.02) -> Any:
+def wait_until(
+    check: Callable[[], Any], timeout: float, interval: float = 0.02, *, backoff: bool = True
+) -> Any:
     """Poll `check` until it returns something truthy; fail the test after `timeout`."""
     try:
-        return stack_wait_until(check, timeout, interval)
+        return stack_wait_until(check, timeout, interval, backoff=backoff)
     except TimeoutError as exc:
         pytest.fail(str(exc))
 

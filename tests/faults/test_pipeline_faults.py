@@ -296,7 +296,7 @@ def test_dispatchers_killed_mid_batch_and_running_two_at_once(fault_stack, fdb):
                 return consumers[consumer["name"]]
         return None
 
-    victim = wait_until(reading, timeout=10, interval=0.001)
+    victim = wait_until(reading, timeout=10, interval=0.001, backoff=False)
     stack.processes.kill(victim)
     killed = time.monotonic()
     left = [c for c in db.xinfo_consumers("nw:events", "render") if c["pending"]]
@@ -390,7 +390,7 @@ HEAVY_SECTIONS = {
 }
 
 
-def heavy_articles(count: int) -> list[dict]:
+def heavy_articles(count: int, start: int = 0) -> list[dict]:
     # ~40 KB bodies make each build take long enough to be caught in the middle of one.
     body = "".join(f"<p>{ARTICLE['summary']} {i}</p>" for i in range(300))
     sections = list(HEAVY_SECTIONS)
@@ -404,7 +404,7 @@ def heavy_articles(count: int) -> list[dict]:
             "tags": [f"etiket {i % 7}", "Rusya"],
             "body_html": body,
         }
-        for i in range(count)
+        for i in range(start, start + count)
     ]
 
 
@@ -461,13 +461,17 @@ def test_a_worker_killed_mid_build_loses_no_build_and_exposes_no_partial_file(tw
     ]
     reader = Reader(stack, [*paths, "feeds/all.atom", "feeds/tags/rusya.rss"])
     reader.start()
-    articles = heavy_articles(40)
-    for start in range(0, len(articles), 20):
+    articles: list[dict] = []
+
+    def post(batch: list[dict]) -> None:
         response = stack.http.post(
-            f"{stack.ingest_url}/v1/articles:batch",
-            json={"articles": articles[start : start + 20]},
+            f"{stack.ingest_url}/v1/articles:batch", json={"articles": batch}
         )
         assert response.status_code == 200
+        articles.extend(batch)
+
+    for start in (0, 20):
+        post(heavy_articles(20, start))
 
     def building() -> tuple[str, str, int, str] | None:
         """A target a worker is building: (its key, that worker, its builds, the holder)."""
@@ -479,10 +483,24 @@ def test_a_worker_killed_mid_build_loses_no_build_and_exposes_no_partial_file(tw
                     return key, victim, int(state.get("builds", 0)), state["holder"]
         return None
 
-    # A build can finish between seeing it and the kill; then aim again at the next one.
+    def caught() -> tuple[str, str, int, str] | None:
+        """building(), polled every 2 ms (a build takes tens of ms) for up to 10 s."""
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            if found := building():
+                return found
+            time.sleep(0.002)
+        return None
+
+    # A build can finish between seeing it and the kill; then aim again at the next one, with
+    # more articles to build if the work so far is all done.
     held = None
-    for _attempt in range(5):
-        key, victim, builds, holder = wait_until(building, timeout=10, interval=0.002)
+    for attempt in range(8):
+        found = caught()
+        if found is None:
+            post(heavy_articles(20, 40 + 20 * attempt))
+            continue
+        key, victim, builds, holder = found
         stack.processes.kill(victim)
         # Frozen now: nobody else takes a dead worker's build before its lease runs out.
         state = db.hgetall(key)

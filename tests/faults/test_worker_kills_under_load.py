@@ -194,7 +194,9 @@ class Killer:
         self.ready = set(WORKERS)
 
     def kill_mid_build(self) -> None:
-        found = wait_until(self._building, timeout=RECOVERY_DEADLINE_S, interval=0.005)
+        found = wait_until(
+            self._building, timeout=RECOVERY_DEADLINE_S, interval=0.005, backoff=False
+        )
         target, victim, builds = found
         self.stack.processes.kill(victim)
         killed = time.monotonic()
