@@ -2,6 +2,7 @@
 
 import asyncio
 import logging
+import os
 import signal
 import sys
 
@@ -16,6 +17,8 @@ from shared.log_format import configure_logging, logging_config
 from shared.ports import PortInUse, refuse_port_in_use
 from shared.settings import Settings
 from shared.task_sender import TaskSender
+
+SHUTDOWN_GRACE_S = 3.0
 
 
 def main() -> None:
@@ -59,8 +62,20 @@ async def serve_with_granian(app: ASGIApp, settings: Settings) -> None:
         log_dictconfig=logging_config(settings),  # granian's own lines in the one format
     )
     loop = asyncio.get_running_loop()
+    stopping: list[int] = []
+
+    def stop() -> None:
+        if stopping:
+            return
+        stopping.append(1)
+        server.stop()
+        # granian waits for every open connection to close, a reader's idle keep-alive one
+        # too, with no timeout of its own: the service serves no writes, so after a grace
+        # period it simply exits (as uvicorn's timeout_graceful_shutdown would).
+        loop.call_later(SHUTDOWN_GRACE_S, os._exit, 0)
+
     for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, server.stop)
+        loop.add_signal_handler(signum, stop)
     await server.serve()
 
 
