@@ -190,6 +190,8 @@ class Settings(BaseSettings):
     # The longest an HTTP request waits on Redis before it answers 503 with Retry-After: a
     # hung Redis holds no request longer than this.
     redis_request_timeout_s: float = Field(default=0.5, gt=0, le=30)
+    # How often /readyz's background probe pings Redis (and the broker): how soon it notices.
+    readiness_interval_s: float = Field(default=1.0, gt=0, le=60)
     # `newswire status` warns when no dispatcher read, or no build finished with work
     # waiting, for this long.
     status_stale_s: int = Field(default=30, ge=1, le=3600)

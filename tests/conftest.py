@@ -131,6 +131,7 @@ def settings(redis_url: str, tmp_path: Path) -> Settings:
         artifact_dir=tmp_path / "artifacts",
         api_keys=API_KEYS,
         site_publisher=SITE_PUBLISHER,
+        readiness_interval_s=0.1,  # /readyz notices a Redis outage within a tenth of a second
         debounce_window_ms=100,
         build_lease_ms=2000,
     )

@@ -59,7 +59,9 @@ def create_app(
     store = store or make_store(
         settings, recheck_ms=settings.feeds_recheck_ms, redis_timeout_s=timeout_s
     )
-    readiness = Readiness(_needs(settings, hub=send_task is not None), timeout_s)
+    readiness = Readiness(
+        _needs(settings, hub=send_task is not None), timeout_s, settings.readiness_interval_s
+    )
 
     async def healthz(_: Request) -> Response:
         # Liveness only: serving goes on while Redis is away (from memory, or from disk), and

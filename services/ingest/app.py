@@ -46,7 +46,7 @@ def create_app(settings: Settings, clock: Callable[[], datetime] = utc_now) -> F
     client = redis.asyncio.Redis.from_url(
         settings.redis_url, socket_connect_timeout=timeout_s, socket_timeout=timeout_s
     )
-    readiness = Readiness({"redis": settings.redis_url}, timeout_s)
+    readiness = Readiness({"redis": settings.redis_url}, timeout_s, settings.readiness_interval_s)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:

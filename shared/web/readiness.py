@@ -21,18 +21,17 @@ from starlette.responses import JSONResponse
 
 State = Literal["up", "down"]
 
-_EVERY_S = 1.0
-# The probe's own pace: asking again sooner learns nothing new.
+# The probe's own pace by default: asking again sooner learns nothing new.
 _RETRY_AFTER = {"Retry-After": "1"}
 
 
 class RedisProbe:
     """One server's state: "down" until a ping has answered, then what the last ping found."""
 
-    def __init__(self, url: str, timeout_s: float) -> None:
+    def __init__(self, url: str, timeout_s: float, every_s: float) -> None:
         self.state: State = "down"
         self.checked = asyncio.Event()  # set once the first ping answered or failed
-        self._timeout_s = timeout_s
+        self._timeout_s, self._every_s = timeout_s, every_s
         # Made here, so a malformed URL stops the service at its start, by name.
         self._client = redis.asyncio.Redis.from_url(
             url, socket_connect_timeout=timeout_s, socket_timeout=timeout_s
@@ -43,7 +42,7 @@ class RedisProbe:
             while True:
                 await self._ping()
                 self.checked.set()
-                await asyncio.sleep(_EVERY_S)
+                await asyncio.sleep(self._every_s)
         finally:
             self.checked.set()  # whatever ended the probe, nobody waits on it for ever
             await self._client.aclose()
@@ -61,12 +60,12 @@ class Readiness:
     """The Redis servers a service needs, each under the name /readyz reports it by
     (e.g. `{"redis": settings.redis_url}`)."""
 
-    def __init__(self, needs: Mapping[str, str], timeout_s: float) -> None:
+    def __init__(self, needs: Mapping[str, str], timeout_s: float, every_s: float = 1.0) -> None:
         # One probe a server: a broker on the data's Redis is pinged once, reported twice.
         by_url: dict[str, RedisProbe] = {}
         for url in needs.values():
             if url not in by_url:
-                by_url[url] = RedisProbe(url, timeout_s)
+                by_url[url] = RedisProbe(url, timeout_s, every_s)
         self._probes = list(by_url.values())
         self._named = {name: by_url[url] for name, url in needs.items()}
 

@@ -33,7 +33,7 @@ FEED = "feeds/sections/dunya.rss"
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 CALLBACK = "http://127.0.0.2:8765/websub"  # 127.0.0.2 stands in for a public host
 ANSWER_S = 10  # a request's deadline: many times what any answer here takes
-STATE_S = 15  # for /readyz to notice a change: its probe pings once a second
+STATE_S = 15  # for /readyz to notice a change: many times its probe's pace
 
 
 def feeds_settings(tmp_path: Path, redis_url: str, **update: Any) -> Settings:
@@ -42,6 +42,7 @@ def feeds_settings(tmp_path: Path, redis_url: str, **update: Any) -> Settings:
         "store_backend": "redis",
         "feeds_base_url": BASE,
         "fetch_allow_networks": ["127.0.0.2/32"],
+        "readiness_interval_s": 0.1,  # /readyz notices a change within a tenth of a second
     }
     return Settings(redis_url=redis_url, **{**defaults, **update})
 

@@ -23,7 +23,7 @@ from tests.conftest import API_KEY, live_server, wait_until
 from tests.redis_hang import hung
 
 ANSWER_S = 10  # a request's deadline: many times what any answer here takes
-STATE_S = 15  # for /readyz to notice a change: its probe pings once a second
+STATE_S = 15  # for /readyz to notice a change: many times its probe's pace
 
 
 def get(url: str, **headers: str) -> requests.Response:
