@@ -8,6 +8,7 @@ or compared.
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -18,8 +19,27 @@ ADMIN: Scope = "admin"  # operator routes; may also do everything articles:write
 SCOPES: tuple[Scope, ...] = (ARTICLES_WRITE, ADMIN)
 
 
+# RFC 6750's b64token, bounded.
+_TOKEN = re.compile(r"[A-Za-z0-9\-._~+/]{1,512}=*")
+
+
 def key_digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
+
+
+def bearer_digest(authorization: str | None) -> str | None:
+    """The digest of the key in an `Authorization: Bearer <key>` header; None without one.
+
+    Raises:
+        ValueError: the header is there but not a Bearer token; the message says what to send.
+    """
+    scheme, _, token = (authorization or "").strip().partition(" ")
+    if not scheme:
+        return None
+    token = token.strip()
+    if scheme.lower() != "bearer" or not _TOKEN.fullmatch(token):
+        raise ValueError("malformed Authorization header: send 'Bearer <api key>'")
+    return key_digest(token)
 
 
 def decoded(value: bytes | str | None) -> str:

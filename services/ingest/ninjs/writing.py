@@ -16,6 +16,7 @@ from services.ingest.body_validation import (
 )
 from services.ingest.errors import InvalidArticle
 from services.ingest.ninjs.mapping import (
+    Mapped,
     NinjsOptions,
     NinjsUnmappable,
     map_ninjs,
@@ -43,6 +44,11 @@ def options(settings: Settings) -> NinjsOptions:
     )
 
 
+def traced(fields: list[dict[str, str]], mapped: Mapped) -> list[dict[str, str]]:
+    """`fields` of the mapped article, each named by the ninjs path it came from."""
+    return [{**f, "field": source_field(mapped.sources, f["field"])} for f in fields]
+
+
 def prepare(
     document: Any, settings: Settings, now: datetime, path_id: str | None = None
 ) -> Prepared:
@@ -64,7 +70,7 @@ def prepare(
     try:
         article = validate_article(mapped.article, settings, now=now)
     except InvalidArticle as exc:
-        fields = [{**f, "field": source_field(mapped.sources, f["field"])} for f in exc.fields]
+        fields = traced(exc.fields, mapped)
         names = ", ".join(dict.fromkeys(f["field"] for f in fields))
         raise InvalidArticle(f"invalid {names}", fields) from None
     article.serialized()  # cached: the writer then does not serialize on the event loop

@@ -20,13 +20,12 @@ from services.ingest.body_validation import validate_article
 from services.ingest.errors import InvalidArticle, field_errors
 from services.ingest.ninjs.mapping import (
     Mapped,
-    NinjsOptions,
     NinjsUnmappable,
     map_ninjs,
     ninjs_id,
     retracts,
-    source_field,
 )
+from services.ingest.ninjs.writing import options, traced
 from services.ingest.superdesk.assets import MEDIA_PREFIX, media_url
 from shared.article import Article
 from shared.settings import Settings
@@ -134,13 +133,10 @@ def to_article(document: dict[str, Any], settings: Settings, now: datetime) -> P
     Raises:
         InvalidArticle: the document cannot be mapped, or its article is invalid.
     """
-    options = NinjsOptions(
-        section_scheme=settings.ninjs_section_scheme, site_url=str(settings.site_url)
-    )
     try:
         if retracts(document):  # a kill needs only the id of what it takes down
             return Pushed(None, ninjs_id(document))
-        mapped = map_ninjs(document, received_at=now, options=options)
+        mapped = map_ninjs(document, received_at=now, options=options(settings))
     except NinjsUnmappable as exc:
         raise InvalidArticle(f"the item cannot be an article: {exc}", exc.fields) from exc
     except (TypeError, AttributeError, KeyError, ValueError, RecursionError) as exc:
@@ -170,5 +166,4 @@ def to_article(document: dict[str, Any], settings: Settings, now: datetime) -> P
 
 def _named(exc: InvalidArticle, mapped: Mapped) -> InvalidArticle:
     """`exc` with each article field named by the ninjs path it came from."""
-    fields = [{**f, "field": source_field(mapped.sources, f["field"])} for f in exc.fields]
-    return InvalidArticle(exc.message, fields)
+    return InvalidArticle(exc.message, traced(exc.fields, mapped))
