@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import fcntl
 import gzip
@@ -18,7 +19,7 @@ import brotli
 
 from shared.process_names import ProcessNames
 from shared.state.events import event_id_key
-from shared.store import DEFAULT_CACHE_BYTES, ArtifactStore, Listed
+from shared.store import DEFAULT_CACHE_BYTES, ArtifactStore, Listed, replace_file
 from shared.store.artifacts import Artifact, safe_path
 from shared.store.memory_cache import ArtifactCache
 
@@ -133,7 +134,10 @@ class FilesystemStore(ArtifactStore):
     def _write_artifact(self, artifact: Artifact) -> None:
         file = self._root / _checked(artifact.path)
         try:
-            unchanged = file.read_bytes() == artifact.body
+            # A size apart is a change, known without reading the file (most rebuilds).
+            unchanged = os.stat(file).st_size == len(artifact.body) and (
+                file.read_bytes() == artifact.body
+            )
         except FileNotFoundError:
             unchanged = False
         # Same bytes: the file is kept, and so its mtime and Last-Modified stay stable.
@@ -213,12 +217,13 @@ class FilesystemStore(ArtifactStore):
             with os.fdopen(fd, "wb") as handle:
                 handle.write(data)
             try:
-                os.replace(tmp, file)
+                replace_file.replace(tmp, str(file))
             except FileNotFoundError:
                 file.parent.mkdir(parents=True, exist_ok=True)
-                os.replace(tmp, file)
+                replace_file.replace(tmp, str(file))
         except BaseException:
-            os.unlink(tmp)
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
             raise
 
 
