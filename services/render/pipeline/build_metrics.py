@@ -1,9 +1,9 @@
-"""Counting builds: Celery's task signals feed Prometheus and the last build of each kind.
+"""Counting builds: each build of a task feeds Prometheus and the last build of each kind.
 
-Hooked to the build task's prerun and postrun signals, so the build code itself stays free of
-metrics. The outcome is what the task returned (published, superseded, skipped, retried,
-dead), or `failed` when an exception escaped it. In a prefork worker these run in the pool
-child that built; `worker_metrics` merges the children's counts.
+The build task runs each of its targets through a `BuildObserver`, so the build code itself
+stays free of metrics. The outcome is what the build returned (published, superseded,
+skipped, retried, dead), or `failed` when an exception escaped it. In a prefork worker these
+run in the pool child that built; `worker_metrics` merges the children's counts.
 """
 
 from __future__ import annotations
@@ -12,15 +12,13 @@ import logging
 import re
 import time
 from collections.abc import Callable
-from typing import Any
 
 import redis
-from celery import Celery
-from celery.signals import task_postrun, task_prerun
 from prometheus_client import Counter, Gauge, Histogram
 
 from services.render.pipeline import last_builds
 from services.render.pipeline.builds import BuildContext
+from shared.log_format import log_context
 
 log = logging.getLogger(__name__)
 
@@ -61,59 +59,39 @@ class BuildMetrics:
         )
 
 
-def outcome_of(state: str | None, retval: object) -> str:
-    """The outcome label of a finished task; bounded to a few short words."""
-    if state == "SUCCESS":
-        return retval if isinstance(retval, str) and _OUTCOME.fullmatch(retval) else "other"
-    if state == "RETRY":
-        return "retried"
-    if state == "FAILURE":
-        return "failed"
-    return (state or "unknown").lower()
+class BuildObserver:
+    """Counts and times each build of a task (a task may carry several targets), recording
+    the newest of each kind in Redis; with `metrics`, in Prometheus too. Every line logged
+    during a build carries its target."""
 
+    def __init__(self, context: Callable[[], BuildContext], metrics: BuildMetrics | None) -> None:
+        self._context = context
+        self._metrics = metrics
 
-def observe_builds(
-    app: Celery,
-    task_name: str,
-    context: Callable[[], BuildContext],
-    metrics: BuildMetrics | None,
-) -> None:
-    """Count and time every run of `task_name` on `app`, recording the newest of each kind in
-    Redis; with `metrics`, in Prometheus too."""
-    started: dict[str, float] = {}
+    def __call__(self, target: str, build: Callable[[], str]) -> str:
+        """Run `build` (of `target`) and observe it; returns its outcome, or "failed" when
+        it raised (logged: the task's other targets still build)."""
+        started = time.perf_counter()
+        with log_context(target=target):
+            try:
+                outcome = build()
+            except Exception:
+                log.exception("build of %s failed", target)
+                outcome = "failed"
+            self._record(target, outcome, time.perf_counter() - started)
+        return outcome if _OUTCOME.fullmatch(outcome) else "other"
 
-    def ours(sender: Any) -> bool:
-        return getattr(sender, "name", None) == task_name and getattr(sender, "app", None) is app
-
-    @task_prerun.connect(weak=False)
-    def _start(sender: Any = None, task_id: str = "", **_: Any) -> None:
-        if ours(sender):
-            started[task_id] = time.perf_counter()
-
-    @task_postrun.connect(weak=False)
-    def _finish(
-        sender: Any = None,
-        task_id: str = "",
-        args: Any = (),
-        retval: object = None,
-        state: str | None = None,
-        **_: Any,
-    ) -> None:
-        if not ours(sender) or task_id not in started:
-            return
-        seconds = time.perf_counter() - started.pop(task_id)
-        target = str(args[0]) if args else ""
-        ctx = context()
+    def _record(self, target: str, outcome: str, seconds: float) -> None:
+        ctx = self._context()
         try:
             kind = ctx.renderers.registry.kind(target).name
         except ValueError:
             kind = "unknown"  # a malformed name must not become a label
-        outcome = outcome_of(state, retval)
-        if metrics is not None:
-            metrics.builds.labels(kind, outcome).inc()
-            metrics.duration.labels(kind).observe(seconds)
-            metrics.cache_bytes.set(ctx.store.cache.bytes)
-            metrics.cache_entries.set(ctx.store.cache.entries)
+        if self._metrics is not None:
+            self._metrics.builds.labels(kind, outcome).inc()
+            self._metrics.duration.labels(kind).observe(seconds)
+            self._metrics.cache_bytes.set(ctx.store.cache.bytes)
+            self._metrics.cache_entries.set(ctx.store.cache.entries)
         if outcome == "skipped":  # nothing was owed: not a build worth showing
             return
         try:

@@ -12,6 +12,7 @@ import logging
 import os
 import socket
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -76,12 +77,13 @@ def build_target(target: str, ctx: BuildContext) -> BuildOutcome:
         ValueError: `target` is not a known target name.
     """
     renderer = ctx.renderers.for_target(target)
+    started = time.perf_counter()
     # Who holds the lease, for operators; read per build, as a pool forks its processes.
     watermark = ctx.coordinator.begin(target, f"{socket.gethostname()}:{os.getpid()}")
     if watermark is None:
         return "skipped"
     try:
-        with _lease_kept(ctx.coordinator, target):
+        with _leases.kept(ctx.coordinator, target):
             output = renderer.render(target, ctx.render_context)
             published = _apply(target, output, watermark, ctx)
             # Before finishing: if queueing them fails, the build fails and is retried.
@@ -89,30 +91,56 @@ def build_target(target: str, ctx: BuildContext) -> BuildOutcome:
                 ctx.enqueue(follower)
     except Exception as exc:  # every failure is retried or parked, none lost
         return _failed(target, exc, ctx)
-    ctx.coordinator.finish(target, watermark)
-    log.info("built %s at %s (%s)", target, watermark, "published" if published else "superseded")
-    return "published" if published else "superseded"
+    owed_ms = ctx.coordinator.finish(target, watermark)
+    outcome: BuildOutcome = "published" if published else "superseded"
+    took_ms = (time.perf_counter() - started) * 1000
+    # How long readers waited for this output: from the first event it covers to now.
+    owed = f"owed {owed_ms} ms" if owed_ms is not None else "owed ? ms"
+    log.info("built %s at %s (%s; %s; took %.1f ms)", target, watermark, outcome, owed, took_ms)
+    return outcome
 
 
-@contextmanager
-def _lease_kept(coordinator: Coordinator, target: str) -> Iterator[None]:
-    """Renew the build's lease while it runs, so only a lost worker's lease runs out and a
+class _LeaseKeeper:
+    """Renews the leases of this process's builds in progress, every third of a lease, from
+    one thread (started with the first build), so only a lost worker's lease runs out and a
     slow build is never started twice."""
-    stop = threading.Event()
-    every_s = coordinator.lease_ms / 3000
 
-    def renew() -> None:
-        while not stop.wait(every_s):
-            try:
-                coordinator.renew(target)
-            except redis.RedisError as exc:
-                log.warning("could not renew the lease of %s: %s", target, exc)
+    def __init__(self) -> None:
+        self._building: dict[str, Coordinator] = {}
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._pid = 0
 
-    threading.Thread(target=renew, name=f"lease {target}", daemon=True).start()
-    try:
-        yield
-    finally:
-        stop.set()  # not joined: a renewal stuck on a dead connection must not hold the build
+    @contextmanager
+    def kept(self, coordinator: Coordinator, target: str) -> Iterator[None]:
+        with self._lock:
+            self._building[target] = coordinator
+            if self._pid != os.getpid():  # none yet, or it stayed behind in the parent
+                self._pid = os.getpid()
+                every_s = coordinator.lease_ms / 3000
+                self._thread = threading.Thread(
+                    target=self._renew, args=(every_s,), name="lease keeper", daemon=True
+                )
+                self._thread.start()
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._building.pop(target, None)
+
+    def _renew(self, every_s: float) -> None:
+        while True:
+            time.sleep(every_s)
+            with self._lock:
+                building = list(self._building.items())
+            for target, coordinator in building:
+                try:
+                    coordinator.renew(target)
+                except redis.RedisError as exc:  # a dead connection must not hold the others
+                    log.warning("could not renew the lease of %s: %s", target, exc)
+
+
+_leases = _LeaseKeeper()
 
 
 def _failed(target: str, exc: Exception, ctx: BuildContext) -> BuildOutcome:

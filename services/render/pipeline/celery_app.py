@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 
 import redis
 from celery import Celery
@@ -10,7 +11,7 @@ from celery.signals import worker_process_init
 from kombu import Queue
 
 from services.render.feed.formats import ENTRY_CACHE
-from services.render.pipeline.build_metrics import BuildMetrics, observe_builds
+from services.render.pipeline.build_metrics import BuildMetrics, BuildObserver
 from services.render.pipeline.build_queue import BUILD_TASK, enqueuer
 from services.render.pipeline.builds import BuildContext, build_target
 from services.render.pipeline.coordinator import Coordinator
@@ -102,11 +103,13 @@ def make_celery(settings: Settings, registry: Registry | None = None) -> Celery:
         context.clear()
         websub_context.clear()
 
-    observe_builds(app, BUILD_TASK, _context, BuildMetrics() if settings.metrics_port else None)
+    observe = BuildObserver(_context, BuildMetrics() if settings.metrics_port else None)
 
     @app.task(name=BUILD_TASK)
-    def build(target: str) -> str:
-        return build_target(target, _context())
+    def build(*targets: str) -> str:
+        """Build each target in turn (an event's feeds come in one task); the outcomes."""
+        ctx = _context()
+        return ",".join(observe(target, partial(build_target, target, ctx)) for target in targets)
 
     register_tasks(app, _websub)
     return app

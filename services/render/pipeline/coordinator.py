@@ -14,8 +14,15 @@ Each target is a small state machine in Redis (a hash, `redis_keys.TARGET`):
 build covered. The window is adaptive: a quiet target (nothing arrived while it built) goes
 idle at once, so its next event is built without waiting. Only a hot one cools: events that
 arrived while it built, or within a window of its last build, wait for the window's end and
-coalesce into one build. So a burst costs about one build per window, while the usual
-trickle of events waits for no window at all.
+coalesce into one build. Each window in a row is twice the last (from `debounce_window_ms`
+up to `debounce_window_max_ms`), so a target that stays hot under load coalesces ever more
+events per build, while the usual trickle of events waits for no window at all, and an
+occasional pair for a short one.
+
+A queued target not started within `build_promote_ms` (it waits behind more urgent builds)
+is sent again at urgent priority, once; whichever copy starts first builds, and the other is
+skipped. So routine targets never starve behind a steady stream of urgent ones. Every build
+reports how long its target was owed: from the first event it covers to its finish.
 
 A building worker renews its lease (a third of it at a time), so a building target whose
 lease runs out lost its worker, and is queued again. A queued target not started within a
@@ -46,6 +53,7 @@ class Due(NamedTuple):
     targets: list[str]  # to enqueue now
     wait_ms: int | None  # until the next one ends (None: nothing is waiting)
     stalled: list[str]  # queued, not started within a lease: `resend` those whose task is lost
+    promoted: list[str]  # queued past the promotion delay: send again, urgently
 
 
 @dataclass(frozen=True)
@@ -66,7 +74,11 @@ class Coordinator:
         self._keys = [redis_keys.DUE, redis_keys.BUILDS, redis_keys.DEAD_BUILDS]
         self._target_prefix = redis_keys.family(redis_keys.TARGET)
         self._lease_ms = settings.build_lease_ms
-        self._window_ms = settings.debounce_window_ms
+        self._windows_ms = (
+            settings.debounce_window_ms,
+            max(settings.debounce_window_ms, settings.debounce_window_max_ms),
+        )
+        self._promote_ms = settings.build_promote_ms
         self._retry_ms = [round(delay * 1000) for delay in settings.build_retry_delays_s]
 
     @property
@@ -90,8 +102,11 @@ class Coordinator:
         """Extend the lease of a build in progress; False if the target is not building."""
         return bool(self._call("renew", target))
 
-    def finish(self, target: str, watermark: str) -> None:
-        self._call("finish", target, watermark)
+    def finish(self, target: str, watermark: str) -> int | None:
+        """Record a finished build; returns how long the target had been owed (ms from the
+        first event the build covered to now), or None if that is not known."""
+        owed_ms = int(self._call("finish", target, watermark))  # type: ignore[call-overload]
+        return owed_ms if owed_ms >= 0 else None
 
     def fail(self, target: str, transient: bool) -> Failure:
         """Record a failed build: retry it after the next delay, or park it."""
@@ -113,9 +128,14 @@ class Coordinator:
         and queued targets whose task has not started within a lease. A task waiting behind
         others is not lost, and sending it again would only add copies to a long queue, so
         the caller resends a stalled target only if nothing waits ahead of it."""
-        wait_ms, ready, *targets = self._call("due", limit)  # type: ignore[misc]
+        wait_ms, ready, promoted, *targets = self._call("due", limit)  # type: ignore[misc]
         names = self._decode(targets)
-        return Due(names[:ready], None if wait_ms < 0 else wait_ms, names[ready:])
+        return Due(
+            names[:ready],
+            None if wait_ms < 0 else wait_ms,
+            names[ready + promoted :],
+            names[ready : ready + promoted],
+        )
 
     def resend(self, targets: Sequence[str]) -> list[str]:
         """Queue stalled targets afresh (those still queued); returns the ones to send."""
@@ -139,7 +159,14 @@ class Coordinator:
     def _call(self, op: str, *args: str | int) -> object:
         return self._script(
             keys=self._keys,
-            args=[op, self._target_prefix, self._lease_ms, self._window_ms, *args],
+            args=[
+                op,
+                self._target_prefix,
+                self._lease_ms,
+                *self._windows_ms,
+                self._promote_ms,
+                *args,
+            ],
         )
 
     @staticmethod

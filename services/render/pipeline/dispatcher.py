@@ -11,19 +11,19 @@ import signal
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import redis
 from kombu.exceptions import OperationalError
 
 from services.render.pipeline.backlog import queue_keys
-from services.render.pipeline.build_queue import enqueuer
+from services.render.pipeline.build_queue import batch_enqueuer, batches, enqueuer
 from services.render.pipeline.coordinator import Coordinator
 from services.render.pipeline.dispatcher_metrics import serve_metrics
 from services.render.pipeline.gone_consumers import GoneConsumers
 from shared.kinds.registry import Registry
 from shared.log_format import configure_logging
-from shared.priorities import PRIORITY_STEPS
+from shared.priorities import PRIORITY_STEPS, URGENT
 from shared.settings import Settings
 from shared.state import stream_trim
 from shared.state.events import Event
@@ -47,8 +47,15 @@ class Dispatcher:
         consumer: str,
         registry: Registry,
         waiting_ahead: Callable[[str], int] = lambda _target: 0,
+        promote: Callable[[str], None] | None = None,
+        enqueue_all: Callable[[Sequence[str]], None] | None = None,
+        urgent_waiting: Callable[[str], bool] = lambda _queue: True,
     ) -> None:
+        self._urgent_waiting = urgent_waiting  # whether urgent tasks wait in a queue
         self._redis = client
+        self._promote = promote or enqueue  # send a build again at urgent priority
+        # Several targets in as few tasks as their queues and priorities allow.
+        self._enqueue_all = enqueue_all or (lambda targets: [enqueue(t) for t in targets])
         self._waiting_ahead = waiting_ahead  # tasks in the broker a target's task would follow
         self._registry = registry
         self._coordinator = coordinator
@@ -97,9 +104,12 @@ class Dispatcher:
             How many events were handled.
         """
         handled = self._read(block_ms)
-        targets, wait_ms, stalled = self._coordinator.due()
-        for target in targets + self._coordinator.resend(self._lost(stalled)):
-            self._enqueue(target)  # if this fails, the lease brings the rest back
+        targets, wait_ms, stalled, promoted = self._coordinator.due()
+        # If sending fails, the leases bring back what was not sent.
+        self._enqueue_all(targets + self._coordinator.resend(self._lost(stalled)))
+        for target in promoted:
+            if self._promotable(target):
+                self._promote(target)
         # Wake for the next window's end rather than a fixed tick: it is added latency.
         self.block_ms = _POLL_MS if wait_ms is None else max(1, min(_POLL_MS, wait_ms))
         now = time.monotonic()
@@ -181,15 +191,25 @@ class Dispatcher:
         """Queue the builds of targets just marked. If sending fails, the ones not sent are
         released (queued → idle) before the error goes up unacknowledged, so the entries,
         read again, queue them at once rather than when their lease runs out."""
-        for sent, target in enumerate(targets):
+        groups = [group for _, group in batches(targets, self._registry)]
+        for sent, group in enumerate(groups):
             try:
-                self._enqueue(target)
+                self._enqueue_all(group)
             except Exception:
+                unsent = [target for rest in groups[sent:] for target in rest]
                 try:
-                    self._coordinator.release(targets[sent:])
+                    self._coordinator.release(unsent)
                 except redis.RedisError as exc:  # then their lease requeues them
-                    log.warning("could not release %d unsent targets: %s", len(targets), exc)
+                    log.warning("could not release %d unsent targets: %s", len(unsent), exc)
                 raise
+
+    def _promotable(self, target: str) -> bool:
+        """Whether a second copy of a waiting target's task, sent urgently, would pass
+        anything: not if it is urgent already, nor while nothing urgent waits in its queue
+        (then it waits behind older routine builds only, as it should)."""
+        if self._registry.priority(target) == URGENT:
+            return False
+        return self._urgent_waiting(self._registry.queue(target))
 
     def _known(self, target: str, event: Event) -> bool:
         try:
@@ -216,12 +236,19 @@ def waiting_ahead(broker: redis.Redis, registry: Registry) -> Callable[[str], in
     return count
 
 
+def urgent_waiting(broker: redis.Redis, registry: Registry) -> Callable[[str], bool]:
+    """Whether tasks wait in a queue's most urgent list."""
+    lists = queue_keys(registry, PRIORITY_STEPS)
+    return lambda queue: bool(broker.llen(lists[(queue, URGENT)]))
+
+
 def main() -> None:
     settings = Settings()
     configure_logging(settings)
     client = redis.Redis.from_url(settings.redis_url)
     registry = Registry.from_settings(settings)
-    enqueue = enqueuer(TaskSender(settings.celery_broker_url), registry)
+    sender = TaskSender(settings.celery_broker_url)
+    enqueue = enqueuer(sender, registry)
     consumer = settings.consumer_name or f"{socket.gethostname()}-{os.getpid()}"
     broker = redis.Redis.from_url(settings.broker_url) if settings.broker_url else client
     dispatcher = Dispatcher(
@@ -232,6 +259,9 @@ def main() -> None:
         consumer,
         registry,
         waiting_ahead(broker, registry),
+        promote=enqueuer(sender, registry, urgent=True),
+        enqueue_all=batch_enqueuer(sender, registry),
+        urgent_waiting=urgent_waiting(broker, registry),
     )
     serve_metrics(settings, dispatcher, registry)
     stop = threading.Event()

@@ -51,8 +51,8 @@ def install(app: Celery, settings: Settings) -> None:
     @task_prerun.connect(weak=False)
     def _bind_target(sender: Any = None, task_id: str = "", args: Any = (), **_: Any) -> None:
         ours = getattr(sender, "name", None) == BUILD_TASK and getattr(sender, "app", None) is app
-        if ours and args:
-            bound[task_id] = bind_log_context(target=str(args[0]))
+        if ours and args:  # a task's targets; each of its builds logs its own as well
+            bound[task_id] = bind_log_context(target=",".join(map(str, args)))
 
     @task_postrun.connect(weak=False)
     def _unbind_target(task_id: str = "", **_: Any) -> None:

@@ -9,12 +9,26 @@ import redis
 
 from services.render.pipeline.coordinator import Coordinator
 from shared.settings import Settings
+from shared.state import redis_keys
+from tests.conftest import wait_until
 
 
 @pytest.fixture
 def coordinator(settings: Settings) -> Coordinator:
-    tuned = settings.model_copy(update={"debounce_window_ms": 100, "build_lease_ms": 300})
+    """Fixed 100 ms windows and no promotion (at the lease): the rules one at a time."""
+    tuned = settings.model_copy(
+        update={
+            "debounce_window_ms": 100,
+            "debounce_window_max_ms": 100,
+            "build_lease_ms": 300,
+            "build_promote_ms": 300,
+        }
+    )
     return Coordinator(redis.Redis.from_url(settings.redis_url), tuned)
+
+
+def tuned(settings: Settings, **update: object) -> Coordinator:
+    return Coordinator(redis.Redis.from_url(settings.redis_url), settings.model_copy(update=update))
 
 
 def test_idle_target_is_enqueued_at_once_and_only_once(coordinator):
@@ -29,7 +43,7 @@ def test_events_during_a_build_coalesce_into_one_more_build(coordinator):
     for seq in range(2, 50):
         assert coordinator.mark([("feed:all", f"{seq}-0")]) == []
     coordinator.finish("feed:all", watermark)
-    targets, wait_ms, _ = coordinator.due()
+    targets, wait_ms, *_ = coordinator.due()
     assert targets == []  # still inside the window
     assert 0 < wait_ms <= 100  # the dispatcher sleeps just until it ends
     time.sleep(0.15)
@@ -162,7 +176,7 @@ def test_a_queued_target_not_started_within_a_lease_is_resent_only_when_asked(se
 def test_a_quiet_target_goes_idle_at_once_and_its_next_event_builds_at_once(coordinator):
     coordinator.mark([("feed:section:spor", "1-0")])
     coordinator.finish("feed:section:spor", coordinator.begin("feed:section:spor"))
-    targets, wait_ms, _ = coordinator.due()
+    targets, wait_ms, *_ = coordinator.due()
     assert targets == [] and wait_ms is None  # no window to wait out: nothing is due
     time.sleep(0.12)  # past the window since that build
     assert coordinator.mark([("feed:section:spor", "2-0")]) == ["feed:section:spor"]
@@ -174,7 +188,7 @@ def test_an_event_soon_after_a_build_cools_until_the_window_ends(coordinator):
     # Within the window of the last build: the target is hot, and the events coalesce.
     assert coordinator.mark([("feed:section:spor", "2-0")]) == []
     assert coordinator.mark([("feed:section:spor", "3-0")]) == []
-    targets, wait_ms, _ = coordinator.due()
+    targets, wait_ms, *_ = coordinator.due()
     assert targets == [] and 0 < wait_ms <= 100
     time.sleep(wait_ms / 1000 + 0.02)
     assert coordinator.due()[0] == ["feed:section:spor"]
@@ -205,3 +219,75 @@ def test_a_burst_costs_about_one_build_per_window(coordinator):
     fewest = int(elapsed / (window + 3 * longest))
     print(f"\n{seq} events in {elapsed:.2f} s (longest turn {longest * 1000:.0f} ms): {builds}")
     assert fewest <= builds <= most, (fewest, builds, most)
+
+
+def test_windows_double_while_a_target_stays_hot_and_start_over_once_it_is_quiet(settings):
+    coordinator = tuned(settings, debounce_window_ms=60, debounce_window_max_ms=240)
+    db = redis.Redis.from_url(settings.redis_url)
+    target = "feed:all"
+
+    def build() -> None:
+        coordinator.finish(target, coordinator.begin(target))
+
+    def window_of(seq: int) -> int:
+        """Mark an event just after a build: the window it cools for, from that build's end
+        (0: queued at once). Then wait for the window to end and build."""
+        if coordinator.mark([(target, f"{seq}-0")]):
+            return 0
+        ends = db.zscore(redis_keys.DUE, target)
+        built_at = db.hget(redis_keys.target(target), "built_at")
+        assert ends is not None and built_at is not None
+        wait_until(lambda: coordinator.due().targets == [target], 5, backoff=False)
+        return int(ends) - int(built_at)
+
+    coordinator.mark([(target, "1-0")])
+    build()
+    windows = []
+    for seq in range(2, 6):  # each event soon after the last build: hot, window after window
+        windows.append(window_of(seq))
+        build()
+    assert windows == [60, 120, 240, 240]  # doubled, up to the longest
+    time.sleep(0.3)  # quiet for longer than the longest window
+    assert window_of(6) == 0  # built at once
+    build()
+    assert window_of(7) == 60  # and hot again from the first window
+
+
+def test_a_target_queued_past_the_promotion_delay_is_sent_again_once(settings):
+    coordinator = tuned(settings, build_promote_ms=100, build_lease_ms=2000)
+    assert coordinator.mark([("feed:tag:nato", "1-0")]) == ["feed:tag:nato"]
+    assert coordinator.due().promoted == []  # not yet
+    time.sleep(0.15)
+    due = coordinator.due()
+    assert (due.promoted, due.targets, due.stalled) == (["feed:tag:nato"], [], [])
+    time.sleep(0.15)
+    assert coordinator.due().promoted == []  # once
+    # Whichever copy starts first builds; the other finds nothing owed.
+    assert coordinator.begin("feed:tag:nato") == "1-0"
+    coordinator.finish("feed:tag:nato", "1-0")
+    assert coordinator.begin("feed:tag:nato") is None
+
+
+def test_a_build_reports_how_long_its_target_was_owed(coordinator):
+    target = "feed:section:spor"
+    coordinator.mark([(target, "1-0")])
+    time.sleep(0.1)
+    coordinator.mark([(target, "2-0")])  # owed since the first event, not this one
+    watermark = coordinator.begin(target)
+    coordinator.mark([(target, "3-0")])  # arrives during the build: the next build's
+    time.sleep(0.05)
+    first = coordinator.finish(target, watermark)
+    assert first is not None and first >= 150
+    time.sleep(0.15)
+    assert coordinator.due().targets == [target]
+    second = coordinator.finish(target, coordinator.begin(target))
+    assert second is not None and 150 <= second < first + 150
+    # A failed build leaves its target owed since the same moment.
+    coordinator.mark([(target, "4-0")])
+    time.sleep(0.1)
+    coordinator.begin(target)
+    coordinator.fail(target, transient=True)
+    time.sleep(0.25)  # the first retry delay
+    assert coordinator.due().targets == [target]
+    third = coordinator.finish(target, coordinator.begin(target))
+    assert third is not None and third >= 350

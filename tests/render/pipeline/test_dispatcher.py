@@ -13,6 +13,7 @@ from kombu.exceptions import OperationalError
 from services.render.pipeline.coordinator import Coordinator
 from services.render.pipeline.dispatcher import Dispatcher
 from shared.kinds.registry import Registry
+from shared.priorities import URGENT
 from shared.settings import Settings
 from tests.conftest import wait_until
 
@@ -190,3 +191,30 @@ def test_a_queued_target_whose_task_was_lost_is_sent_again_but_not_one_waiting(
     time.sleep(0.15)
     dispatcher.step(block_ms=10)
     assert queued == ["sitemap:index", "feed:all", "sitemap:index"]
+
+
+def test_a_routine_build_waiting_past_the_promotion_delay_is_sent_again_urgently(
+    settings, queued, write, seed_article
+):
+    fast = settings.model_copy(update={"build_promote_ms": 100})
+    client = redis.Redis.from_url(fast.redis_url)
+    registry = Registry.from_settings(fast)
+    promoted: list[str] = []
+    dispatcher = Dispatcher(
+        client, Coordinator(client, fast), queued.append, fast, "d1", registry,
+        promote=promoted.append,
+    )  # fmt: skip
+    dispatcher.ensure_group()
+    write(seed_article)
+    dispatcher.step(block_ms=10)
+    assert "feed:tag:nato" in queued and "feed:section:dunya" in queued
+    # No worker takes them: the routine ones go again, urgently; the urgent ones would
+    # only queue a copy behind themselves.
+    wait_until(lambda: dispatcher.step(block_ms=10) >= 0 and promoted, 5, backoff=False)
+    assert "feed:tag:nato" in promoted and "feed:author:dis-haberler-servisi" in promoted
+    assert {"feed:all", "feed:section:dunya"}.isdisjoint(promoted)
+    assert all(registry.priority(target) != URGENT for target in promoted)
+    count = len(promoted)
+    time.sleep(0.2)
+    dispatcher.step(block_ms=10)
+    assert len(promoted) == count  # once

@@ -1,11 +1,11 @@
 -- Rebuild coordination for targets; see services/render/pipeline/coordinator.py for the states.
 -- KEYS: due zset, build counter, build dead letters hash
--- ARGV: op, prefix of target hashes (followed by a target's name), lease ms, window ms,
---       then per op:
+-- ARGV: op, prefix of target hashes (followed by a target's name), lease ms, first window
+--       ms, longest window ms, promote after ms, then per op:
 --   mark:    (target, event id) pairs    -> targets to enqueue now
 --   begin:   target, holder              -> watermark to build for, or false to skip
 --   renew:   target                      -> 1 if its build lease was extended, else 0
---   finish:  target, watermark           -> 1
+--   finish:  target, watermark           -> ms from owed to built (-1: not known)
 --   fail:    target, transient (0|1), retry delays (ms)...
 --                                        -> {attempts so far, ms until the retry (-1: parked)}
 --   release: targets                     -> how many queued targets went back to idle
@@ -13,10 +13,14 @@
 --   resend:  targets                     -> those still queued, queued afresh (to send again)
 --   due:     limit
 --            -> ms until the next due (-1: none), how many targets follow to enqueue now,
---               those targets, then queued targets whose task has not started within a lease
+--               how many to send again at urgent priority (queued, not started within the
+--               promotion delay), those two lists, then queued targets whose task has not
+--               started within a lease
 local due, builds, dead = KEYS[1], KEYS[2], KEYS[3]
 local op, prefix = ARGV[1], ARGV[2]
-local lease, window = tonumber(ARGV[3]), tonumber(ARGV[4])
+local lease, first_window, last_window = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
+local promote_after = tonumber(ARGV[6])
+local ARG0 = 7  -- the first of an op's own arguments
 local time = redis.call('TIME')
 local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
 
@@ -29,27 +33,49 @@ local function newer(a, b)
   return a1 > b1 or (a1 == b1 and a2 > b2)
 end
 
+-- The window a hot target cools for: the first one, doubled for every window in a row it
+-- has cooled (`streak`), up to the longest. A target that stays hot under load coalesces
+-- ever more events per build; one that goes quiet starts again from the first window.
+local function window(streak)
+  return math.min(last_window, first_window * 2 ^ (tonumber(streak) or 0))
+end
+
+local function cool(key, target, till, streak)
+  redis.call('HSET', key, 'state', 'cooling', 'streak', (tonumber(streak) or 0) + 1)
+  redis.call('ZADD', due, till, target)
+end
+
+-- Queued: due again at the promotion delay (then sent again, urgently, if still waiting),
+-- and then at the lease (its task may be lost).
 local function enqueue(key, target)
-  redis.call('HSET', key, 'state', 'queued', 'queued_at', now)
-  redis.call('ZADD', due, now + lease, target)
+  redis.call('HSET', key, 'state', 'queued', 'queued_at', now, 'promoted', '0')
+  redis.call('ZADD', due, now + math.min(promote_after, lease), target)
+end
+
+-- When the oldest event no build has covered yet arrived: kept from the first such event
+-- until a build starts, which takes it along to report at its finish.
+local function owe(key)
+  redis.call('HSETNX', key, 'owed_at', now)
 end
 
 if op == 'mark' then
   local out = {}
-  for i = 5, #ARGV, 2 do
+  for i = ARG0, #ARGV, 2 do
     local target, eid = ARGV[i], ARGV[i + 1]
     local key = prefix .. target
-    local cur = redis.call('HMGET', key, 'want', 'done', 'state', 'built_at')
+    local cur = redis.call('HMGET', key, 'want', 'done', 'state', 'built_at', 'streak')
     if newer(eid, cur[1] or nil) then redis.call('HSET', key, 'want', eid) end
+    if newer(eid, cur[2] or nil) then owe(key) end
     local state = cur[3] or 'idle'
     if state == 'idle' and newer(eid, cur[2] or nil) then
-      local cools_until = tonumber(cur[4] or 0) + window
+      local cools_until = tonumber(cur[4] or 0) + window(cur[5])
       if now < cools_until then
         -- Built within the window: the target is hot, so this event waits for the window's
         -- end and coalesces with whatever else comes meanwhile.
-        redis.call('HSET', key, 'state', 'cooling')
-        redis.call('ZADD', due, cools_until, target)
+        cool(key, target, cools_until, cur[5])
       else
+        -- Quiet since its window ended: built at once, and hot again only from the start.
+        redis.call('HSET', key, 'streak', 0)
         enqueue(key, target)
         out[#out + 1] = target
       end
@@ -57,10 +83,11 @@ if op == 'mark' then
   end
   return out
 elseif op == 'begin' then
-  local target = ARGV[5]
+  local target = ARGV[ARG0]
   local key = prefix .. target
-  local cur = redis.call('HMGET', key, 'want', 'done', 'state')
+  local cur = redis.call('HMGET', key, 'want', 'done', 'state', 'owed_at')
   if not newer(cur[1] or nil, cur[2] or nil) then
+    redis.call('HDEL', key, 'owed_at')
     if cur[3] == 'queued' then
       redis.call('HSET', key, 'state', 'idle')
       redis.call('ZREM', due, target)
@@ -74,25 +101,32 @@ elseif op == 'begin' then
     if ends > now then return false end
   end
   -- The holder (host:pid) is for operators: who is building, or was when it was lost.
-  redis.call('HSET', key, 'state', 'building', 'holder', ARGV[6] or '')
+  redis.call('HSET', key, 'state', 'building', 'holder', ARGV[ARG0 + 1] or '')
+  -- Events from now on are owed by the next build; this one reports since when it was owed.
+  if cur[4] then
+    redis.call('HSET', key, 'building_owed_at', cur[4])
+    redis.call('HDEL', key, 'owed_at')
+  end
   redis.call('ZADD', due, now + lease, target)
   return cur[1]
 elseif op == 'renew' then
-  local target = ARGV[5]
+  local target = ARGV[ARG0]
   if redis.call('HGET', prefix .. target, 'state') ~= 'building' then return 0 end
   redis.call('ZADD', due, now + lease, target)
   return 1
 elseif op == 'finish' then
-  local target, watermark = ARGV[5], ARGV[6]
+  local target, watermark = ARGV[ARG0], ARGV[ARG0 + 1]
   local key = prefix .. target
   if newer(watermark, redis.call('HGET', key, 'done') or nil) then
     redis.call('HSET', key, 'done', watermark)
   end
-  if newer(redis.call('HGET', key, 'want') or nil, redis.call('HGET', key, 'done') or nil) then
-    -- Events arrived while it built: the target is hot. Cool down for one window, so they
+  local cur = redis.call('HMGET', key, 'want', 'done', 'streak', 'building_owed_at')
+  local owed_ms = cur[4] and now - tonumber(cur[4]) or -1
+  redis.call('HDEL', key, 'building_owed_at')
+  if newer(cur[1] or nil, cur[2] or nil) then
+    -- Events arrived while it built: the target is hot. Cool down for a window, so they
     -- and any that follow coalesce into a single next build.
-    redis.call('HSET', key, 'state', 'cooling')
-    redis.call('ZADD', due, now + window, target)
+    cool(key, target, now + window(cur[3]), cur[3])
   else
     -- Quiet: idle at once, so the next event is built at once unless it comes within the
     -- window (see mark). Most targets are quiet, and skip the window's wait.
@@ -104,16 +138,22 @@ elseif op == 'finish' then
   -- A build that succeeds ends any run of failures, and its dead letter.
   redis.call('HDEL', key, 'attempts')
   redis.call('HDEL', dead, target)
-  return 1
+  return owed_ms
 elseif op == 'fail' then
-  local target, transient = ARGV[5], ARGV[6] == '1'
+  local target, transient = ARGV[ARG0], ARGV[ARG0 + 1] == '1'
   local key = prefix .. target
   if redis.call('HGET', key, 'state') ~= 'building' then
     -- A build whose lease ran out failed late; the target is someone else's now.
     return {tonumber(redis.call('HGET', key, 'attempts') or 0), -2}
   end
+  -- Still owed since then: the time its retry reports runs from the first event.
+  local owed = redis.call('HGET', key, 'building_owed_at')
+  if owed then
+    redis.call('HSET', key, 'owed_at', owed)
+    redis.call('HDEL', key, 'building_owed_at')
+  end
   local attempts = redis.call('HINCRBY', key, 'attempts', 1)
-  local delay = ARGV[6 + attempts]
+  local delay = ARGV[ARG0 + 1 + attempts]
   if transient and delay then
     redis.call('HSET', key, 'state', 'retrying')
     redis.call('ZADD', due, now + tonumber(delay), target)
@@ -125,7 +165,7 @@ elseif op == 'fail' then
   return {attempts, -1}
 elseif op == 'release' then
   local n = 0
-  for i = 5, #ARGV do
+  for i = ARG0, #ARGV do
     local key = prefix .. ARGV[i]
     if redis.call('HGET', key, 'state') == 'queued' then
       redis.call('HSET', key, 'state', 'idle')
@@ -135,11 +175,11 @@ elseif op == 'release' then
   end
   return n
 elseif op == 'reset' then
-  for i = 5, #ARGV do redis.call('HDEL', prefix .. ARGV[i], 'attempts') end
-  return #ARGV - 4
+  for i = ARG0, #ARGV do redis.call('HDEL', prefix .. ARGV[i], 'attempts') end
+  return #ARGV - ARG0 + 1
 elseif op == 'resend' then
   local out = {}
-  for i = 5, #ARGV do
+  for i = ARG0, #ARGV do
     local key = prefix .. ARGV[i]
     if redis.call('HGET', key, 'state') == 'queued' then
       enqueue(key, ARGV[i])
@@ -148,17 +188,18 @@ elseif op == 'resend' then
   end
   return out
 elseif op == 'due' then
-  local out, stalled = {}, {}
-  for _, target in ipairs(redis.call('ZRANGEBYSCORE', due, '-inf', now, 'LIMIT', 0, ARGV[5])) do
+  local out, promoted, stalled = {}, {}, {}
+  local found = redis.call('ZRANGEBYSCORE', due, '-inf', now, 'LIMIT', 0, ARGV[ARG0])
+  for _, target in ipairs(found) do
     redis.call('ZREM', due, target)
     local key = prefix .. target
-    local cur = redis.call('HMGET', key, 'want', 'done', 'state')
+    local cur = redis.call('HMGET', key, 'want', 'done', 'state', 'promoted', 'queued_at')
     if cur[3] == 'cooling' then
       if newer(cur[1] or nil, cur[2] or nil) then
         enqueue(key, target)
         out[#out + 1] = target
       else
-        redis.call('HSET', key, 'state', 'idle')
+        redis.call('HSET', key, 'state', 'idle', 'streak', 0)
       end
     elseif cur[3] == 'retrying' then
       enqueue(key, target)
@@ -167,6 +208,12 @@ elseif op == 'due' then
       -- The lease ran out: the worker holding it was lost. Queue it again.
       enqueue(key, target)
       out[#out + 1] = target
+    elseif cur[3] == 'queued' and cur[4] == '0' and promote_after < lease then
+      -- Waiting past the promotion delay (behind more urgent builds): the caller sends it
+      -- again at urgent priority, so no target starves; whichever copy starts first builds.
+      redis.call('HSET', key, 'promoted', '1')
+      redis.call('ZADD', due, (tonumber(cur[5]) or now) + lease, target)
+      promoted[#promoted + 1] = target
     elseif cur[3] == 'queued' then
       -- Not started within a lease: its task was lost, or waits behind others. The caller
       -- sends it again only if nothing waits ahead of it (see Coordinator.due); meanwhile it
@@ -176,8 +223,9 @@ elseif op == 'due' then
     end
   end
   local nxt = redis.call('ZRANGE', due, 0, 0, 'WITHSCORES')
-  local reply = {nxt[2] and math.max(0, tonumber(nxt[2]) - now) or -1, #out}
+  local reply = {nxt[2] and math.max(0, tonumber(nxt[2]) - now) or -1, #out, #promoted}
   for _, target in ipairs(out) do reply[#reply + 1] = target end
+  for _, target in ipairs(promoted) do reply[#reply + 1] = target end
   for _, target in ipairs(stalled) do reply[#reply + 1] = target end
   return reply
 end
