@@ -1,15 +1,20 @@
-"""Publish-to-feed latency: from a PUT sent to the feeds service serving the article.
+"""Publish-to-feed latency: from a PUT sent to the article in every feed it lands in.
 
-    .venv/bin/python -m bench.publish_latency [--duration 30] [--rate 20] [--sections 8]
+    .venv/bin/python -m bench.publish_latency [--duration 30] [--rate 20] [--sections 5]
 
 Before the clock starts, every section is filled with older articles, so each build renders
 full-size feeds. Then one thread PUTs new articles at a steady rate, each into a section
-picked at random, with three tags and an author. Every feed an article lands in is watched:
-its section's (built first, urgent priority) and its tags' and author's (routine priority).
-One poller thread per feed asks the feeds service for the feed's JSON every few
-milliseconds while an article is unseen there. Polls are conditional (If-None-Match), so an
-unchanged feed costs a 304 and no parsing. An article counts as seen in a feed when a
-response lists its item id; latency is reported per kind of feed.
+picked at random, with three tags and an author. Every feed an article lands in is watched,
+two ways, each timed from the PUT sent:
+- polled: one poller thread per feed asks the feeds service for it every few milliseconds
+  while an article is unseen there (conditional requests: an unchanged feed costs a 304). The
+  site-wide feed is read as RSS (`all.rss`), the others as JSON Feed.
+- pushed: a WebSub subscriber on 127.0.0.2 subscribed to every one of those feeds through the
+  stack's hub, and an article counts when a pushed body lists it: what a reader receives.
+Latency is reported per kind of feed beside its target. From the workers' logs: how long each
+target was owed before its build finished (the most is the starvation figure), and each
+kind's build time. From Redis's INFO commandstats: its time per article over the run, for
+every command the stack sent (writes, dispatch, broker, builds).
 """
 
 from __future__ import annotations
@@ -21,9 +26,11 @@ import re
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import orjson
@@ -32,6 +39,8 @@ from bench.articles import AUTHORS, ISTANBUL, SECTIONS, TAGS, ArticleFactory
 from bench.cli import add_stack_arguments, env_overrides, positive, run_main
 from bench.cpu import CpuMeter
 from bench.profiling import Profiler
+from bench.push_subscriber import STACK_ENV as PUSH_ENV
+from bench.push_subscriber import PushSubscriber
 from bench.report import Figure, Progress, say
 from bench.stacks import (
     builds,
@@ -45,9 +54,13 @@ from bench.stacks import (
 from devstack.stack import Stack
 from shared.state import redis_keys
 
-TARGET_P50_MS = 50
-TARGET_P99_MS = 250
-KINDS = ("section", "tag", "author")
+KINDS = ("all", "section", "tag", "author")
+# (p50, p99) in ms: what most readers fetch is urgent; tags and authors are routine.
+TARGETS_MS = {"all": (50, 250), "section": (50, 250), "tag": (250, 1000), "author": (250, 1000)}
+TARGET_OWED_MAX_MS = 1000  # no target waits longer from owed to built
+TARGET_BUILD_P50_MS, TARGET_BUILD_P90_MS = 4, 8  # feed targets, under this load
+TARGET_REDIS_US = 250  # Redis time per article, everything included
+_GUID = re.compile(rb"<guid[^>]*>([^<]+)</guid>")
 
 
 @dataclass
@@ -63,7 +76,15 @@ class Watched:
 
     @property
     def path(self) -> str:
+        if self.kind == "all":
+            return "/feeds/all.rss"
         return f"/feeds/{self.kind}s/{self.slug}.json"
+
+    def ids(self, body: bytes) -> set[str]:
+        """The item ids a response body of this feed lists."""
+        if self.kind == "all":
+            return {guid.decode() for guid in _GUID.findall(body)}
+        return {item["id"] for item in orjson.loads(body)["items"]}
 
 
 class Tracker:
@@ -102,8 +123,7 @@ def publish(
     stack: Stack,
     factory: ArticleFactory,
     sections: list[str],
-    feeds: dict[tuple[str, str], Watched],
-    tracker: Tracker,
+    observers: list[tuple[dict[tuple[str, str], Watched], Tracker]],
     rate: float,
     count: int,
     guid_prefix: str,
@@ -133,15 +153,16 @@ def publish(
             response.read()
         except (OSError, http.client.HTTPException) as exc:
             conn.close()
-            tracker.put_errors.append(f"{type(exc).__name__}: {exc}")
+            observers[0][1].put_errors.append(f"{type(exc).__name__}: {exc}")
             continue
         done = time.monotonic()
         if response.status not in (200, 201):
-            tracker.put_errors.append(f"HTTP {response.status}")
+            observers[0][1].put_errors.append(f"HTTP {response.status}")
             continue
-        tracker.put_times.append(done - sent)
+        observers[0][1].put_times.append(done - sent)
         # The clock runs from the request sent: the newsroom waits for the response too.
-        tracker.add_pending(landing(article, feeds), guid_prefix + article["id"], sent)
+        for feeds, tracker in observers:
+            tracker.add_pending(landing(article, feeds), guid_prefix + article["id"], sent)
     conn.close()
 
 
@@ -153,7 +174,7 @@ def landing(article: dict[str, object], feeds: dict[tuple[str, str], Watched]) -
     names = [("section", article["section"])]
     names += [("tag", tag) for tag in article["tags"]]  # type: ignore[attr-defined]
     names += [("author", a["name"]) for a in article["authors"]]  # type: ignore[attr-defined]
-    keys = [(kind, slugify(str(name))) for kind, name in names]
+    keys = [("all", ""), *((kind, slugify(str(name))) for kind, name in names)]
     return [feeds[key] for key in keys if key in feeds]  # the soak watches sections only
 
 
@@ -216,8 +237,7 @@ def poll(
         if response.status == 200:
             feed.full_reads += 1
             etag = response.getheader("ETag") or ""
-            items = orjson.loads(body)["items"]
-            tracker.seen(feed, {item["id"] for item in items}, arrived)
+            tracker.seen(feed, feed.ids(body), arrived)
         rest = began + interval - time.monotonic()
         if rest > 0:
             stop.wait(rest)
@@ -232,16 +252,39 @@ def percentile(sorted_values: list[float], q: float) -> float:
     return sorted_values[rank - 1]
 
 
-_SUCCEEDED = re.compile(r"Task newswire\.build_target\[[^\]]+\] succeeded in ([0-9.]+)s")
+_BUILT = re.compile(
+    r"built ([^:\s]+:[a-z]*)\S* at \S+ \(\w+; owed (\d+|\?) ms; took ([0-9.]+) ms\)"
+)
 
 
-def build_times(log: Path) -> list[float]:
-    """Durations of finished builds, from the worker's log."""
+@dataclass(frozen=True)
+class Built:
+    """A finished build, from a worker's log: `feed:tag`, `sitemap:news`, `card:`…"""
+
+    kind: str
+    owed_ms: int | None  # from the first event it covers to its finish
+    took_ms: float  # the build task's own time, coordination included
+
+
+def builds_logged(log: Path) -> list[Built]:
+    """The finished builds a worker's log lists, in order."""
     try:
         text = log.read_text(errors="replace")
     except OSError:
         return []
-    return [float(m) for m in _SUCCEEDED.findall(text)]
+    return [
+        Built(kind, None if owed == "?" else int(owed), float(took))
+        for kind, owed, took in _BUILT.findall(text)
+    ]
+
+
+def redis_usec(db: Any) -> dict[str, tuple[int, int]]:
+    """Calls and microseconds per command Redis has run so far (INFO commandstats)."""
+    stats = db.info("commandstats")
+    return {
+        name.removeprefix("cmdstat_"): (int(v["calls"]), int(v["usec"]))
+        for name, v in stats.items()
+    }
 
 
 def builds_by_kind(stack: Stack) -> Counter[str]:
@@ -273,16 +316,17 @@ def run(args: argparse.Namespace) -> list[Figure]:
     say(
         f"== publish-to-feed latency: {count} articles at {args.rate:g}/s for {args.duration:g}s "
         f"into {len(names)} sections, each with {args.tags} tags and an author; polling every "
-        f"feed an article lands in every {args.poll_ms:g} ms (≤ {args.max_polls:g} polls/s)"
+        f"feed an article lands in every {args.poll_ms:g} ms (≤ {args.max_polls:g} polls/s), "
+        f"and subscribed to each through the WebSub hub"
     )
     factory = ArticleFactory(sections=names, tags=args.tags)
-    with running_stack(env_overrides(args.env)) as stack:
+    with running_stack({**PUSH_ENV, **env_overrides(args.env)}) as stack:
         if args.workers > 1:
             start_extra_workers(stack, args.workers - 1)
         for line in describe(stack, args.workers):
             say(line)
         settings = stack_settings(stack)
-        guid_prefix = f"tag:{settings.site_host},2026:article:"
+        guid_prefix = f"tag:{settings.site_host},{settings.tag_date}:article:"
         prefill = [factory.make(n) for n in range(args.prefill * len(names))]
         for start in range(0, len(prefill), 500):
             response = stack.http.post(
@@ -295,10 +339,21 @@ def run(args: argparse.Namespace) -> list[Figure]:
         if wait_settled(stack, 120, Progress("prefill")) is None:
             say("prefill: builds still running after 120s; measuring anyway")
 
-        watched = [("section", n) for n in names] + [("tag", t) for t in TAGS]
+        watched = [("all", "")] + [("section", n) for n in names] + [("tag", t) for t in TAGS]
         watched += [("author", a) for a in AUTHORS]
-        feeds = {(kind, slugify(name)): Watched(kind, slugify(name)) for kind, name in watched}
-        tracker = Tracker()
+        keys = [(kind, slugify(name)) for kind, name in watched]
+        feeds = {key: Watched(*key) for key in keys}
+        pushed = {key: Watched(*key) for key in keys}
+        tracker, push_tracker = Tracker(), Tracker()
+        subscriber = PushSubscriber(_on_push(pushed, push_tracker)).start()
+        callbacks = {f"/push/{kind}/{slug}": feed.path.lstrip("/") for (kind, slug), feed in
+                     feeds.items()}  # fmt: skip
+        verified = subscriber.subscribe(stack.feeds_url, callbacks)
+        # A feed the hub would not take (none built yet) is not timed by push.
+        for kind, slug in list(pushed):
+            if f"/push/{kind}/{slug}" not in verified:
+                del pushed[(kind, slug)]
+        say(f"websub:  {len(verified)} of {len(callbacks)} feeds subscribed and verified")
         stop = threading.Event()
         budget = PollBudget(args.max_polls)
         pollers = [
@@ -314,21 +369,25 @@ def run(args: argparse.Namespace) -> list[Figure]:
         worker_logs = [
             stack.processes.log_dir / f"{name}.log"
             for name in stack.processes.running
-            if name.startswith("worker")
+            if name.startswith("worker") or name.startswith("card-worker")
         ]
         builds_before = builds(stack)
-        log_builds_before = [len(build_times(log)) for log in worker_logs]
+        logged_before = [len(builds_logged(log)) for log in worker_logs]
         kinds_before = builds_by_kind(stack)
         db = redis_client(stack)
         feeds_queue = queue_lists("feeds")
         profiler = Profiler(stack, args.profile, ("worker", "dispatcher", "feeds")).start()
         meter = CpuMeter(stack).start()
+        redis_before = redis_usec(db)
         began = time.monotonic()
         publisher = threading.Thread(
             target=publish,
-            args=(stack, factory, list(names), feeds, tracker, args.rate, count, guid_prefix),
+            args=(
+                stack, factory, list(names), [(feeds, tracker), (pushed, push_tracker)],
+                args.rate, count, guid_prefix,
+            ),
             daemon=True,
-        )
+        )  # fmt: skip
         publisher.start()
         progress = Progress("latency")
         queue_peak = 0
@@ -345,9 +404,14 @@ def run(args: argparse.Namespace) -> list[Figure]:
             )
         meter.stop()
         deadline = time.monotonic() + args.settle
-        while tracker.pending() and time.monotonic() < deadline:
-            progress.update(f"waiting for {tracker.pending()} unseen sightings")
+        while (tracker.pending() or push_tracker.pending()) and time.monotonic() < deadline:
+            progress.update(
+                f"waiting for {tracker.pending()} unseen sightings, {push_tracker.pending()} "
+                f"unpushed"
+            )
             time.sleep(0.05)
+        # Redis's time is counted up to here: every build the articles owed has run.
+        redis_after = redis_usec(db)
         stop.set()
         for feed in feeds.values():
             feed.wake.set()
@@ -355,46 +419,26 @@ def run(args: argparse.Namespace) -> list[Figure]:
             thread.join(timeout=5)
         window = time.monotonic() - began
         profiler.stop()
+        subscriber.stop()
         built = builds(stack) - builds_before
         kinds = builds_by_kind(stack) - kinds_before
-        durations = sorted(
-            d
-            for log, skip in zip(worker_logs, log_builds_before, strict=True)
-            for d in build_times(log)[skip:]
-        )
+        logged = [
+            b
+            for log, skip in zip(worker_logs, logged_before, strict=True)
+            for b in builds_logged(log)[skip:]
+        ]
 
     generator = meter.share("bench client")
-    unseen = tracker.pending()
+    figures: list[Figure] = []
+    for label, observed in (("polled", tracker), ("pushed", push_tracker)):
+        figures += _latency_figures(label, observed, args.rate, generator)
+    unseen, unpushed = tracker.pending(), push_tracker.pending()
     put_ms = sorted(x * 1000 for x in tracker.put_times)
     polls = sum(f.polls for f in feeds.values())
-    figures: list[Figure] = []
-    for kind in KINDS:
-        latencies = sorted(x * 1000 for x in tracker.latencies[kind])
-        p50, p90, p99 = (percentile(latencies, q) for q in (50, 90, 99))
-        worst = latencies[-1] if latencies else float("nan")
-        say(
-            f"{kind + ':':8} {len(latencies)} sightings; p50 {p50:.0f} ms, p90 {p90:.0f} ms, "
-            f"p99 {p99:.0f} ms, max {worst:.0f} ms"
-        )
-        figures += [
-            Figure(
-                f"PUT sent → in its {kind} feed, p50 ({args.rate:g}/s)",
-                p50,
-                unit=" ms",
-                note=f"(generator CPU {generator:.0%} of a core)",
-                at_most=TARGET_P50_MS,
-            ),
-            Figure(
-                f"PUT sent → in its {kind} feed, p99",
-                p99,
-                unit=" ms",
-                note=f"(p90 {p90:.0f}, max {worst:.0f})",
-                at_most=TARGET_P99_MS,
-            ),
-        ]
     say(
         f"result:  {tracker.sightings()} of {tracker.expected} sightings of {tracker.published} "
-        f"articles; never seen {unseen}; PUT errors {len(tracker.put_errors)}"
+        f"articles; never seen {unseen}; never pushed {unpushed} of {push_tracker.expected}; "
+        f"PUT errors {len(tracker.put_errors)}"
     )
     say(
         f"put:     PUT round trip p50 {percentile(put_ms, 50):.1f} ms, "
@@ -409,24 +453,132 @@ def run(args: argparse.Namespace) -> list[Figure]:
         f"builds:  {built} finished during the run (nw:builds): "
         + ", ".join(f"{kind} {n}" for kind, n in kinds.most_common())
     )
-    if durations:
-        say(
-            f"         build time p50 {percentile(durations, 50) * 1000:.0f} ms, "
-            f"p90 {percentile(durations, 90) * 1000:.0f} ms, max {durations[-1] * 1000:.0f} ms; "
-            f"workers busy {100 * sum(durations) / (window * len(worker_logs)):.0f}% of the "
-            f"{window:.1f}s from first PUT to last sighting; "
-            f"peak 'feeds' queue {queue_peak} (all priority lists)"
-        )
+    figures += _build_figures(logged, window, tracker.published)
+    figures += _redis_figures(redis_before, redis_after, tracker.published)
+    say(f"         peak 'feeds' queue {queue_peak} (all priority lists)")
     return [
         *figures,
-        Figure(
-            "never seen",
-            unseen,
-            note=f"of {tracker.expected} sightings",
-            at_most=0,
-            target="0",
-        ),
+        Figure("never seen (polled)", unseen, note=f"of {tracker.expected}", at_most=0, target="0"),
+        Figure("never pushed", unpushed, note=f"of {push_tracker.expected}", at_most=0, target="0"),
         Figure("builds during latency run", built),
+    ]
+
+
+def _on_push(
+    feeds: dict[tuple[str, str], Watched], tracker: Tracker
+) -> Callable[[str, bytes, float], None]:
+    def seen(path: str, body: bytes, arrived: float) -> None:
+        _, _, kind, slug = path.split("/", 3)
+        feed = feeds.get((kind, slug))
+        if feed is not None:
+            tracker.seen(feed, feed.ids(body), arrived)
+
+    return seen
+
+
+def _latency_figures(label: str, tracker: Tracker, rate: float, generator: float) -> list[Figure]:
+    figures = []
+    for kind in KINDS:
+        latencies = sorted(x * 1000 for x in tracker.latencies[kind])
+        p50, p90, p99 = (percentile(latencies, q) for q in (50, 90, 99))
+        worst = latencies[-1] if latencies else float("nan")
+        target_p50, target_p99 = TARGETS_MS[kind]
+        say(
+            f"{label} {kind + ':':8} {len(latencies)} sightings; p50 {p50:.0f} ms, "
+            f"p90 {p90:.0f} ms, p99 {p99:.0f} ms, max {worst:.0f} ms"
+        )
+        where = "all.rss" if kind == "all" else f"its {kind} feed"
+        figures += [
+            Figure(
+                f"PUT sent → {label} in {where}, p50 ({rate:g}/s)",
+                p50,
+                unit=" ms",
+                note=f"(generator CPU {generator:.0%} of a core)" if kind == "all" else "",
+                at_most=target_p50,
+            ),
+            Figure(
+                f"PUT sent → {label} in {where}, p99",
+                p99,
+                unit=" ms",
+                note=f"(p90 {p90:.0f}, max {worst:.0f})",
+                at_most=target_p99,
+            ),
+        ]
+    return figures
+
+
+def _build_figures(logged: list[Built], window: float, articles: int) -> list[Figure]:
+    """Starvation (owed → built) and build time by kind, from the workers' logs."""
+    owed = sorted(b.owed_ms for b in logged if b.owed_ms is not None)
+    by_kind: dict[str, list[float]] = {}
+    for b in logged:
+        by_kind.setdefault(b.kind, []).append(b.took_ms)
+    for kind, took in sorted(by_kind.items()):
+        took.sort()
+        say(
+            f"         {kind:14} {len(took):5} builds ({len(took) / max(articles, 1):.2f} per "
+            f"article), p50 {percentile(took, 50):.1f} ms, p90 {percentile(took, 90):.1f} ms, "
+            f"max {took[-1]:.1f} ms, {sum(took) / window / 10:.0f}% of a core"
+        )
+    feed = sorted(t for b in logged if b.kind.startswith("feed:") for t in [b.took_ms])
+    worst = owed[-1] if owed else None
+    say(
+        f"owed:    owed → built p50 {percentile(owed, 50):.0f} ms, p99 {percentile(owed, 99):.0f} "
+        f"ms, max {worst} ms over {len(owed)} builds"
+    )
+    return [
+        Figure(
+            "owed → built, longest wait of any target",
+            worst,
+            unit=" ms",
+            note=f"(p99 {percentile(owed, 99):.0f} ms)",
+            at_most=TARGET_OWED_MAX_MS,
+        ),
+        Figure(
+            "feed build under load, p50",
+            percentile(feed, 50) if feed else None,
+            unit=" ms",
+            spec=",.1f",
+            note=f"({len(feed)} feed builds)",
+            at_most=TARGET_BUILD_P50_MS,
+        ),
+        Figure(
+            "feed build under load, p90",
+            percentile(feed, 90) if feed else None,
+            unit=" ms",
+            spec=",.1f",
+            at_most=TARGET_BUILD_P90_MS,
+        ),
+    ]
+
+
+def _redis_figures(
+    before: dict[str, tuple[int, int]], after: dict[str, tuple[int, int]], articles: int
+) -> list[Figure]:
+    """Redis's own time per article over the run, by command, from INFO commandstats."""
+    spent = {
+        name: (calls - before.get(name, (0, 0))[0], usec - before.get(name, (0, 0))[1])
+        for name, (calls, usec) in after.items()
+    }
+    total = sum(usec for _, usec in spent.values())
+    per_article = total / max(articles, 1)
+    top = sorted(spent.items(), key=lambda item: -item[1][1])[:8]
+    say(
+        f"redis:   {total / 1e6:.2f} s of Redis time for {articles} articles: "
+        f"{per_article:.0f} µs per article; by command (µs per article, calls per article): "
+        + ", ".join(
+            f"{name} {usec / max(articles, 1):.0f} ({calls / max(articles, 1):.1f})"
+            for name, (calls, usec) in top
+        )
+    )
+    return [
+        Figure(
+            "Redis µs per article (write, dispatch, broker, builds)",
+            per_article if articles else None,
+            unit=" µs",
+            note=f"(≥ {1e6 / per_article:,.0f} articles/s on one Redis)" if per_article else "",
+            at_most=TARGET_REDIS_US,
+        )
     ]
 
 
@@ -446,10 +598,10 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--sections",
         type=int,
-        default=8,
+        default=5,
         choices=range(1, len(SECTIONS) + 1),
         metavar=f"1-{len(SECTIONS)}",
-        help="how many sections the articles spread over (8)",
+        help="how many sections the articles spread over (5)",
     )
     p.add_argument(
         "--tags",

@@ -64,7 +64,7 @@ KILLED = "worker"
 
 _STARTED = re.compile(r"^\d\d:\d\d:\d\d (\S+) +\| started \(pid (\d+)\)$")
 _RESTART = re.compile(r"\| (\S+) exited \((.+?)\); restarting in")
-_BUILT = re.compile(r"built (\S+) at (\d+-\d+) \((published|superseded)\)")
+_BUILT = re.compile(r"built (\S+) at (\d+-\d+) \((published|superseded)[;)]")
 
 
 def parser() -> argparse.ArgumentParser:
@@ -348,7 +348,7 @@ def soak(run_: DevRun, args: argparse.Namespace, count: int, sections: list[str]
     ]
     publisher = threading.Thread(
         target=publish,
-        args=(run_, factory, sections, feeds, tracker, args.rate, count, guid_prefix),
+        args=(run_, factory, sections, [(feeds, tracker)], args.rate, count, guid_prefix),
         daemon=True,
     )
     killer = Killer(run_, args.kill_every, threading.Event())

@@ -153,9 +153,10 @@ def describe(stack: Stack, workers: int = 1) -> list[str]:
         f"uvicorn process(es), feeds one {settings.feeds_server} process, one dispatcher, "
         f"{workers} Celery worker(s) of concurrency 1; the load generator runs on the same "
         f"machine",
-        f"settings: store={settings.store_backend} debounce_window_ms={settings.debounce_window_ms}"
-        f" feed_size={settings.feed_size} brotli_quality={settings.brotli_quality}"
-        f" build_lease_ms={settings.build_lease_ms}",
+        f"settings: store={settings.store_backend} debounce_window_ms="
+        f"{settings.debounce_window_ms}..{settings.debounce_window_max_ms}"
+        f" build_promote_ms={settings.build_promote_ms} feed_size={settings.feed_size}"
+        f" brotli_quality={settings.brotli_quality} build_lease_ms={settings.build_lease_ms}",
     ]
 
 
