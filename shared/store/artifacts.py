@@ -49,17 +49,23 @@ def content_type(path: str) -> str:
     return CONTENT_TYPES.get(path.rpartition(".")[2], "application/octet-stream")
 
 
-def encode(path: str, body: bytes, brotli_quality: int = 0) -> Artifact:
+def encode(path: str, body: bytes, brotli_quality: int = 0, gzip: bytes | None = None) -> Artifact:
     """Build an artifact with its gzip variant, and a brotli one unless `brotli_quality`
-    is 0, compressed once, here."""
+    is 0, compressed once, here.
+
+    Args:
+        gzip: the gzip of `body` when the caller already has it (a feed reuses the
+            compressed entries of its previous build), instead of compressing it here.
+    """
     if path.rpartition(".")[2] in _INCOMPRESSIBLE:
-        return Artifact(path, body)
+        return Artifact(path, bytes(body))
+    body = bytes(body)  # the plain bytes, whatever subclass carried them here
     return Artifact(
         path,
         body,
         # libdeflate: level 6 in half zlib's time, and a little smaller. A build compresses
         # three feed formats, so this was a third of a warm feed build's time.
-        gzip=deflate.gzip_compress(body, 6),
+        gzip=gzip if gzip is not None else deflate.gzip_compress(body, 6),
         br=brotli.compress(body, quality=brotli_quality) if brotli_quality else None,
     )
 

@@ -20,7 +20,8 @@ from feedgen.feed import FeedGenerator
 from lxml import etree
 
 from services.render.feed.model import Feed, FeedItem, Person, Tombstone
-from shared.bounded_cache import BoundedCache, approximate_size
+from shared.bounded_cache import BoundedCache
+from shared.store.segmented_gzip import Group, Joined, gzip_document
 
 GENERATOR = "Newswire"
 ATOM_NS = "http://www.w3.org/2005/Atom"
@@ -32,6 +33,7 @@ RIGHTS_ABOUT = "http://purl.org/dc/elements/1.1/rights"
 # processing instruction (`<` then a letter, `/`, `!` or `?`), or a character reference
 # (`&` then a letter, digit or `#`; HTML decodes some named ones even without the `;`).
 _HTML_SIGNIFICANT = re.compile(r"<[A-Za-z/!?]|&[A-Za-z0-9#]")
+_COMMA = b","
 
 
 def render_rss(feed: Feed) -> bytes:
@@ -43,6 +45,7 @@ def render_atom(feed: Feed) -> bytes:
 
 
 def render_json(feed: Feed) -> bytes:
+    """JSON Feed 1.1: orjson's bytes of the whole document, each item's from the cache."""
     document = {
         "version": "https://jsonfeed.org/version/1.1",
         "title": feed.title,
@@ -52,9 +55,18 @@ def render_json(feed: Feed) -> bytes:
         "authors": [_json_person(feed.author)],
         "language": feed.language,
         "hubs": [{"type": "WebSub", "url": feed.hub_url}],
-        "items": [_json_item(item) for item in feed.items],
+        "items": [],
     }
-    return orjson.dumps(document)
+    # "items" is the last key, so its (empty) list closes the document: the cached items go
+    # between its brackets, as orjson would have written them.
+    shell = orjson.dumps(document)
+    items = [
+        cached_entry(item, ("json",), lambda item=item: orjson.dumps(_json_item(item)))  # type: ignore[misc]
+        for item in feed.items
+    ]
+    # The commas are entries of their own: the cached bytes stay the very objects cached.
+    separated = [part for item in items for part in (_COMMA, item)][1:]
+    return Joined(shell[: -len(b"]}")], separated, b"]}", (feed.guid, "json"))
 
 
 def rss_text(text: str) -> str:
@@ -225,7 +237,7 @@ def _document(feed: Feed, fmt: str) -> bytes:
     shell = generator.rss_str(pretty=False) if fmt == "rss" else generator.atom_str(pretty=False)
     cut = shell.rindex(_ENTRIES_END[fmt])
     entries = [_entry(item, fmt, feed.timezone) for item in feed.items]
-    return b"".join((shell[:cut], *entries, shell[cut:]))
+    return Joined(shell[:cut], entries, shell[cut:], (feed.guid, fmt, feed.timezone))
 
 
 def _entry(item: FeedItem, fmt: str, timezone: str) -> bytes:
@@ -248,8 +260,23 @@ def cached_entry(item: FeedItem, context: tuple[object, ...], render: Callable[[
     if cached is not None and cached[0] == item:
         return cached[1]
     entry = render()
-    ENTRY_CACHE.put(key, (item, entry), approximate_size(item) + len(entry))
+    ENTRY_CACHE.put(key, (item, entry), item.weight + len(entry))
     return entry
+
+
+# Each document's compressed entries (`segmented_gzip.Group`s) from its last build, by
+# `Joined.key`: what lets a build compress only its head, tail and newest entries.
+GZIP_GROUPS: BoundedCache[tuple[object, ...], tuple[Group, ...]] = BoundedCache(16 * 1024 * 1024)
+
+
+def gzipped(body: bytes) -> bytes | None:
+    """The gzip of a document these renderers made, reusing what its last build
+    compressed; None for other bytes (they are compressed whole, as any artifact)."""
+    if not isinstance(body, Joined):
+        return None
+    compressed, groups = gzip_document(body, GZIP_GROUPS.get(body.key) or ())
+    GZIP_GROUPS.put(body.key, groups, sum(group.size for group in groups))
+    return compressed
 
 
 def _serialized(entry: FeedEntry, fmt: str) -> bytes:

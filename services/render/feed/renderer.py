@@ -9,7 +9,7 @@ from datetime import datetime
 from functools import cached_property
 from zoneinfo import ZoneInfo
 
-from services.render.feed.formats import RENDERERS
+from services.render.feed.formats import RENDERERS, gzipped
 from services.render.feed.index_page import render_index
 from services.render.feed.model import Feed, build_feed
 from services.render.feed.page import render_html
@@ -74,7 +74,8 @@ class FeedRenderer(Renderer):
         # A feed published for the first time joins the index page once it exists.
         return Output(
             artifacts=[
-                encode(feed_target.path(fmt), body, quality) for fmt, body in bodies.items()
+                encode(feed_target.path(fmt), body, quality, gzip=gzipped(body))
+                for fmt, body in bodies.items()
             ],
             wake_at_ms=wake,
             then=(INDEX,) if new else (),
