@@ -7,6 +7,7 @@ import signal
 import sys
 
 import uvicorn
+import uvloop
 from granian.constants import Interfaces
 from granian.log import LogLevels
 from granian.server.embed import Server
@@ -45,7 +46,11 @@ def main() -> None:
             proxy_headers=True, log_config=logging_config(settings),
         )  # fmt: skip
     else:
-        asyncio.run(serve_with_granian(app, settings))
+        # uvloop: granian hands each request to the loop from its own threads
+        # (call_soon_threadsafe), and the stock loop's wakeups and selector cost about a
+        # third of the event loop's time on a 304; uvicorn picks uvloop by itself.
+        with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+            runner.run(serve_with_granian(app, settings))
 
 
 async def serve_with_granian(app: ASGIApp, settings: Settings) -> None:

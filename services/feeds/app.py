@@ -15,7 +15,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from services.feeds.artifact_endpoint import ArtifactEndpoint
+from services.feeds.artifact_endpoint import ANY_PATH, ArtifactEndpoint
 from services.feeds.websub_hub import HubError, make_hub, websub_endpoint
 from shared.settings import Settings
 from shared.store import ArtifactStore, make_store
@@ -69,9 +69,8 @@ def create_app(
         return JSONResponse({"status": "ok"})
 
     robots = Artifact("robots.txt", robots_txt(settings), modified=time.time())
-    artifacts = ArtifactEndpoint(store, settings.feed_max_age, fixed=[robots])
-
     metrics = HttpMetrics()
+    artifacts = ArtifactEndpoint(store, settings.feed_max_age, metrics, fixed=[robots])
     cache_gauges(store, metrics.registry)
     routes = [
         Route("/healthz", healthz, methods=["GET"]),
@@ -88,34 +87,30 @@ def create_app(
         closers.append(client.close)
     own = frozenset(route.path for route in routes)
     # The artifact routes are declared for what they answer (other methods get a 405, and
-    # metrics name their templates); their GETs and HEADs are sent past Starlette's routing.
-    artifact_routes = [Route(p, artifacts, methods=["GET", "HEAD"]) for p in ("/", "/{path:path}")]
+    # metrics name their templates); their GETs and HEADs are sent past Starlette's routing
+    # and its middleware (the endpoint does their work itself).
+    artifact_routes = [Route(p, artifacts, methods=["GET", "HEAD"]) for p in ("/", ANY_PATH)]
     app = Starlette(
         routes=[*routes, *artifact_routes],
         exception_handlers={HubError: _hub_error},
         middleware=[Middleware(RequestIds)],
         lifespan=_closing(readiness, *closers),
     )
-    served = ArtifactsFirst(RequestIds(artifacts), app, own, *artifact_routes)
-    return RequestMetrics(served, metrics=metrics, routes=lambda: app.routes)
+    rest = RequestMetrics(app, metrics=metrics, routes=lambda: app.routes)
+    return ArtifactsFirst(artifacts, rest, own)
 
 
 class ArtifactsFirst:
     """ASGI: a GET or HEAD of any path but the service's own goes straight to `artifacts`
-    (most requests: they skip routing); everything else goes to `app`."""
+    (most requests: they skip routing and middleware); everything else goes to `app`."""
 
-    def __init__(
-        self, artifacts: ASGIApp, app: ASGIApp, own: frozenset[str], root: Route, rest: Route
-    ) -> None:
+    def __init__(self, artifacts: ASGIApp, app: ASGIApp, own: frozenset[str]) -> None:
         self.artifacts = artifacts
         self.app = app
         self.own = own
-        self.root = root
-        self.rest = rest
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["method"] in _READS and scope["path"] not in self.own:
-            scope["route"] = self.root if scope["path"] == "/" else self.rest  # for metrics
             await self.artifacts(scope, receive, send)
         else:
             await self.app(scope, receive, send)

@@ -108,7 +108,10 @@ class PreparedArtifact:
                 self._accepted.clear()
             accepted = accepted_codings(accept_encoding.decode("latin-1"))
             self._accepted[accept_encoding] = accepted
-        return next((c for c in accepted if c in self._ok), None)
+        for coding in accepted:
+            if coding in self._ok:
+                return coding
+        return None
 
     def _not_modified_since(
         self, coding: str | None, if_none_match: bytes | None, if_modified_since: bytes | None

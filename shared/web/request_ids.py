@@ -17,7 +17,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from shared.log_format import bind_log_context, reset_log_context
 from shared.process_names import ProcessNames
 
-_NAME = b"x-request-id"  # X-Request-Id as ASGI servers hand header names over: lowercased
+# X-Request-Id as ASGI servers hand header names over: lowercased.
+REQUEST_ID = b"x-request-id"
 # Ids other systems make (UUIDs, trace ids, base64 tokens); anything else could forge log
 # lines or carry a header injection, and is replaced.
 _SANE = re.compile(r"[A-Za-z0-9._:+/=-]{1,128}")
@@ -48,9 +49,9 @@ class RequestIds:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        sent = next((value for name, value in scope["headers"] if name == _NAME), None)
+        sent = next((value for name, value in scope["headers"] if name == REQUEST_ID), None)
         request_id = request_id_for(sent)
-        header = (_NAME, request_id.encode())
+        header = (REQUEST_ID, request_id.encode())
         started = False
         context = bind_log_context(request_id=request_id)  # on every line this request logs
 
@@ -64,20 +65,26 @@ class RequestIds:
         try:
             await self.app(scope, receive, send_with_id)
         except Exception:
-            log.exception(
-                "unexpected error answering %s %s (request id %s)",
-                scope.get("method"),
-                scope.get("path"),
-                request_id,
-            )
+            log_escaped(scope, request_id)
             if started:
                 raise  # part of a response is out: all that is left is to drop the connection
-            await _internal_error(send, request_id)
+            await internal_error(send, request_id)
         finally:
             reset_log_context(context)
 
 
-async def _internal_error(send: Send, request_id: str) -> None:
+def log_escaped(scope: Scope, request_id: str) -> None:
+    """Log the exception being handled, with its traceback and the request's id."""
+    log.exception(
+        "unexpected error answering %s %s (request id %s)",
+        scope.get("method"),
+        scope.get("path"),
+        request_id,
+    )
+
+
+async def internal_error(send: Send, request_id: str) -> None:
+    """Answer 500 in the one error shape, quoting the request's id."""
     message = f"unexpected error; quote request id {request_id} when reporting it"
     body = json.dumps(
         {"error": {"status": 500, "code": "internal_error", "message": message, "fields": []}}
@@ -85,7 +92,7 @@ async def _internal_error(send: Send, request_id: str) -> None:
     headers = [
         (b"content-type", b"application/json"),
         (b"content-length", str(len(body)).encode()),
-        (_NAME, request_id.encode()),
+        (REQUEST_ID, request_id.encode()),
     ]
     await send({"type": "http.response.start", "status": 500, "headers": headers})
     await send({"type": "http.response.body", "body": body})
