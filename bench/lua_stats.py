@@ -12,10 +12,17 @@ import hashlib
 import threading
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 _LOG_MAX = 50_000
+# What the write step may cost inside Redis per article: its read of the article's
+# bookkeeping (shared/state/upsert_plan.py plans the write from it) and the upsert script.
+UPSERT_TARGET_US = 50.0
+# The writer's reads (shared/state/article_writer.py): of an article hash, told from others
+# by its first field; of the target set and the names.
+_PLAN_READ = "upsert read"
 
 
 def _sha(source: str) -> str:
@@ -46,6 +53,26 @@ class LuaSample:
     def per_call(self, name: str) -> float | None:
         return self.usec[name] / self.calls[name] if self.calls.get(name) else None
 
+    def per_article(self) -> float | None:
+        """µs inside Redis per article written: the upsert script and the writer's reads (of
+        articles left unwritten too: unchanged, stale)."""
+        if not self.calls.get("upsert"):
+            return None
+        return (self.usec["upsert"] + self.usec.get(_PLAN_READ, 0)) / self.calls["upsert"]
+
+    def upsert_line(self) -> str:
+        """The write step's cost per article beside its target."""
+        per = self.per_article()
+        if per is None:
+            return f"upsert:  (no upsert in the sampled window)  target ≤ {UPSERT_TARGET_US:.0f} µs"
+        verdict = "met" if per <= UPSERT_TARGET_US else "MISSED"
+        reads = self.usec.get(_PLAN_READ, 0) / self.calls["upsert"]
+        return (
+            f"upsert:  {per:.0f} µs inside Redis per article written (script "
+            f"{self.per_call('upsert'):.0f} µs, its read {reads:.0f} µs)"
+            f"  target ≤ {UPSERT_TARGET_US:.0f} µs  {verdict}"
+        )
+
     def line(self) -> str:
         if not self.calls:
             return "lua:     (no script ran in the sampled window)"
@@ -53,14 +80,29 @@ class LuaSample:
             f"{name} {self.usec[name] / n:.0f} µs × {n:,}"
             for name, n in sorted(self.calls.items(), key=lambda kv: -kv[1])
         ]
-        return f"lua:     inside Redis per call, sampled over {self.seconds:.1f}s: " + ", ".join(
-            parts
+        return (
+            f"lua:     inside Redis per call, sampled over {self.seconds:.1f}s: "
+            + ", ".join(parts)
+            + "\n"
+            + self.upsert_line()
         )
 
 
 def sample_lua(db: Any, seconds: float) -> LuaSample:
     """Log every command for `seconds`, then sum EVALSHA durations by script."""
-    names = known_scripts()
+    return sample_during(db, lambda: time.sleep(seconds))
+
+
+def sample_during(db: Any, work: Callable[[], object]) -> LuaSample:
+    """Log every command while `work` runs, then sum EVALSHA durations by script (and the
+    write step's reads)."""
+    from shared.state import redis_keys
+    from shared.state.upsert_plan import PLAN_FIELDS
+
+    names, plan_field = known_scripts(), PLAN_FIELDS[0]
+    # The writer's reads of a round: each article's bookkeeping, which of its targets are in
+    # the target set, and which are named.
+    plan_reads = {("SMISMEMBER", redis_keys.TARGETS), ("HMGET", redis_keys.NAMES)}
     saved = db.config_get("slowlog-*")
     sample = LuaSample()
     db.slowlog_reset()
@@ -68,7 +110,7 @@ def sample_lua(db: Any, seconds: float) -> LuaSample:
     db.config_set("slowlog-log-slower-than", 0)
     began = time.monotonic()
     try:
-        time.sleep(seconds)
+        work()
     finally:
         db.config_set("slowlog-log-slower-than", saved["slowlog-log-slower-than"])
         sample.seconds = time.monotonic() - began
@@ -80,9 +122,15 @@ def sample_lua(db: Any, seconds: float) -> LuaSample:
         if isinstance(command, bytes):
             command = command.decode(errors="replace")
         words = command.split(" ")
-        if words[0].upper() not in ("EVALSHA", "EVALSHA_RO") or len(words) < 2:
+        verb = words[0].upper()
+        if (verb == "HMGET" and len(words) > 3 and words[2] == plan_field) or (
+            len(words) > 1 and (verb, words[1]) in plan_reads
+        ):
+            name = _PLAN_READ
+        elif verb not in ("EVALSHA", "EVALSHA_RO") or len(words) < 2:
             continue
-        name = names.get(words[1].lower(), "other scripts (build coordination)")
+        else:
+            name = names.get(words[1].lower(), "other scripts (build coordination)")
         sample.calls[name] += 1
         sample.usec[name] += int(entry["duration"])
     return sample

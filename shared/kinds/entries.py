@@ -1,15 +1,15 @@
 """What an artifact kind asks the write step to keep about an article, per target.
 
-Kinds (services/render/kinds/) describe targets; the write step (shared/state/lua/upsert.lua)
-stores these entries with the article and compares them with the previous revision's, so an
-event names exactly the targets whose output changes, old ones included.
+Kinds (services/render/kinds/) describe targets; the write step (planned by
+shared/state/upsert_plan.py, applied by shared/state/lua/upsert.lua) stores these entries
+with the article and compares them with the previous revision's, so an event names exactly
+the targets whose output changes, old ones included.
 """
 
 from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from typing import Any
 
 
 @dataclass(frozen=True)
@@ -38,21 +38,6 @@ class TargetEntry:
     label: str | None = None  # the target's display name, e.g. "Dünya"
     # Keep a record of the article's retraction, for tombstones in the target's output.
     keep_retractions: bool = False
-
-    def to_wire(self) -> dict[str, Any]:
-        """The compact form the write script reads."""
-        wire: dict[str, Any] = {"n": self.name, "f": self.fingerprint}
-        if self.score is not None:
-            wire["s"] = self.score
-        if self.payload is not None:
-            wire["p"] = self.payload
-        if self.shard is not None:
-            wire["c"] = [self.shard.max_items, self.shard.max_bytes]
-        if self.label is not None:
-            wire["l"] = self.label
-        if self.keep_retractions:
-            wire["r"] = 1
-        return wire
 
 
 def fingerprint(*parts: object) -> str:

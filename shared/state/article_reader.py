@@ -49,19 +49,24 @@ class ArticleReader:
 
     def visible(self, target: str, limit: int) -> list[Article]:
         """The latest `limit` articles of `target` whose publish time has come."""
-        ids = self._redis.zrevrangebyscore(
-            redis_keys.index(target), self.now_ms(), "-inf", start=0, num=limit
-        )
+        ids = self._visible_ids(target, limit)
         if not ids:
             return []
         # Digests first: an article already parsed at its digest is not read again (a feed
         # build reads fifty documents of kilobytes each, twice); only new or changed ones are.
-        pipe = self._redis.pipeline(transaction=False)
-        for article_id in ids:
-            pipe.hget(_ARTICLE_PREFIX + article_id.decode(), "hash")
+        # One command reads them all; an article stored before the digest hash existed has
+        # no entry there, and its own hash says.
+        digests = self._redis.hmget(redis_keys.DIGESTS, ids)
+        older = [i for i, digest in enumerate(digests) if digest is None]
+        if older:
+            pipe = self._redis.pipeline(transaction=False)
+            for i in older:
+                pipe.hget(_ARTICLE_PREFIX + ids[i].decode(), "hash")
+            for i, digest in zip(older, pipe.execute(), strict=True):
+                digests[i] = digest
         found: dict[bytes, Article | None] = {}
         unread = []
-        for article_id, digest in zip(ids, pipe.execute(), strict=True):
+        for article_id, digest in zip(ids, digests, strict=True):
             cached = self.cache.get((article_id, digest)) if digest else None
             if cached is None:
                 unread.append(article_id)
@@ -75,6 +80,21 @@ class ArticleReader:
                 if doc:
                     found[article_id] = self._parse(article_id, digest, doc)
         return [article for article in map(found.get, ids) if article is not None]
+
+    def _visible_ids(self, target: str, limit: int) -> list[bytes]:
+        """The ids of the latest `limit` entries of `target`'s index published by now.
+
+        Redis's clock and the newest entries come in one round trip; only when some of those
+        are still under embargo is the index read again, up to the clock's time."""
+        index = redis_keys.index(target)
+        pipe = self._redis.pipeline(transaction=False)
+        pipe.time()
+        pipe.zrevrangebyscore(index, "+inf", "-inf", start=0, num=limit, withscores=True)
+        (seconds, micros), newest = pipe.execute()
+        now = seconds * 1000 + micros // 1000
+        if all(score <= now for _, score in newest):
+            return [article_id for article_id, _ in newest]
+        return self._redis.zrevrangebyscore(index, now, "-inf", start=0, num=limit)
 
     def article(self, article_id: str) -> StoredArticle:
         """One article by id, with what its state means for output."""

@@ -5,18 +5,17 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from functools import cache
 from importlib.resources import files
 from typing import Literal
 
-import orjson
 import redis.asyncio
 
 from shared.article import Article
 from shared.kinds.entries import TargetEntry
 from shared.settings import Settings
 from shared.state import redis_keys
+from shared.state.upsert_plan import PLAN_FIELDS, Known, Stored, Wanted, refusal, script_args
 
 WriteStatus = Literal[
     "created", "updated", "unchanged", "stale", "retracted", "forbidden", "not_found"
@@ -35,10 +34,6 @@ def lua(name: str) -> str:
     return source
 
 
-def _ms(moment: datetime) -> int:
-    return int(moment.timestamp() * 1000)
-
-
 @dataclass(frozen=True)
 class WriteResult:
     """The outcome of one write; `event_id` is empty when no event was appended."""
@@ -50,7 +45,13 @@ class WriteResult:
 
 
 class ArticleWriter:
-    """Upserts and retractions, each stored together with its event in one Lua call."""
+    """Upserts and retractions, each stored together with its event in one Lua call.
+
+    An upsert reads the article's bookkeeping first and plans the write in Python (Redis's one
+    thread runs every script, so the less each does, the more writes it serves); the script
+    applies the plan only if the article's revision is still the one planned against, and the
+    writer reads and plans again if it is not.
+    """
 
     def __init__(
         self, client: redis.asyncio.Redis, settings: Settings, entries_for: EntriesFor
@@ -66,45 +67,93 @@ class ArticleWriter:
 
     async def upsert(self, article: Article, publisher: str) -> WriteResult:
         """Store `article` for `publisher` unless it is unchanged, stale or not theirs."""
-        reply = await self._upsert(**self._upsert_call(article, publisher))
-        return _result(article.id, reply)
+        [result] = await self.upsert_many([article], publisher)
+        return result
 
     async def upsert_many(self, articles: Sequence[Article], publisher: str) -> list[WriteResult]:
-        """Upsert several articles in one round trip; each is still its own atomic step."""
-        pipe = self._redis.pipeline(transaction=False)
-        for article in articles:
-            await self._upsert(**self._upsert_call(article, publisher), client=pipe)
-        replies = await pipe.execute()
-        return [_result(a.id, reply) for a, reply in zip(articles, replies, strict=True)]
+        """Upsert several articles in two round trips (a read, then the writes); each is still
+        its own atomic step, applied in the order given."""
+        wanted = [
+            Wanted(a, publisher, *a.serialized(), self._entries_for(a, publisher)) for a in articles
+        ]
+        results: dict[int, WriteResult] = {}
+        pending = list(range(len(wanted)))
+        for _ in range(_MAX_ROUNDS):
+            if not pending:
+                return [results[i] for i in range(len(wanted))]
+            # One write per id a round: a later write of the same id is planned against the
+            # revision the earlier one leaves, as if each had been sent alone.
+            first: dict[str, int] = {}
+            for i in pending:
+                first.setdefault(wanted[i].article.id, i)
+            now = list(first.values())
+            retry = await self._round([wanted[i] for i in now], publisher)
+            for i, result in zip(now, retry, strict=True):
+                if result is not None:
+                    results[i] = result
+            pending = [i for i in pending if i not in results]
+        raise RuntimeError(f"articles rewritten concurrently {_MAX_ROUNDS} times in a row")
 
-    def _upsert_call(self, article: Article, publisher: str) -> dict[str, list]:
-        doc, digest = article.serialized()
-        entries = [entry.to_wire() for entry in self._entries_for(article, publisher)]
-        return {
-            "keys": [
-                redis_keys.article(article.id),
-                self._stream,
-                redis_keys.SWEEP,
-                redis_keys.NAMES,
-                redis_keys.TARGETS,
-            ],
-            "args": [
-                article.id,
-                doc,
-                digest,
-                _ms(article.modified),
-                _ms(article.published_at),
-                publisher,
-                orjson.dumps(entries),
-                self._site_publisher,
-                *self._target_keys,
-            ],
-        }
+    async def _round(self, wanted: list[Wanted], publisher: str) -> list[WriteResult | None]:
+        """Read, plan and write each of `wanted` (distinct ids) once: its result, or None
+        where another write landed between the read and the script."""
+        pipe = self._redis.pipeline(transaction=False)
+        for one in wanted:
+            pipe.hmget(redis_keys.article(one.article.id), *PLAN_FIELDS)
+        names = sorted({e.name for one in wanted for e in one.entries})
+        labelled = sorted({e.name for one in wanted for e in one.entries if e.label is not None})
+        names_targets = self._site_publisher != "" and publisher == self._site_publisher
+        if not names_targets:
+            labelled = []  # only the site's articles name feeds (see upsert.lua)
+        if names:
+            pipe.smismember(redis_keys.TARGETS, names)
+        if labelled:
+            pipe.hmget(redis_keys.NAMES, labelled)
+        replies = await pipe.execute()
+        extra = replies[len(wanted) :]
+        known = Known(
+            {n for n, m in zip(names, extra.pop(0), strict=True) if m} if names else set(),
+            {n for n, v in zip(labelled, extra.pop(0), strict=True) if v is not None}
+            if labelled
+            else set(),
+        )
+        results: list[WriteResult | None] = [None] * len(wanted)
+        writes = []
+        pipe = self._redis.pipeline(transaction=False)
+        for i, (one, values) in enumerate(zip(wanted, replies, strict=False)):
+            stored = Stored.read(values)
+            refused = refusal(one, stored)
+            if refused is not None:
+                results[i] = WriteResult(one.article.id, refused, stored.rev)
+                continue
+            args = script_args(one, stored, known, names_targets) + self._target_keys
+            await self._upsert(keys=self._upsert_keys(one.article.id), args=args, client=pipe)
+            writes.append(i)
+        if writes:
+            for i, reply in zip(writes, await pipe.execute(), strict=True):
+                if _text(reply[0]) != "moved":  # else written meanwhile: read and plan again
+                    results[i] = _result(wanted[i].article.id, reply)
+        return results
+
+    def _upsert_keys(self, article_id: str) -> list[str]:
+        return [
+            redis_keys.article(article_id),
+            self._stream,
+            redis_keys.SWEEP,
+            redis_keys.NAMES,
+            redis_keys.TARGETS,
+            redis_keys.DIGESTS,
+        ]
 
     async def retract(self, article_id: str, publisher: str) -> WriteResult:
         """Take `article_id` out of every output; a second call changes nothing."""
         reply = await self._retract(
-            keys=[redis_keys.article(article_id), self._stream, redis_keys.SWEEP],
+            keys=[
+                redis_keys.article(article_id),
+                self._stream,
+                redis_keys.SWEEP,
+                redis_keys.DIGESTS,
+            ],
             args=[article_id, publisher, *self._target_keys],
         )
         return _result(article_id, reply)
@@ -115,6 +164,14 @@ class ArticleWriter:
         meta = {k.decode(): v.decode() for k, v in fields.items() if k != b"doc"}
         doc = fields.get(b"doc")
         return (Article.model_validate_json(doc) if doc else None), meta
+
+
+# Rounds of read-plan-write before an upsert gives up on an article others keep rewriting.
+_MAX_ROUNDS = 50
+
+
+def _text(value: bytes | str | None) -> str | None:
+    return value.decode() if isinstance(value, bytes) else value
 
 
 def _result(article_id: str, reply: list[bytes | int]) -> WriteResult:

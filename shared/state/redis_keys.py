@@ -11,6 +11,10 @@ from string import Formatter
 PREFIX = "nw:"
 # hash: doc, hash, publisher, rev, updated, published, targets, retracted
 ARTICLE = PREFIX + "article:{id}"
+# hash: article id → its digest (the article hash's `hash`), for every stored article not
+# retracted, so a build reads the digests of a feed's articles in one command. Articles
+# stored before it existed have no entry here: readers fall back to their article hash.
+DIGESTS = PREFIX + "digests"
 # Per target: the index of its articles (sorted set by publish time; PART_SEPARATOR and the
 # part number appended for a target split into stable parts), payloads stored beside it
 # (hash), the byte size of each part (hash), and retractions kept for tombstones (sorted set

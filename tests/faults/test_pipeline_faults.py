@@ -37,6 +37,7 @@ from lxml import etree
 
 from devstack.services import commands
 from services.cli.__main__ import main
+from shared.state import redis_keys
 from tests.conftest import DATA, Stack, wait_until
 from tests.faults.conftest import newswire, owe, process_of, start_worker, worker_ready
 from tests.faults.fault_kind import plan_key
@@ -187,9 +188,11 @@ def test_an_unreadable_article_is_left_out_and_its_feeds_keep_publishing(fault_s
     assert fault_stack.put(first).status_code == 201
     eventually(lambda: "Bozulacak haber" in section_titles(fault_stack), "first article shown")
 
-    # A bad migration rewrites the stored document (and, as it would, its content hash).
+    # A bad migration rewrites the stored document (and, as it would, its content hash,
+    # kept in the article and in the digests builds read).
     key = f"nw:article:{first['id']}"
     fdb.hset(key, mapping={"doc": '{"id": "bozuk-1", "title": ', "hash": "migrated"})
+    fdb.hset(redis_keys.DIGESTS, first["id"], "migrated")
 
     second = {**SEED, "id": "saglam-1", "url": SEED["url"] + "saglam-1", "title": "Sağlam haber"}
     second["published_at"] = "2026-01-18T12:00:00+03:00"

@@ -1,10 +1,10 @@
 -- Retract (take down) one article and append its event in one atomic step.
--- KEYS: article hash, event stream, sweep zset
+-- KEYS: article hash, event stream, sweep zset, digest hash
 -- ARGV: id, publisher, then the five names of a target's keys that targets.lua reads
 --       (prefixes of index, payloads, part sizes, retractions; part separator)
 -- (No MAXLEN: the dispatcher trims the stream, never past an entry a consumer group still
 -- needs; see shared/state/stream_trim.py.)
-local akey, stream, sweep = KEYS[1], KEYS[2], KEYS[3]
+local akey, stream, sweep, digests = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local id, publisher = ARGV[1], ARGV[2]
 
 local cur = redis.call('HMGET', akey, 'publisher', 'rev', 'targets', 'retracted', 'published')
@@ -30,6 +30,7 @@ redis.call('ZREM', sweep, 'release:' .. id)
 rev = rev + 1
 -- Keep a tombstone (owner, revision, time) so a replayed old PUT cannot resurrect it.
 redis.call('HDEL', akey, 'doc', 'hash')
+redis.call('HDEL', digests, id)
 redis.call('HSET', akey, 'rev', rev, 'retracted', '1', 'targets', '{}', 'retracted_at', now)
 local eid = redis.call('XADD', stream, '*',
   'type', 'article.retracted', 'id', id, 'rev', rev, 'targets', cjson.encode(touched))

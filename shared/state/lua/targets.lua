@@ -5,7 +5,8 @@
 -- separator between a name and a part number.
 local INDEX, PAYLOADS, SHARDS, GONE, PART = unpack(ARGV, #ARGV - 4)
 
--- The stored map: target name -> {fingerprint, part, bytes, keep retractions}.
+-- The stored map: target name -> {fingerprint, part, bytes, keep retractions} (the writer
+-- reads it in Python too: shared/state/upsert_plan.py, `_held`).
 local function decode_targets(raw)
   if not raw then return {} end
   local decoded = cjson.decode(raw)

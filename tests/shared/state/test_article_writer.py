@@ -2,8 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from datetime import UTC, datetime, timedelta
+
+import redis.asyncio
+
+from shared.article import Article
+from shared.kinds.registry import Registry
+from shared.state import redis_keys
+from shared.state.article_writer import ArticleWriter
+from shared.state.upsert_plan import PLAN_FIELDS, Known, Stored, Wanted, script_args
 
 TARGETS = {
     "feed:all",
@@ -132,3 +141,95 @@ def test_an_embargoed_article_brought_forward_leaves_the_sweeper(write, db, seed
     later = (release + timedelta(minutes=1)).isoformat()
     assert write({**seed_article, "updated_at": later}).status == "updated"
     assert db.zscore("nw:sweep", member) is None
+
+
+def test_a_batch_writes_one_id_in_the_order_given(write_many, db, seed_article):
+    later = {**seed_article, "title": "İkinci sürüm", "updated_at": "2026-01-18T12:00:00+03:00"}
+    results = write_many([seed_article, later, seed_article, later])
+    assert [(r.status, r.revision) for r in results] == [
+        ("created", 1),
+        ("updated", 2),
+        ("stale", 2),
+        ("unchanged", 2),
+    ]
+    assert db.xlen("nw:events") == 2
+    assert json.loads(db.hget(f"nw:article:{seed_article['id']}", "doc"))["title"] == "İkinci sürüm"
+
+
+def test_a_write_planned_against_an_older_revision_is_refused(settings, db, seed_article):
+    # The writer plans from what it read; the script applies the plan only if the article's
+    # revision is still that one, so a write that landed in between is never overwritten.
+    first = Article.model_validate(seed_article, context={"default_language": "tr"})
+    edited = {**seed_article, "title": "Arada", "updated_at": "2026-01-18T12:00:00+03:00"}
+    between = Article.model_validate(edited, context={"default_language": "tr"})
+
+    async def go() -> list:
+        client = redis.asyncio.Redis.from_url(settings.redis_url)
+        try:
+            entries = Registry.from_settings(settings).entries
+            writer = ArticleWriter(client, settings, entries)
+            wanted = Wanted(first, "newsroom", *first.serialized(), entries(first, "newsroom"))
+            nothing = Stored.read([None] * len(PLAN_FIELDS))  # as read before the first write
+            stale = script_args(wanted, nothing, Known(), names_targets=False)
+            keys = writer._upsert_keys(first.id)
+            assert (await writer.upsert(between, "newsroom")).status == "created"
+            return await writer._upsert(keys=keys, args=stale + redis_keys.target_families())
+        finally:
+            await client.aclose()
+
+    status, revision, event_id = asyncio.run(go())
+    assert (status, revision, event_id) == (b"moved", 1, b"")
+    stored = db.hgetall(f"nw:article:{seed_article['id']}")
+    assert (stored["rev"], json.loads(stored["doc"])["title"]) == ("1", "Arada")
+    assert db.xlen("nw:events") == 1
+
+
+def test_concurrent_writers_of_one_article_each_see_the_last_revision(settings, db, seed_article):
+    # Writers on connections of their own, each sending a newer revision than the one before:
+    # whatever the interleaving, every write lands once, on the revision another left.
+    base = datetime.fromisoformat(seed_article["published_at"])
+    versions = [
+        Article.model_validate(
+            {
+                **seed_article,
+                "title": f"Sürüm {n}",
+                "updated_at": (base + timedelta(minutes=n)).isoformat(),
+            },
+            context={"default_language": "tr"},
+        )
+        for n in range(12)
+    ]
+
+    async def go() -> list:
+        clients = [redis.asyncio.Redis.from_url(settings.redis_url) for _ in range(4)]
+        try:
+            entries = Registry.from_settings(settings).entries
+            writers = [ArticleWriter(c, settings, entries) for c in clients]
+            return await asyncio.gather(
+                *(writers[n % 4].upsert(article, "newsroom") for n, article in enumerate(versions))
+            )
+        finally:
+            for client in clients:
+                await client.aclose()
+
+    results = asyncio.run(go())
+    written = sorted(r.revision for r in results if r.status in ("created", "updated"))
+    assert written == list(range(1, len(written) + 1))  # each on the one before it
+    assert {r.status for r in results} <= {"created", "updated", "stale"}
+    stored = db.hgetall(f"nw:article:{seed_article['id']}")
+    assert int(stored["rev"]) == len(written) == db.xlen("nw:events")
+    newest = max(
+        (v for v, r in zip(versions, results, strict=True) if r.status != "stale"),
+        key=lambda v: v.modified,
+    )
+    assert json.loads(stored["doc"])["title"] == newest.title
+    assert set(json.loads(stored["targets"])) == TARGETS
+    assert db.hget(redis_keys.DIGESTS, seed_article["id"]) == stored["hash"]
+
+
+def test_in_one_batch_the_first_article_in_a_new_feed_names_it(write_many, db, seed_article):
+    first = {**seed_article, "tags": ["AGİT"]}
+    second = {**seed_article, "id": "baska-haber", "tags": ["Agit"]}
+    assert [r.status for r in write_many([first, second])] == ["created", "created"]
+    assert db.hget("nw:names", "feed:tag:agit") == "AGİT"
+    assert "feed:tag:agit" in db.smembers("nw:targets")
