@@ -148,6 +148,8 @@ def run(args: argparse.Namespace) -> list[Figure]:
         )
     say(lua.line())
     upsert = lua.per_call("upsert")
+    answered = rate * elapsed
+    ingest_us = meter.used["ingest"] / answered * 1e6 if answered and meter.used else None
     return [
         Figure(
             f"single PUT, builds {'stopped' if args.ingest_only else 'running'}",
@@ -155,6 +157,9 @@ def run(args: argparse.Namespace) -> list[Figure]:
             unit=" articles/s",
             note=f"(load generator wrk: {generator:.0%} of a core)",
             at_least=TARGET_PER_S,
+        ),
+        Figure(
+            "ingest CPU per PUT (all its processes)", ingest_us, unit=" µs", missing="(no /proc)"
         ),
         Figure("upsert Lua inside Redis", upsert, unit=" µs/call", missing="(not sampled)"),
         Figure("single PUT errors", errors, at_most=0, target="0"),

@@ -8,7 +8,6 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime
 
-import redis.asyncio
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
@@ -25,6 +24,7 @@ from services.ingest.newsml_g2.routes import router as newsml_g2_router
 from services.ingest.ninjs_routes import NINJS_PATH, NINJS_TYPES
 from services.ingest.ninjs_routes import router as ninjs_router
 from services.ingest.rate_limit import RateLimiter
+from services.ingest.redis_packing import redis_client
 from services.ingest.routes import router
 from services.ingest.superdesk.push import SuperdeskPush
 from services.ingest.superdesk.routes import router as superdesk_router
@@ -43,7 +43,7 @@ def create_app(settings: Settings, clock: Callable[[], datetime] = utc_now) -> F
     """`clock` is what validation calls "now" (tests set it)."""
     # Every route waits on Redis at most this long, then answers 503 with Retry-After.
     timeout_s = settings.redis_request_timeout_s
-    client = redis.asyncio.Redis.from_url(
+    client = redis_client(
         settings.redis_url, socket_connect_timeout=timeout_s, socket_timeout=timeout_s
     )
     readiness = Readiness({"redis": settings.redis_url}, timeout_s, settings.readiness_interval_s)

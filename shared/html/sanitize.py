@@ -44,11 +44,15 @@ _ALLOWED_ATTRIBUTES = {
 }
 
 
+# Both at once, for plain text: one pass over every title, summary, tag and name.
+_NOT_TEXT = re.compile(f"{_FORBIDDEN.pattern}|{_FORMAT.pattern}")
+
+
 def clean_text(value: str) -> str:
     """Return plain text NFC-normalized, without XML-forbidden characters, C1 controls or
     invisible format characters (bidi controls, soft hyphens, BOMs; ZWJ and ZWNJ stay)."""
     # Strip first: a removed character can separate a base from its combining mark.
-    return unicodedata.normalize("NFC", _FORMAT.sub("", _FORBIDDEN.sub("", value)))
+    return unicodedata.normalize("NFC", _NOT_TEXT.sub("", value))
 
 
 def _clean_markup(value: str) -> str:
