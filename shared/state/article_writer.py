@@ -10,6 +10,7 @@ from importlib.resources import files
 from typing import Literal
 
 import redis.asyncio
+from redis.exceptions import NoScriptError
 
 from shared.article import Article
 from shared.kinds.entries import TargetEntry
@@ -127,10 +128,20 @@ class ArticleWriter:
                 results[i] = WriteResult(one.article.id, refused, stored.rev)
                 continue
             args = script_args(one, stored, known, names_targets) + self._target_keys
-            await self._upsert(keys=self._upsert_keys(one.article.id), args=args, client=pipe)
+            keys = self._upsert_keys(one.article.id)
+            # EVALSHA itself: a script registered on a pipeline costs a SCRIPT EXISTS round
+            # trip at every execute. A server without it (restarted) answers NOSCRIPT.
+            pipe.evalsha(self._upsert.sha, len(keys), *keys, *args)
             writes.append(i)
         if writes:
-            for i, reply in zip(writes, await pipe.execute(), strict=True):
+            replies = await pipe.execute(raise_on_error=False)
+            if any(isinstance(reply, NoScriptError) for reply in replies):
+                await self._redis.script_load(self._upsert.script)
+            for i, reply in zip(writes, replies, strict=True):
+                if isinstance(reply, NoScriptError):
+                    continue  # not run: read and plan again, now that the script is there
+                if isinstance(reply, Exception):
+                    raise reply
                 if _text(reply[0]) != "moved":  # else written meanwhile: read and plan again
                     results[i] = _result(wanted[i].article.id, reply)
         return results

@@ -233,3 +233,29 @@ def test_in_one_batch_the_first_article_in_a_new_feed_names_it(write_many, db, s
     assert [r.status for r in write_many([first, second])] == ["created", "created"]
     assert db.hget("nw:names", "feed:tag:agit") == "AGİT"
     assert "feed:tag:agit" in db.smembers("nw:targets")
+
+
+def test_a_server_that_lost_its_scripts_is_given_them_again(settings, db, seed_article):
+    # Writes send EVALSHA alone (no SCRIPT EXISTS first); a server restarted without the
+    # script answers NOSCRIPT, and the writer loads it and writes.
+    article = Article.model_validate(seed_article, context={"default_language": "tr"})
+    edited = Article.model_validate(
+        {**seed_article, "title": "Yeniden", "updated_at": "2026-01-18T12:00:00+03:00"},
+        context={"default_language": "tr"},
+    )
+
+    async def go() -> list[str]:
+        client = redis.asyncio.Redis.from_url(settings.redis_url)
+        try:
+            writer = ArticleWriter(client, settings, Registry.from_settings(settings).entries)
+            await client.script_flush()
+            first = await writer.upsert(article, "newsroom")
+            await client.script_flush()
+            second = await writer.upsert_many([edited], "newsroom")
+            return [first.status, second[0].status]
+        finally:
+            await client.aclose()
+
+    assert asyncio.run(go()) == ["created", "updated"]
+    assert json.loads(db.hget(f"nw:article:{seed_article['id']}", "doc"))["title"] == "Yeniden"
+    assert db.xlen("nw:events") == 2
