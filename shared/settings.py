@@ -87,9 +87,10 @@ class Settings(BaseSettings):
     # its lease every third of it, so only a lost worker's or dispatcher's work waits it out.
     claim_idle_ms: int = Field(default=2_500, ge=100)
     # A target built within this window is hot: its next events wait for the window's end
-    # and coalesce into one build. Each window in a row a target stays hot is twice the
-    # last, up to the longest, so a burst costs a few builds and then one per longest
-    # window. A quiet target is built at once. See services/render/pipeline/coordinator.py.
+    # and coalesce into one build. After a build that covered a burst, the next window is
+    # twice the last, up to the longest, so a burst costs a few builds and then one per
+    # longest window. A quiet target is built at once. See services/render/pipeline/
+    # coordinator.py.
     debounce_window_ms: int = Field(default=25, ge=0)
     debounce_window_max_ms: int = Field(default=800, ge=0)
     # A build queued this long without starting (behind more urgent ones) is sent again at

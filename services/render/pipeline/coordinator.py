@@ -14,10 +14,12 @@ Each target is a small state machine in Redis (a hash, `redis_keys.TARGET`):
 build covered. The window is adaptive: a quiet target (nothing arrived while it built) goes
 idle at once, so its next event is built without waiting. Only a hot one cools: events that
 arrived while it built, or within a window of its last build, wait for the window's end and
-coalesce into one build. Each window in a row is twice the last (from `debounce_window_ms`
-up to `debounce_window_max_ms`), so a target that stays hot under load coalesces ever more
-events per build, while the usual trickle of events waits for no window at all, and an
-occasional pair for a short one.
+coalesce into one build. The window grows with the load on the target: after a build that
+covered a burst (four events or more: they come faster than it builds), the next window is
+twice the last, from `debounce_window_ms` up to `debounce_window_max_ms`; after a build that
+covered fewer, it is the first again. So a burst costs a few builds and then one per longest
+window, a steady stream the target keeps up with waits the first window at most, and the
+usual trickle of events waits for none.
 
 A queued target not started within `build_promote_ms` (it waits behind more urgent builds)
 is sent again at urgent priority, once; whichever copy starts first builds, and the other is

@@ -221,18 +221,26 @@ def test_a_burst_costs_about_one_build_per_window(coordinator):
     assert fewest <= builds <= most, (fewest, builds, most)
 
 
-def test_windows_double_while_a_target_stays_hot_and_start_over_once_it_is_quiet(settings):
+def test_windows_double_while_builds_cover_bursts_and_start_over_after_one_that_does_not(
+    settings,
+):
     coordinator = tuned(settings, debounce_window_ms=60, debounce_window_max_ms=240)
     db = redis.Redis.from_url(settings.redis_url)
     target = "feed:all"
+    seq = 0
 
     def build() -> None:
         coordinator.finish(target, coordinator.begin(target))
 
-    def window_of(seq: int) -> int:
-        """Mark an event just after a build: the window it cools for, from that build's end
-        (0: queued at once). Then wait for the window to end and build."""
-        if coordinator.mark([(target, f"{seq}-0")]):
+    def events(count: int) -> int:
+        """Mark `count` events just after a build: the window they cool for, from that
+        build's end (0: queued at once). Then wait for the window to end."""
+        nonlocal seq
+        queued = []
+        for _ in range(count):
+            seq += 1
+            queued += coordinator.mark([(target, f"{seq}-0")])
+        if queued:
             return 0
         ends = db.zscore(redis_keys.DUE, target)
         built_at = db.hget(redis_keys.target(target), "built_at")
@@ -240,17 +248,21 @@ def test_windows_double_while_a_target_stays_hot_and_start_over_once_it_is_quiet
         wait_until(lambda: coordinator.due().targets == [target], 5, backoff=False)
         return int(ends) - int(built_at)
 
-    coordinator.mark([(target, "1-0")])
+    coordinator.mark([(target, "0-1")])
     build()
     windows = []
-    for seq in range(2, 6):  # each event soon after the last build: hot, window after window
-        windows.append(window_of(seq))
+    for _ in range(5):  # bursts of events soon after each build: hot, window after window
+        windows.append(events(5))
         build()
-    assert windows == [60, 120, 240, 240]  # doubled, up to the longest
-    time.sleep(0.3)  # quiet for longer than the longest window
-    assert window_of(6) == 0  # built at once
+    # After the first build (one event) the first window; each build after covered five:
+    # doubled, up to the longest.
+    assert windows == [60, 120, 240, 240, 240], windows
+    assert events(1) == 240  # the last build covered a burst
+    build()  # this one covered a single event: the target keeps up
+    assert events(1) == 60
     build()
-    assert window_of(7) == 60  # and hot again from the first window
+    time.sleep(0.1)  # past the window: quiet
+    assert events(1) == 0  # built at once
 
 
 def test_a_target_queued_past_the_promotion_delay_is_sent_again_once(settings):
@@ -291,3 +303,21 @@ def test_a_build_reports_how_long_its_target_was_owed(coordinator):
     assert coordinator.due().targets == [target]
     third = coordinator.finish(target, coordinator.begin(target))
     assert third is not None and third >= 350
+
+
+def test_a_hot_target_waits_at_least_nine_times_its_last_build(settings):
+    """So no one target keeps more than a tenth of a worker: a slow build (under load, or
+    a big feed) is followed by a longer window."""
+    coordinator = tuned(settings, debounce_window_ms=20, debounce_window_max_ms=2000)
+    db = redis.Redis.from_url(settings.redis_url)
+    target = "feed:section:spor"
+    coordinator.mark([(target, "1-0")])
+    watermark = coordinator.begin(target)
+    time.sleep(0.1)  # a build of 100 ms or more (the clock is Redis's)
+    coordinator.finish(target, watermark)
+    took = int(db.hget(redis_keys.target(target), "took"))
+    assert took >= 100
+    assert coordinator.mark([(target, "2-0")]) == []  # within its window: hot
+    ends = db.zscore(redis_keys.DUE, target)
+    built_at = int(db.hget(redis_keys.target(target), "built_at"))
+    assert ends - built_at == min(2000, 9 * took)

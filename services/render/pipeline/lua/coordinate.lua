@@ -33,15 +33,26 @@ local function newer(a, b)
   return a1 > b1 or (a1 == b1 and a2 > b2)
 end
 
--- The window a hot target cools for: the first one, doubled for every window in a row it
--- has cooled (`streak`), up to the longest. A target that stays hot under load coalesces
--- ever more events per build; one that goes quiet starts again from the first window.
-local function window(streak)
-  return math.min(last_window, first_window * 2 ^ (tonumber(streak) or 0))
+-- A build that covers this many events or more shows them coming faster than builds: a
+-- burst. Fewer, and events come about as fast as the target builds, which it may keep doing.
+local BURST_EVENTS = 4
+
+-- A hot target waits at least this many times its last build's time, so that no one target
+-- keeps more than a tenth of a worker busy: under load, builds take longer and every hot
+-- target's window grows with them.
+local DUTY = 9
+
+-- The window a hot target cools for: the first one, doubled for every build in a row that
+-- covered a burst (`streak`), and at least DUTY times its last build's time; never past the
+-- longest. So a burst costs a few builds and then one per longest window, while a steady
+-- stream a target keeps up with waits a short window at most, however hot.
+local function window(streak, took)
+  local grown = first_window * 2 ^ (tonumber(streak) or 0)
+  return math.min(last_window, math.max(grown, DUTY * (tonumber(took) or 0)))
 end
 
-local function cool(key, target, till, streak)
-  redis.call('HSET', key, 'state', 'cooling', 'streak', (tonumber(streak) or 0) + 1)
+local function cool(key, target, till)
+  redis.call('HSET', key, 'state', 'cooling')
   redis.call('ZADD', due, till, target)
 end
 
@@ -52,10 +63,11 @@ local function enqueue(key, target)
   redis.call('ZADD', due, now + math.min(promote_after, lease), target)
 end
 
--- When the oldest event no build has covered yet arrived: kept from the first such event
--- until a build starts, which takes it along to report at its finish.
+-- When the oldest event no build has covered yet arrived (kept from the first such event
+-- until a build starts, which takes it along to report at its finish), and how many.
 local function owe(key)
   redis.call('HSETNX', key, 'owed_at', now)
+  redis.call('HINCRBY', key, 'owed_events', 1)
 end
 
 if op == 'mark' then
@@ -63,19 +75,21 @@ if op == 'mark' then
   for i = ARG0, #ARGV, 2 do
     local target, eid = ARGV[i], ARGV[i + 1]
     local key = prefix .. target
-    local cur = redis.call('HMGET', key, 'want', 'done', 'state', 'built_at', 'streak')
-    if newer(eid, cur[1] or nil) then redis.call('HSET', key, 'want', eid) end
-    if newer(eid, cur[2] or nil) then owe(key) end
+    local cur = redis.call('HMGET', key, 'want', 'done', 'state', 'built_at', 'streak', 'took')
+    if newer(eid, cur[1] or nil) then
+      -- Beyond what is wanted already: a new obligation (an older event is covered by a
+      -- build already owed, or by the one in progress).
+      redis.call('HSET', key, 'want', eid)
+      owe(key)
+    end
     local state = cur[3] or 'idle'
     if state == 'idle' and newer(eid, cur[2] or nil) then
-      local cools_until = tonumber(cur[4] or 0) + window(cur[5])
+      local cools_until = tonumber(cur[4] or 0) + window(cur[5], cur[6])
       if now < cools_until then
         -- Built within the window: the target is hot, so this event waits for the window's
         -- end and coalesces with whatever else comes meanwhile.
-        cool(key, target, cools_until, cur[5])
+        cool(key, target, cools_until)
       else
-        -- Quiet since its window ended: built at once, and hot again only from the start.
-        redis.call('HSET', key, 'streak', 0)
         enqueue(key, target)
         out[#out + 1] = target
       end
@@ -85,9 +99,10 @@ if op == 'mark' then
 elseif op == 'begin' then
   local target = ARGV[ARG0]
   local key = prefix .. target
-  local cur = redis.call('HMGET', key, 'want', 'done', 'state', 'owed_at')
+  local cur = redis.call('HMGET', key, 'want', 'done', 'state', 'owed_at', 'owed_events',
+    'streak')
   if not newer(cur[1] or nil, cur[2] or nil) then
-    redis.call('HDEL', key, 'owed_at')
+    redis.call('HDEL', key, 'owed_at', 'owed_events')
     if cur[3] == 'queued' then
       redis.call('HSET', key, 'state', 'idle')
       redis.call('ZREM', due, target)
@@ -101,12 +116,15 @@ elseif op == 'begin' then
     if ends > now then return false end
   end
   -- The holder (host:pid) is for operators: who is building, or was when it was lost.
-  redis.call('HSET', key, 'state', 'building', 'holder', ARGV[ARG0 + 1] or '')
+  redis.call('HSET', key, 'state', 'building', 'holder', ARGV[ARG0 + 1] or '', 'began_at', now)
   -- Events from now on are owed by the next build; this one reports since when it was owed.
   if cur[4] then
     redis.call('HSET', key, 'building_owed_at', cur[4])
     redis.call('HDEL', key, 'owed_at')
   end
+  local burst = (tonumber(cur[5]) or 0) >= BURST_EVENTS
+  redis.call('HSET', key, 'streak', burst and (tonumber(cur[6]) or 0) + 1 or 0)
+  redis.call('HDEL', key, 'owed_events')
   redis.call('ZADD', due, now + lease, target)
   return cur[1]
 elseif op == 'renew' then
@@ -120,17 +138,20 @@ elseif op == 'finish' then
   if newer(watermark, redis.call('HGET', key, 'done') or nil) then
     redis.call('HSET', key, 'done', watermark)
   end
-  local cur = redis.call('HMGET', key, 'want', 'done', 'streak', 'building_owed_at')
+  local cur = redis.call('HMGET', key, 'want', 'done', 'streak', 'building_owed_at', 'began_at')
   local owed_ms = cur[4] and now - tonumber(cur[4]) or -1
+  local took = cur[5] and now - tonumber(cur[5]) or 0
+  redis.call('HSET', key, 'took', took)
   redis.call('HDEL', key, 'building_owed_at')
   if newer(cur[1] or nil, cur[2] or nil) then
     -- Events arrived while it built: the target is hot. Cool down for a window, so they
     -- and any that follow coalesce into a single next build.
-    cool(key, target, now + window(cur[3]), cur[3])
+    cool(key, target, now + window(cur[3], took))
   else
     -- Quiet: idle at once, so the next event is built at once unless it comes within the
     -- window (see mark). Most targets are quiet, and skip the window's wait.
     redis.call('HSET', key, 'state', 'idle', 'built_at', now)
+    redis.call('HDEL', key, 'owed_at', 'owed_events')  -- nothing is owed
     redis.call('ZREM', due, target)
   end
   redis.call('HINCRBY', key, 'builds', 1)
@@ -199,7 +220,7 @@ elseif op == 'due' then
         enqueue(key, target)
         out[#out + 1] = target
       else
-        redis.call('HSET', key, 'state', 'idle', 'streak', 0)
+        redis.call('HSET', key, 'state', 'idle')
       end
     elseif cur[3] == 'retrying' then
       enqueue(key, target)
