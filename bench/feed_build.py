@@ -53,7 +53,7 @@ from lxml import etree
 from bench.articles import ArticleFactory
 from bench.cli import positive_int, run_main
 from bench.report import Figure, say
-from services.render.feed import formats
+from services.render.feed import formats, model
 from services.render.feed.formats import RENDERERS
 from services.render.feed.model import Feed, FeedTarget, build_feed
 from services.render.feed.page import render_html
@@ -176,6 +176,7 @@ def compress(path: str, body: bytes, quality: int) -> Artifact:
 def clear_caches() -> None:
     formats.ENTRY_CACHE.clear()
     formats.GZIP_GROUPS.clear()
+    model.ITEM_CACHE.clear()
 
 
 def html_page(feed: Feed, quality: int) -> Artifact:

@@ -511,14 +511,17 @@ def _build_figures(logged: list[Built], window: float, articles: int) -> list[Fi
     """Starvation (owed → built) and build time by kind, from the workers' logs."""
     owed = sorted(b.owed_ms for b in logged if b.owed_ms is not None)
     by_kind: dict[str, list[float]] = {}
+    owed_by_kind: dict[str, int] = {}
     for b in logged:
         by_kind.setdefault(b.kind, []).append(b.took_ms)
+        owed_by_kind[b.kind] = max(owed_by_kind.get(b.kind, 0), b.owed_ms or 0)
     for kind, took in sorted(by_kind.items()):
         took.sort()
         say(
             f"         {kind:14} {len(took):5} builds ({len(took) / max(articles, 1):.2f} per "
             f"article), p50 {percentile(took, 50):.1f} ms, p90 {percentile(took, 90):.1f} ms, "
-            f"max {took[-1]:.1f} ms, {sum(took) / window / 10:.0f}% of a core"
+            f"max {took[-1]:.1f} ms, {sum(took) / window / 10:.0f}% of a core; "
+            f"longest owed {owed_by_kind[kind]:,} ms"
         )
     feed = sorted(t for b in logged if b.kind.startswith("feed:") for t in [b.took_ms])
     worst = owed[-1] if owed else None
