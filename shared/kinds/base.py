@@ -27,6 +27,9 @@ class Kind(ABC):
     queue: ClassVar[str]  # the Celery queue its builds run on
     # "module:Class" of its `services.render.pipeline.rendering.Renderer`.
     renderer: ClassVar[str]
+    # Whether some of its targets are urgent (see `priority`): then its routine builds may
+    # be sent again, urgently, when they wait behind urgent ones (no target starves).
+    has_urgent: ClassVar[bool] = False
 
     def __init__(self, settings: Settings, clock: Callable[[], float]) -> None:
         self.settings = settings

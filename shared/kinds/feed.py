@@ -164,6 +164,7 @@ class FeedKind(Kind):
     name = "feed"
     queue = "feeds"
     renderer = "services.render.feed.renderer:FeedRenderer"
+    has_urgent = True
 
     def validate(self, target: str) -> None:
         if target != INDEX:

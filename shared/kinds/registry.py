@@ -65,6 +65,11 @@ class Registry:
         kinds = self._kinds.values()
         return [entry for kind in kinds for entry in kind.owned_entries(article, publisher)]
 
+    @property
+    def urgent_queues(self) -> list[str]:
+        """The queues that carry urgent builds (of kinds that have urgent targets)."""
+        return list(dict.fromkeys(k.queue for k in self._kinds.values() if k.has_urgent))
+
     def queue(self, target: str) -> str:
         return self.kind(target).queue
 

@@ -36,6 +36,7 @@ class SitemapKind(Kind):
     name = "sitemap"
     queue = "sitemaps"
     renderer = "services.render.sitemap.renderer:SitemapRenderer"
+    has_urgent = True
 
     @cached_property
     def zone(self) -> ZoneInfo:

@@ -49,9 +49,9 @@ class Dispatcher:
         waiting_ahead: Callable[[str], int] = lambda _target: 0,
         promote: Callable[[str], None] | None = None,
         enqueue_all: Callable[[Sequence[str]], None] | None = None,
-        urgent_waiting: Callable[[str], bool] = lambda _queue: True,
+        urgent_waiting: Callable[[], bool] = lambda: True,
     ) -> None:
-        self._urgent_waiting = urgent_waiting  # whether urgent tasks wait in a queue
+        self._urgent_waiting = urgent_waiting  # whether urgent builds wait in any queue
         self._redis = client
         self._promote = promote or enqueue  # send a build again at urgent priority
         # Several targets in as few tasks as their queues and priorities allow.
@@ -107,8 +107,9 @@ class Dispatcher:
         targets, wait_ms, stalled, promoted = self._coordinator.due()
         # If sending fails, the leases bring back what was not sent.
         self._enqueue_all(targets + self._coordinator.resend(self._lost(stalled)))
-        for target in promoted:
-            if self._promotable(target):
+        promotable = [target for target in promoted if self._promotable(target)]
+        if promotable and self._urgent_waiting():
+            for target in promotable:
                 self._promote(target)
         # Wake for the next window's end rather than a fixed tick: it is added latency.
         self.block_ms = _POLL_MS if wait_ms is None else max(1, min(_POLL_MS, wait_ms))
@@ -204,12 +205,14 @@ class Dispatcher:
                 raise
 
     def _promotable(self, target: str) -> bool:
-        """Whether a second copy of a waiting target's task, sent urgently, would pass
-        anything: not if it is urgent already, nor while nothing urgent waits in its queue
-        (then it waits behind older routine builds only, as it should)."""
+        """Whether a second copy of a waiting target's task, sent urgently, could pass
+        anything: not if it is urgent already, nor on a queue where no urgent builds go. It
+        is sent only while urgent builds wait (else it waits behind older routine builds
+        only, as it should); a worker takes every queue's urgent builds before any routine
+        one, so urgent builds waiting in any queue hold it back."""
         if self._registry.priority(target) == URGENT:
             return False
-        return self._urgent_waiting(self._registry.queue(target))
+        return self._registry.queue(target) in self._registry.urgent_queues
 
     def _known(self, target: str, event: Event) -> bool:
         try:
@@ -236,10 +239,18 @@ def waiting_ahead(broker: redis.Redis, registry: Registry) -> Callable[[str], in
     return count
 
 
-def urgent_waiting(broker: redis.Redis, registry: Registry) -> Callable[[str], bool]:
-    """Whether tasks wait in a queue's most urgent list."""
+def urgent_waiting(broker: redis.Redis, registry: Registry) -> Callable[[], bool]:
+    """Whether builds wait in the most urgent list of any queue that carries them."""
     lists = queue_keys(registry, PRIORITY_STEPS)
-    return lambda queue: bool(broker.llen(lists[(queue, URGENT)]))
+    urgent = [lists[(queue, URGENT)] for queue in registry.urgent_queues]
+
+    def waiting() -> bool:
+        pipe = broker.pipeline(transaction=False)
+        for key in urgent:
+            pipe.llen(key)
+        return any(pipe.execute())
+
+    return waiting
 
 
 def main() -> None:
