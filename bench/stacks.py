@@ -151,8 +151,8 @@ def describe(stack: Stack, workers: int = 1) -> list[str]:
         f"stack:   {info.get('server_name', 'redis')} "
         f"{info.get('valkey_version', info['redis_version'])}, ingest {settings.ingest_workers} "
         f"uvicorn process(es), feeds one {settings.feeds_server} process, one dispatcher, "
-        f"{workers} Celery worker(s) of concurrency 1; the load generator runs on the same "
-        f"machine",
+        f"{workers} feed worker(s) (solo pool) and one card worker; the load generator runs "
+        f"on the same machine",
         f"settings: store={settings.store_backend} debounce_window_ms="
         f"{settings.debounce_window_ms}..{settings.debounce_window_max_ms}"
         f" build_promote_ms={settings.build_promote_ms} feed_size={settings.feed_size}"

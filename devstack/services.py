@@ -49,7 +49,9 @@ def metrics_env(name: str, ports: Mapping[str, int]) -> dict[str, str]:
 def commands(python: str = sys.executable) -> dict[str, list[str]]:
     """Process name → argv, in start order.
 
-    Cards build on their own workers so they scale apart from feeds and sitemaps. WebSub
+    Feeds and sitemaps build in the worker's own process (the solo pool): their builds are
+    many and short, and a pool child would cost a hand-over per task. Cards build on their
+    own workers so they scale apart from feeds and sitemaps. WebSub
     deliveries wait on subscribers' servers, so they run on threads of a worker of their own,
     never holding up a build. The first worker takes every other queue, so a new kind's
     builds run without a change here.
@@ -65,7 +67,7 @@ def commands(python: str = sys.executable) -> dict[str, list[str]]:
     return {
         "ingest": [python, "-m", "services.ingest"],
         "dispatcher": [python, "-m", "services.render.pipeline.dispatcher"],
-        "worker": worker("worker", "--exclude-queues", "cards,websub", "--concurrency", "1"),
+        "worker": worker("worker", "--exclude-queues", "cards,websub", "--pool", "solo"),
         "card-worker": worker("card-worker", "--queues", "cards", "--concurrency", "1"),
         "push-worker": worker(
             "push-worker", "--queues", "websub", "--pool", "threads", "--concurrency", "8"

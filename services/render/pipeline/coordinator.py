@@ -139,6 +139,13 @@ class Coordinator:
             names[ready : ready + promoted],
         )
 
+    def promoted(self, targets: Sequence[str]) -> None:
+        """Record that these targets (of `Due.promoted`) need not be asked about again:
+        sent again urgently, or never worth it. The others are asked about again after the
+        promotion delay, until their lease."""
+        if targets:
+            self._call("promoted", *targets)
+
     def resend(self, targets: Sequence[str]) -> list[str]:
         """Queue stalled targets afresh (those still queued); returns the ones to send."""
         return self._decode(self._call("resend", *targets)) if targets else []

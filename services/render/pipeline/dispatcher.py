@@ -111,6 +111,10 @@ class Dispatcher:
         if promotable and self._urgent_waiting():
             for target in promotable:
                 self._promote(target)
+            settled = promoted
+        else:  # the promotable ones are asked about again after the delay
+            settled = [target for target in promoted if target not in promotable]
+        self._coordinator.promoted(settled)
         # Wake for the next window's end rather than a fixed tick: it is added latency.
         self.block_ms = _POLL_MS if wait_ms is None else max(1, min(_POLL_MS, wait_ms))
         now = time.monotonic()

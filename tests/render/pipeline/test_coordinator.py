@@ -273,6 +273,10 @@ def test_a_target_queued_past_the_promotion_delay_is_sent_again_once(settings):
     due = coordinator.due()
     assert (due.promoted, due.targets, due.stalled) == (["feed:tag:nato"], [], [])
     time.sleep(0.15)
+    # Not sent (nothing urgent held it back): asked about again after the delay.
+    assert coordinator.due().promoted == ["feed:tag:nato"]
+    coordinator.promoted(["feed:tag:nato"])  # sent now
+    time.sleep(0.15)
     assert coordinator.due().promoted == []  # once
     # Whichever copy starts first builds; the other finds nothing owed.
     assert coordinator.begin("feed:tag:nato") == "1-0"

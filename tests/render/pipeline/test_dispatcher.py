@@ -221,3 +221,27 @@ def test_a_routine_build_waiting_past_the_promotion_delay_is_sent_again_urgently
     time.sleep(0.2)
     dispatcher.step(block_ms=10)
     assert len(promoted) == count  # once
+
+
+def test_a_routine_build_is_sent_again_only_once_urgent_builds_hold_it_back(
+    settings, queued, write, seed_article
+):
+    fast = settings.model_copy(update={"build_promote_ms": 100})
+    client = redis.Redis.from_url(fast.redis_url)
+    urgent = {"waiting": False}
+    promoted: list[str] = []
+    dispatcher = Dispatcher(
+        client, Coordinator(client, fast), queued.append, fast, "d1",
+        Registry.from_settings(fast), promote=promoted.append,
+        urgent_waiting=lambda: urgent["waiting"],
+    )  # fmt: skip
+    dispatcher.ensure_group()
+    write(seed_article)
+    dispatcher.step(block_ms=10)
+    time.sleep(0.3)  # past the delay, twice over
+    for _ in range(3):
+        dispatcher.step(block_ms=10)
+    assert promoted == []  # it waits behind older routine builds only
+    urgent["waiting"] = True  # now urgent builds hold the worker
+    wait_until(lambda: dispatcher.step(block_ms=10) >= 0 and promoted, 5, backoff=False)
+    assert "feed:tag:nato" in promoted

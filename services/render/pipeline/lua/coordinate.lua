@@ -11,6 +11,7 @@
 --   release: targets                     -> how many queued targets went back to idle
 --   reset:   targets                     -> how many; their runs of failures start over
 --   resend:  targets                     -> those still queued, queued afresh (to send again)
+--   promoted: targets                    -> how many; not asked about promotion again
 --   due:     limit
 --            -> ms until the next due (-1: none), how many targets follow to enqueue now,
 --               how many to send again at urgent priority (queued, not started within the
@@ -208,6 +209,18 @@ elseif op == 'resend' then
     end
   end
   return out
+elseif op == 'promoted' then
+  -- Sent again urgently, or never worth it: not asked again; due at the lease, as any
+  -- queued target.
+  for i = ARG0, #ARGV do
+    local key = prefix .. ARGV[i]
+    local cur = redis.call('HMGET', key, 'state', 'queued_at')
+    if cur[1] == 'queued' then
+      redis.call('HSET', key, 'promoted', '1')
+      redis.call('ZADD', due, (tonumber(cur[2]) or now) + lease, ARGV[i])
+    end
+  end
+  return #ARGV - ARG0 + 1
 elseif op == 'due' then
   local out, promoted, stalled = {}, {}, {}
   local found = redis.call('ZRANGEBYSCORE', due, '-inf', now, 'LIMIT', 0, ARGV[ARG0])
@@ -229,11 +242,11 @@ elseif op == 'due' then
       -- The lease ran out: the worker holding it was lost. Queue it again.
       enqueue(key, target)
       out[#out + 1] = target
-    elseif cur[3] == 'queued' and cur[4] == '0' and promote_after < lease then
-      -- Waiting past the promotion delay (behind more urgent builds): the caller sends it
-      -- again at urgent priority, so no target starves; whichever copy starts first builds.
-      redis.call('HSET', key, 'promoted', '1')
-      redis.call('ZADD', due, (tonumber(cur[5]) or now) + lease, target)
+    elseif cur[3] == 'queued' and cur[4] == '0' and now < (tonumber(cur[5]) or 0) + lease then
+      -- Waiting past the promotion delay: the caller sends it again at urgent priority if
+      -- urgent builds hold it back, and says so (`promoted`), so no target starves;
+      -- whichever copy starts first builds. Until then it is asked about again.
+      redis.call('ZADD', due, math.min(now + promote_after, tonumber(cur[5]) + lease), target)
       promoted[#promoted + 1] = target
     elseif cur[3] == 'queued' then
       -- Not started within a lease: its task was lost, or waits behind others. The caller
