@@ -38,7 +38,17 @@ def known_scripts() -> dict[str, str]:
         _sha(lua("upsert.lua")): "upsert",
         _sha(lua("retract.lua")): "retract",
         _sha(RATE_LIMIT): "rate limit",
+        _sha(_coordinate_source()): _COORDINATE,
     }
+
+
+_COORDINATE = "coordinate"
+
+
+def _coordinate_source() -> str:
+    from importlib.resources import files
+
+    return files("services.render.pipeline.lua").joinpath("coordinate.lua").read_text()
 
 
 @dataclass
@@ -130,7 +140,11 @@ def sample_during(db: Any, work: Callable[[], object]) -> LuaSample:
         elif verb not in ("EVALSHA", "EVALSHA_RO") or len(words) < 2:
             continue
         else:
-            name = names.get(words[1].lower(), "other scripts (build coordination)")
+            name = names.get(words[1].lower(), "other scripts")
+            if name == _COORDINATE and len(words) > 2 and words[2].isdigit():
+                # The coordinator's one script does many things: name the op (after the keys).
+                at = 3 + int(words[2])
+                name = f"{_COORDINATE} {words[at] if at < len(words) else '?'}"
         sample.calls[name] += 1
         sample.usec[name] += int(entry["duration"])
     return sample

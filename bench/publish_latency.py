@@ -38,6 +38,7 @@ import orjson
 from bench.articles import AUTHORS, ISTANBUL, SECTIONS, TAGS, ArticleFactory
 from bench.cli import add_stack_arguments, env_overrides, positive, run_main
 from bench.cpu import CpuMeter
+from bench.lua_stats import LuaSampler
 from bench.profiling import Profiler
 from bench.push_subscriber import STACK_ENV as PUSH_ENV
 from bench.push_subscriber import PushSubscriber
@@ -379,6 +380,8 @@ def run(args: argparse.Namespace) -> list[Figure]:
         profiler = Profiler(stack, args.profile, ("worker", "dispatcher", "feeds")).start()
         meter = CpuMeter(stack).start()
         redis_before = redis_usec(db)
+        # Which scripts Redis's time goes to: a few seconds in the middle of the run.
+        scripts = LuaSampler(db, after=args.duration / 2 - 2.5, seconds=5).start()
         began = time.monotonic()
         publisher = threading.Thread(
             target=publish,
@@ -455,6 +458,7 @@ def run(args: argparse.Namespace) -> list[Figure]:
     )
     figures += _build_figures(logged, window, tracker.published)
     figures += _redis_figures(redis_before, redis_after, tracker.published)
+    say(scripts.join().line())
     say(f"         peak 'feeds' queue {queue_peak} (all priority lists)")
     return [
         *figures,

@@ -257,7 +257,8 @@ def cached_entry(item: FeedItem, context: tuple[object, ...], render: Callable[[
     """
     key = (item.guid, *context, item.published.utcoffset(), item.updated.utcoffset())
     cached = ENTRY_CACHE.get(key)
-    if cached is not None and cached[0] == item:
+    # The same item object (an unchanged article's, from the item cache) needs no comparing.
+    if cached is not None and (cached[0] is item or cached[0] == item):
         return cached[1]
     entry = render()
     ENTRY_CACHE.put(key, (item, entry), item.weight + len(entry))
