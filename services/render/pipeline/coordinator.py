@@ -17,9 +17,11 @@ arrived while it built, or within a window of its last build, wait for the windo
 coalesce into one build. The window grows with the load on the target: after a build that
 covered a burst (four events or more: they come faster than it builds), the next window is
 twice the last, from `debounce_window_ms` up to `debounce_window_max_ms`; after a build that
-covered fewer, it is the first again. So a burst costs a few builds and then one per longest
-window, a steady stream the target keeps up with waits the first window at most, and the
-usual trickle of events waits for none.
+covered fewer, it is the first again. A hot target also waits at least nine times its last
+build's time, so no one target keeps more than a tenth of a worker busy, and under load (when
+builds take longer) every window grows. So a burst costs a few builds and then one per
+longest window, a steady stream the target keeps up with waits a short window at most, and
+the usual trickle of events waits for none.
 
 A queued target not started within `build_promote_ms` (it waits behind more urgent builds)
 is sent again at urgent priority, once; whichever copy starts first builds, and the other is
