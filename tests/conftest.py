@@ -274,7 +274,7 @@ def live_server(app: Any) -> Iterator[str]:
     finally:
         server.should_exit = True
         # Now and then (a few times a suite run) the server's loop takes 10 s longer to end,
-        # its thread inside uvloop with no task left; nothing after needs it to have ended
+        # its thread still inside the event loop; nothing after needs it to have ended
         # (every server has a port of its own, and the thread is a daemon), so the test
         # goes on without waiting those seconds out.
         thread.join(timeout=2)
