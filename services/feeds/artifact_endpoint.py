@@ -20,7 +20,7 @@ from shared.log_format import bind_log_context, reset_log_context
 from shared.store import ArtifactStore, StoreUnavailable
 from shared.store.artifacts import Artifact
 from shared.web.http_metrics import HttpMetrics
-from shared.web.request_ids import REQUEST_ID, internal_error, log_escaped, request_id_for
+from shared.web.request_ids import REQUEST_ID, answer_escaped, request_id_for
 
 # The template every path but the root is counted under (the service's catch-all route).
 ANY_PATH = "/{path:path}"
@@ -117,10 +117,7 @@ class ArtifactEndpoint:
             await send({"type": "http.response.start", "status": status, "headers": headers})
             await send({"type": "http.response.body", "body": answer.body})
         except Exception:
-            log_escaped(scope, request_id)
-            if started:
-                raise  # part of a response is out: all that is left is to drop the connection
-            await internal_error(send, request_id)
+            await answer_escaped(scope, send, request_id, response_started=started)
         finally:
             reset_log_context(context)
             route = "/" if scope["path"] == "/" else ANY_PATH

@@ -65,12 +65,21 @@ class RequestIds:
         try:
             await self.app(scope, receive, send_with_id)
         except Exception:
-            log_escaped(scope, request_id)
-            if started:
-                raise  # part of a response is out: all that is left is to drop the connection
-            await internal_error(send, request_id)
+            await answer_escaped(scope, send, request_id, response_started=started)
         finally:
             reset_log_context(context)
+
+
+async def answer_escaped(
+    scope: Scope, send: Send, request_id: str, *, response_started: bool
+) -> None:
+    """Called while handling an exception that escaped the app: log it, and answer 500 in
+    the one error shape, or re-raise it if part of the response is already out (all that is
+    left then is to drop the connection)."""
+    log_escaped(scope, request_id)
+    if response_started:
+        raise  # the exception the caller is handling
+    await internal_error(send, request_id)
 
 
 def log_escaped(scope: Scope, request_id: str) -> None:
