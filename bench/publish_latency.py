@@ -377,7 +377,7 @@ def run(args: argparse.Namespace) -> list[Figure]:
         kinds_before = builds_by_kind(stack)
         db = redis_client(stack)
         feeds_queue = queue_lists("feeds")
-        profiler = Profiler(stack, args.profile, ("worker", "dispatcher", "feeds")).start()
+        profiler = Profiler(stack, args.profile, tuple(stack.processes.running)).start()
         meter = CpuMeter(stack).start()
         redis_before = redis_usec(db)
         # Which scripts Redis's time goes to: a few seconds in the middle of the run.

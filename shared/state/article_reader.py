@@ -12,6 +12,7 @@ import redis
 from shared.article import Article
 from shared.bounded_cache import BoundedCache, approximate_size
 from shared.state import redis_keys
+from shared.state.article_writer import lua
 from shared.state.dead_letters import DeadLetters
 from shared.state.display_names import every_name, shown_name
 
@@ -19,6 +20,8 @@ _ARTICLE_PREFIX = redis_keys.article("")
 EMPTY: Mapping[str, str] = MappingProxyType({})
 
 ArticleStatus = Literal["visible", "embargoed", "retracted", "missing"]
+# The ids a feed read found and their digests (None where the digest hash has none).
+Seen = tuple[tuple[bytes, ...], tuple[bytes | None, ...]]
 
 
 @dataclass(frozen=True)
@@ -28,6 +31,17 @@ class StoredArticle:
     status: ArticleStatus
     article: Article | None = None
     retracted_ms: int | None = None
+
+
+@dataclass(frozen=True)
+class FeedView:
+    """One feed as a build reads it (`ArticleReader.feed_view`)."""
+
+    articles: list[Article]
+    retractions: list[tuple[str, int]]  # (article id, retracted at in ms), newest first
+    name: str | None  # the feed's display name
+    now_ms: int  # Redis's clock when it was read
+    seen: Seen  # what `ArticleReader.unchanged` compares with
 
 
 class ArticleReader:
@@ -40,6 +54,7 @@ class ArticleReader:
 
     def __init__(self, client: redis.Redis, cache_bytes: int = 64 * 1024 * 1024) -> None:
         self._redis = client
+        self._read_script = client.register_script(lua("feed_read.lua"))
         self.cache: BoundedCache[tuple[bytes, bytes], Article] = BoundedCache(cache_bytes)
 
     def now_ms(self) -> int:
@@ -54,11 +69,62 @@ class ArticleReader:
             return []
         # Digests first: an article already parsed at its digest is not read again (a feed
         # build reads fifty documents of kilobytes each, twice); only new or changed ones are.
-        # One command reads them all; an article stored before the digest hash existed has
-        # no entry there, and its own hash says.
-        digests = self._redis.hmget(redis_keys.DIGESTS, ids)
+        return self._articles(ids, self._redis.hmget(redis_keys.DIGESTS, ids))
+
+    def feed_view(
+        self,
+        target: str,
+        limit: int,
+        retractions_ms: int,
+        configured: Mapping[str, str] = EMPTY,
+    ) -> FeedView:
+        """What a build of feed `target` shows: its latest `limit` visible articles, the
+        retractions of the last `retractions_ms` (older ones are dropped), and its display
+        name (as `display_name`). One round trip, and one more to read the documents of new
+        or changed articles."""
+        now, ids, digests, gone, admin, site = self._feed_read(target, limit, retractions_ms)
+        retractions = [
+            (article_id.decode(), int(float(ms)))
+            for article_id, ms in zip(gone[::2], gone[1::2], strict=True)
+        ]
+        shown = shown_name(_text(admin), configured.get(target), _text(site))
+        return FeedView(
+            articles=self._articles(ids, list(digests)) if ids else [],
+            retractions=retractions,
+            name=shown[0] if shown else None,
+            now_ms=now,
+            seen=(tuple(ids), tuple(digests)),
+        )
+
+    def unchanged(self, target: str, limit: int, seen: Seen) -> bool:
+        """Whether `target` would show the articles of a `feed_view` that read `seen`: the
+        same ids at the same digests, by Redis's clock now. One round trip."""
+        _, ids, digests, *_ = self._feed_read(target, limit, None)
+        return (tuple(ids), tuple(digests)) == seen
+
+    def _feed_read(
+        self, target: str, limit: int, retractions_ms: int | None
+    ) -> tuple[int, list[bytes], list[bytes | None], list[bytes], bytes | None, bytes | None]:
+        keys = (
+            redis_keys.index(target),
+            redis_keys.DIGESTS,
+            redis_keys.RETRACTED.format(target=target),
+            redis_keys.ADMIN_NAMES,
+            redis_keys.NAMES,
+        )
+        extras = retractions_ms is not None
+        args = (limit, "1" if extras else "0", retractions_ms or 0, target)
+        now, ids, digests, gone, admin, site = self._read_script(keys=keys, args=args)
+        return int(now), ids, digests, gone, admin or None, site or None
+
+    def _articles(self, ids: list[bytes], digests: list[bytes | None]) -> list[Article]:
+        """The articles of `ids` (with their `digests` from the digest hash, None where it
+        has none), in order, parsed once per digest; unreadable ones are left out."""
+        # An article stored before the digest hash existed has no entry there, and its own
+        # hash says.
         older = [i for i, digest in enumerate(digests) if digest is None]
         if older:
+            digests = list(digests)
             pipe = self._redis.pipeline(transaction=False)
             for i in older:
                 pipe.hget(_ARTICLE_PREFIX + ids[i].decode(), "hash")
@@ -138,14 +204,6 @@ class ArticleReader:
         return sorted(
             int(part) for part in self._redis.hkeys(redis_keys.SHARDS.format(target=target))
         )
-
-    def retractions(self, target: str, since_ms: int) -> list[tuple[str, int]]:
-        """(id, retraction time in ms) of the articles retracted from `target` since then,
-        newest first."""
-        found = self._redis.zrevrangebyscore(
-            redis_keys.RETRACTED.format(target=target), "+inf", since_ms, withscores=True
-        )
-        return [(article_id.decode(), int(ms)) for article_id, ms in found]
 
     def targets(self, prefix: str) -> list[str]:
         """Every target name starting with `prefix` that an article was ever written to."""

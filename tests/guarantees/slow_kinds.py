@@ -25,7 +25,7 @@ from shared.state.article_reader import ArticleReader
 
 ARM = "test:slow:{target}"
 READ = "test:read:{target}"
-_READS = ("visible", "payloads", "article")  # what a build reads state with first
+_READS = ("feed_view", "payloads", "article")  # what a build reads state with first
 
 
 class _PausingReader:

@@ -16,9 +16,8 @@ from services.render.feed.page import render_html
 from services.render.pipeline.rendering import Output, RenderContext, Renderer
 from shared.article import Article
 from shared.kinds.feed import INDEX, INDEX_PATH, FeedTarget, parse
-from shared.state import redis_keys
+from shared.state.article_reader import FeedView
 from shared.state.dead_letters import DeadLetters
-from shared.state.index_upkeep import drop_older
 from shared.store.artifacts import encode
 
 log = logging.getLogger(__name__)
@@ -45,32 +44,36 @@ class FeedRenderer(Renderer):
         # Render from what was read, then read again: an article taken down (or changed) while
         # this build ran must not be published by it, however slow the build was.
         for _ in range(RENDER_ATTEMPTS):
-            articles = ctx.reader.visible(target, ctx.settings.feed_size)
-            output = self._render_feed(target, feed_target, articles, ctx)
-            if _shown(ctx.reader.visible(target, ctx.settings.feed_size)) == _shown(articles):
+            view = ctx.reader.feed_view(
+                target, ctx.settings.feed_size, TOMBSTONE_MS, ctx.settings.display_names
+            )
+            output = self._render_feed(feed_target, view, ctx)
+            if ctx.reader.unchanged(target, ctx.settings.feed_size, view.seen):
                 break
         return output
 
-    def _render_feed(
-        self, target: str, feed_target: FeedTarget, articles: list[Article], ctx: RenderContext
-    ) -> Output:
-        retractions, wake = self._retractions(target, ctx)
+    def _render_feed(self, feed_target: FeedTarget, view: FeedView, ctx: RenderContext) -> Output:
+        zone = self._zone
+        retractions = [
+            (aid, datetime.fromtimestamp(ms / 1000, zone)) for aid, ms in view.retractions
+        ]
         # A new feed exists once it has something to show: a feed made for an embargoed
         # article alone would reveal its section, tag or author before its time.
         new = ctx.store.get(feed_target.path("rss")) is None
-        if new and not articles and not retractions:
+        if new and not view.articles and not retractions:
             return Output()
-        label = ctx.reader.display_name(target, ctx.settings.display_names)
 
         def rendered(shown: list[Article]) -> dict[str, bytes]:
-            feed = build_feed(feed_target, shown, label, ctx.settings, retractions)
+            feed = build_feed(feed_target, shown, view.name, ctx.settings, retractions)
             return {fmt: render(feed) for fmt, render in self.renderers.items()}
 
         try:
-            bodies = rendered(articles)
+            bodies = rendered(view.articles)
         except Exception as exc:
-            bodies = rendered(self._renderable(articles, rendered, ctx, exc))
+            bodies = rendered(self._renderable(view.articles, rendered, ctx, exc))
         quality = ctx.settings.brotli_quality
+        # When the oldest tombstone expires, the feed is built again without it.
+        wake = view.retractions[-1][1] + TOMBSTONE_MS + 1 if view.retractions else None
         # A feed published for the first time joins the index page once it exists.
         return Output(
             artifacts=[
@@ -110,19 +113,3 @@ class FeedRenderer(Renderer):
         if not failed or not fine:  # none alone, or every one alone: no article's fault
             raise error
         return fine
-
-    def _retractions(
-        self, target: str, ctx: RenderContext
-    ) -> tuple[list[tuple[str, datetime]], int | None]:
-        """Articles retracted from `target` in the last 48 hours (tombstones), and when the
-        oldest of them expires."""
-        since = ctx.reader.now_ms() - TOMBSTONE_MS
-        drop_older(ctx.redis, redis_keys.RETRACTED.format(target=target), since)
-        found = ctx.reader.retractions(target, since)
-        zone = self._zone
-        retractions = [(aid, datetime.fromtimestamp(ms / 1000, zone)) for aid, ms in found]
-        return retractions, (found[-1][1] + TOMBSTONE_MS + 1 if found else None)
-
-
-def _shown(articles: list[Article]) -> list[tuple[str, str]]:
-    return [(article.id, article.digest) for article in articles]

@@ -117,3 +117,57 @@ def test_embargoed_articles_leave_no_gap_in_the_newest(settings, write, seed_art
     reader = ArticleReader(client)
     assert [a.id for a in reader.visible(TARGET, 3)] == ["okuma-3", "okuma-2", "okuma-1"]
     assert [a.id for a in reader.visible(TARGET, 10)] == [f"okuma-{n}" for n in (3, 2, 1, 0)]
+
+
+def test_a_feed_view_reads_articles_tombstones_and_name_together(
+    settings, write, retract, seed_article
+) -> None:
+    client = redis.Redis.from_url(settings.redis_url)
+    for n in range(4):
+        write(version(seed_article, n))
+    release = datetime.now(UTC).replace(microsecond=0) + timedelta(hours=2)
+    write({**version(seed_article, 9), "published_at": release.isoformat(), "updated_at": None})
+    retract("okuma-0")
+    tombstones = redis_keys.RETRACTED.format(target=TARGET)
+    seconds, _ = client.time()
+    client.zadd(tombstones, {"expired": (seconds - 49 * 3600) * 1000})
+    reader = ArticleReader(client)
+
+    view = reader.feed_view(TARGET, 10, 48 * 3600 * 1000, {TARGET: "Dünya Masası"})
+
+    assert [a.id for a in view.articles] == ["okuma-3", "okuma-2", "okuma-1"]  # none embargoed
+    assert [aid for aid, _ in view.retractions] == ["okuma-0"]
+    assert abs(view.retractions[0][1] - seconds * 1000) < 60_000
+    assert client.zscore(tombstones, "expired") is None  # an expired tombstone is dropped
+    assert view.name == reader.display_name(TARGET, {TARGET: "Dünya Masası"})
+    assert abs(view.now_ms - seconds * 1000) < 60_000
+    # Warm: the digests are read (inside the script), no document.
+    before = document_reads(client)
+    assert reader.feed_view(TARGET, 10, 48 * 3600 * 1000).articles == view.articles
+    assert document_reads(client) == before + 1
+
+
+def test_unchanged_tells_edits_takedowns_and_new_articles(
+    settings, write, retract, seed_article
+) -> None:
+    client = redis.Redis.from_url(settings.redis_url)
+    for n in range(3):
+        write(version(seed_article, n))
+    reader = ArticleReader(client)
+    window = 48 * 3600 * 1000
+
+    view = reader.feed_view(TARGET, 2, window)
+    assert reader.unchanged(TARGET, 2, view.seen)
+    write(version(seed_article, 0, edit=1))  # below the newest two: not shown
+    assert reader.unchanged(TARGET, 2, view.seen)
+    write(version(seed_article, 2, edit=1))
+    assert not reader.unchanged(TARGET, 2, view.seen)
+
+    view = reader.feed_view(TARGET, 2, window)
+    retract("okuma-2")
+    assert not reader.unchanged(TARGET, 2, view.seen)
+
+    view = reader.feed_view(TARGET, 2, window)
+    write(version(seed_article, 5))
+    assert not reader.unchanged(TARGET, 2, view.seen)
+    assert reader.unchanged(TARGET, 2, reader.feed_view(TARGET, 2, window).seen)
