@@ -25,6 +25,7 @@ from shared.settings import Settings
 from shared.state.article_reader import ArticleReader
 from shared.state.sweeper import Sweeper
 from shared.store import make_store
+from shared.task_sender import TaskSender
 
 _MB = 1024 * 1024
 
@@ -81,11 +82,19 @@ def make_celery(settings: Settings, registry: Registry | None = None) -> Celery:
     )
     context: dict[str, BuildContext] = {}
     websub_context: dict[str, WebSub] = {}
+    senders: dict[str, TaskSender] = {}
+
+    def _sender() -> TaskSender:
+        # Builds queue their follow-ups and WebSub notifications, and a notification its
+        # deliveries: with Celery's own send_task each cost twice the CPU.
+        if "sender" not in senders:
+            senders["sender"] = TaskSender(settings.celery_broker_url)
+        return senders["sender"]
 
     def _context() -> BuildContext:
         if "ctx" not in context:
-            enqueue = enqueuer(app.send_task, registry)
-            context["ctx"] = make_context(settings, enqueue, registry, app.send_task)
+            enqueue = enqueuer(_sender(), registry)
+            context["ctx"] = make_context(settings, enqueue, registry, _sender())
         return context["ctx"]
 
     def _websub() -> WebSub:
@@ -93,7 +102,7 @@ def make_celery(settings: Settings, registry: Registry | None = None) -> Celery:
             ctx = _context()
             subscriptions = websub.Subscriptions(ctx.redis, settings)
             websub_context["ctx"] = WebSub(
-                settings, subscriptions, ctx.store, ctx.fetcher, app.send_task
+                settings, subscriptions, ctx.store, ctx.fetcher, _sender()
             )
         return websub_context["ctx"]
 
@@ -102,6 +111,7 @@ def make_celery(settings: Settings, registry: Registry | None = None) -> Celery:
         # Connections must not cross a fork.
         context.clear()
         websub_context.clear()
+        senders.clear()
 
     observe = BuildObserver(_context, BuildMetrics() if settings.metrics_port else None)
 
