@@ -156,20 +156,37 @@ return out
 """
 
 # KEYS: n ETag keys, then the n topics' lease keys; ARGV: "1" to claim every topic (external
-# hubs listen to all of them), then the n new ETags. Returns the 1-based positions of the
-# topics that have subscribers and whose ETag changed, and remembers their new ETags.
+# hubs listen to all of them), the time in ms, `few`, then the n new ETags. Remembers the new
+# ETags of the topics that have subscribers (or all) and whose ETag changed, and returns, for
+# each, its 1-based position and the callbacks of its live subscribers if they are at most
+# `few` (false if more).
 _CLAIM = """
 local n = #KEYS / 2
+local every, live_after, few = ARGV[1] == '1', '(' .. ARGV[2], tonumber(ARGV[3])
 local changed = {}
 for i = 1, n do
-  local watched = ARGV[1] == '1' or redis.call('EXISTS', KEYS[n + i]) == 1
-  if watched and redis.call('GET', KEYS[i]) ~= ARGV[i + 1] then
-    redis.call('SET', KEYS[i], ARGV[i + 1])
-    table.insert(changed, i)
+  local watched = every or redis.call('EXISTS', KEYS[n + i]) == 1
+  if watched and redis.call('GET', KEYS[i]) ~= ARGV[i + 3] then
+    redis.call('SET', KEYS[i], ARGV[i + 3])
+    local callbacks = false
+    if redis.call('ZCOUNT', KEYS[n + i], live_after, '+inf') <= few then
+      callbacks = redis.call('ZRANGEBYSCORE', KEYS[n + i], live_after, '+inf')
+    end
+    table.insert(changed, {i, callbacks})
   end
 end
 return changed
 """
+
+
+@dataclass(frozen=True)
+class Change:
+    """A topic whose content changed (`Subscriptions.claim_changes`)."""
+
+    topic: str
+    # Its live subscribers' callbacks, when they are few; None when the change is to be
+    # fanned out (more subscribers, or external hubs to tell).
+    callbacks: tuple[str, ...] | None
 
 
 class Subscriptions:
@@ -260,16 +277,23 @@ class Subscriptions:
         """The unexpired subscription of `callback` to `topic`, or None."""
         return next((s for s in self.active(topic) if s.callback == callback), None)
 
-    def claim_changes(self, etags: Mapping[str, str], every: bool = False) -> list[str]:
+    def claim_changes(
+        self, etags: Mapping[str, str], every: bool = False, few: int = -1
+    ) -> list[Change]:
         """The topics (topic URL → new ETag) to announce: those with subscribers (or all, with
-        `every`) whose content differs from what was last announced, remembered from now on.
-        One Redis call, so a publish costs next to nothing when nobody subscribes."""
+        `every`) whose content differs from what was last announced, remembered from now on;
+        each with its subscribers' callbacks if it has at most `few`. One Redis call, so a
+        publish costs next to nothing when nobody subscribes."""
         topics = list(etags)
         if not topics:
             return []
         keys = [ETAG.format(topic=t) for t in topics] + [LEASES.format(topic=t) for t in topics]
-        changed = self._claim(keys=keys, args=["1" if every else "0", *etags.values()])
-        return [topics[i - 1] for i in changed]
+        now_ms = int(self._clock() * 1000)
+        args = ["1" if every else "0", now_ms, few, *etags.values()]
+        return [
+            Change(topics[i - 1], None if callbacks is None else tuple(map(_text, callbacks)))
+            for i, callbacks in self._claim(keys=keys, args=args)
+        ]
 
     def dead_letter(self, topic: str, callback: str, reason: str, attempts: int) -> None:
         """Record a delivery given up on, keeping the newest `websub_dead_letters_max`."""

@@ -177,14 +177,34 @@ def test_subscriptions_survive_a_new_client(settings: Settings, subs: Subscripti
 
 def test_only_changed_followed_topics_are_claimed(subs: Subscriptions, db: redis.Redis) -> None:
     other = TOPIC.replace(".rss", ".atom")
-    assert subs.claim_changes({TOPIC: '"a"', other: '"b"'}) == []
+
+    def claimed(etags: dict[str, str], every: bool = False) -> list[str]:
+        return [change.topic for change in subs.claim_changes(etags, every=every)]
+
+    assert claimed({TOPIC: '"a"', other: '"b"'}) == []
     assert not db.exists(ETAG.format(topic=TOPIC))  # nobody follows: nothing written
     subscribe(subs)
-    assert subs.claim_changes({TOPIC: '"a"', other: '"b"'}) == [TOPIC]
-    assert subs.claim_changes({TOPIC: '"a"', other: '"b"'}) == []  # same bytes: no news
-    assert subs.claim_changes({TOPIC: '"c"'}) == [TOPIC]
-    assert subs.claim_changes({other: '"b"'}, every=True) == [other]
-    assert subs.claim_changes({}) == []
+    assert claimed({TOPIC: '"a"', other: '"b"'}) == [TOPIC]
+    assert claimed({TOPIC: '"a"', other: '"b"'}) == []  # same bytes: no news
+    assert claimed({TOPIC: '"c"'}) == [TOPIC]
+    assert claimed({other: '"b"'}, every=True) == [other]
+    assert claimed({}) == []
+
+
+def test_a_claimed_topic_names_its_live_subscribers_when_few(
+    subs: Subscriptions, clock: Clock
+) -> None:
+    subscribe(subs, callback="https://a.example/cb", lease=1000)
+    subscribe(subs, callback="https://b.example/cb", lease=10)
+    [change] = subs.claim_changes({TOPIC: '"a"'}, few=2)
+    assert change.callbacks == ("https://b.example/cb", "https://a.example/cb")  # by lease end
+    [change] = subs.claim_changes({TOPIC: '"b"'}, few=1)
+    assert change.callbacks is None  # more than a few: fanned out
+    clock.now += 20  # b's lease ran out
+    [change] = subs.claim_changes({TOPIC: '"c"'}, few=1)
+    assert change.callbacks == ("https://a.example/cb",)
+    [change] = subs.claim_changes({TOPIC: '"d"'})
+    assert change.callbacks is None  # by default every change is fanned out
 
 
 def test_dead_letters_are_capped_newest_first(settings: Settings, clock: Clock) -> None:

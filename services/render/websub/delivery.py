@@ -1,10 +1,12 @@
 """WebSub on the workers: verification of intent, content distribution, and their Celery tasks.
 
 A publish whose feed bytes changed is announced by the build's `after_publish` hook (one Redis
-call, nothing more when nobody subscribes) as a `notify` task per changed topic, which queues a
-`deliver` task per active subscriber and a `ping` per external hub. Tasks carry ids (topic,
-callback, ETag), never content: a delivery reads the artifact when it runs, and drops itself
-if a newer publish has replaced it (that publish queued its own deliveries).
+call, nothing more when nobody subscribes). A changed topic with a few subscribers (at most
+`DIRECT_DELIVERIES`) gets a `deliver` task per subscriber at once; one with more, or any topic
+when external hubs are configured, gets a `notify` task, which queues a `deliver` task per
+active subscriber and a `ping` per external hub on the WebSub worker, off the build. Tasks
+carry ids (topic, callback, ETag), never content: a delivery reads the artifact when it runs,
+and drops itself if a newer publish has replaced it (that publish queued its own deliveries).
 
 A failed call is retried after each of `websub_retry_delays_s` when the failure may pass
 (transport error, 5xx, 408, 425, 429), then dropped as a dead letter; any other answer is final
@@ -48,6 +50,10 @@ from shared.websub import (
 log = logging.getLogger(__name__)
 
 _TRANSIENT_STATUSES = frozenset({408, 425, 429})
+# Subscribers of a changed topic that a build queues deliveries for itself. A `notify` task
+# in between cost the WebSub worker a task and a Redis call per change, and readers a hop;
+# past a few, queueing each delivery would hold up the build.
+DIRECT_DELIVERIES = 4
 
 
 class CallFailed(Exception):
@@ -74,11 +80,16 @@ def publish_hook(
 ) -> Callable[[str, Sequence[Artifact]], None]:
     """A `BuildContext.after_publish` hook: queue a notification per changed, followed topic."""
     every = bool(settings.websub_external_hubs)  # external hubs follow every topic
+    few = -1 if every else DIRECT_DELIVERIES  # hubs are pinged by `notify`: never skip it
 
     def announce(target: str, artifacts: Sequence[Artifact]) -> None:
         etags = {topic_url(settings, a.path): a.etag for a in artifacts if is_topic_path(a.path)}
-        for topic in subscriptions.claim_changes(etags, every=every):
-            send_task(NOTIFY_TASK, args=[topic, etags[topic]], queue=QUEUE)
+        for change in subscriptions.claim_changes(etags, every=every, few=few):
+            etag = etags[change.topic]
+            if change.callbacks is None:
+                send_task(NOTIFY_TASK, args=[change.topic, etag], queue=QUEUE)
+            for callback in change.callbacks or ():
+                send_task(DELIVER_TASK, args=[change.topic, callback, etag], queue=QUEUE)
 
     return announce
 

@@ -1,19 +1,28 @@
-"""The push worker's side of the hub's limits, in process on a real Valkey: a verification frees
-its slot however it ends, and a callback on a port the hub refuses is never called, even one
-an older hub accepted."""
+"""The push worker's side of the hub, in process on a real Valkey: a verification frees its
+slot however it ends, a callback on a port the hub refuses is never called (even one an older
+hub accepted), and a build's change reaches every subscriber and external hub."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from dataclasses import replace
 
 import pytest
 import redis
 
-from services.render.websub.delivery import WebSub, deliver, verify_intent
+from services.render.websub.delivery import (
+    DIRECT_DELIVERIES,
+    WebSub,
+    deliver,
+    fan_out,
+    publish_hook,
+    verify_intent,
+)
 from shared.net.fetcher import Fetcher, FetchPolicy
 from shared.settings import Settings
 from shared.store import make_store
-from shared.websub import Subscriptions
+from shared.store.artifacts import encode
+from shared.websub import DELIVER_TASK, NOTIFY_TASK, PING_TASK, Subscriptions, topic_url
 from shared.websub_limits import VerifySlots
 from tests.shared.net.fetch_servers import LocalServer
 
@@ -75,3 +84,55 @@ def test_a_subscription_on_a_refused_port_gets_no_delivery(websub) -> None:
     websub.subscriptions.add(TOPIC, callback, None, None)  # as a hub before the port rule took it
     assert deliver(TOPIC, callback, '"etag"', websub) == "refused"
     assert websub.subscriptions.get(TOPIC, callback) is None
+
+
+class Queued(list[tuple[str, ...]]):
+    """A `SendTask` that keeps what it was asked to queue: (task name, *args)."""
+
+    def __call__(self, name: str, args: Sequence[str], queue: str) -> object:
+        assert queue == "websub"
+        self.append((name, *args))
+        return None
+
+
+def test_a_change_goes_to_a_few_subscribers_at_once_and_to_more_through_notify(websub) -> None:
+    queued = Queued()
+    announce = publish_hook(websub.settings, websub.subscriptions, queued)
+    path = "feeds/sections/dunya.rss"
+    topic = topic_url(websub.settings, path)
+    callbacks = [f"https://abone{n}.example/websub" for n in range(DIRECT_DELIVERIES + 1)]
+    for callback in callbacks[:DIRECT_DELIVERIES]:
+        websub.subscriptions.add(topic, callback, 3600, None)
+    first = encode(path, b"<rss>1</rss>")
+    announce("feed:section:dunya", [first, encode("feeds/sections/dunya.html", b"<p>")])
+    assert sorted(queued) == sorted((DELIVER_TASK, topic, cb, first.etag) for cb in callbacks[:-1])
+
+    websub.subscriptions.add(topic, callbacks[-1], 3600, None)
+    queued.clear()
+    second = encode(path, b"<rss>2</rss>")
+    announce("feed:section:dunya", [second])
+    assert queued == [(NOTIFY_TASK, topic, second.etag)]
+    fanned = Queued()
+    assert fan_out(topic, second.etag, replace(websub, send_task=fanned)) == len(callbacks)
+    assert sorted(fanned) == sorted((DELIVER_TASK, topic, cb, second.etag) for cb in callbacks)
+
+
+def test_with_external_hubs_every_change_goes_through_notify_to_ping_them(websub) -> None:
+    hub = "https://hub.example/"
+    settings = websub.settings.model_copy(update={"websub_external_hubs": [hub]})
+    queued = Queued()
+    announce = publish_hook(settings, websub.subscriptions, queued)
+    path = "feeds/tags/nato.atom"
+    topic = topic_url(settings, path)
+    websub.subscriptions.add(topic, "https://abone.example/websub", 3600, None)
+    artifact = encode(path, b"<feed/>")
+    announce("feed:tag:nato", [artifact])
+    assert queued == [(NOTIFY_TASK, topic, artifact.etag)]
+    fanned = Queued()
+    assert fan_out(topic, artifact.etag, replace(websub, settings=settings, send_task=fanned)) == 1
+    assert sorted(fanned) == sorted(
+        [
+            (DELIVER_TASK, topic, "https://abone.example/websub", artifact.etag),
+            (PING_TASK, hub, topic),
+        ]
+    )
