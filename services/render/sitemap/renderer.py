@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
@@ -24,6 +25,7 @@ from shared.state.index_upkeep import drop_older
 from shared.store.artifacts import encode
 
 RENDER_ATTEMPTS = 3  # reads of one build before it publishes what it read last
+_LOC = re.compile(rb"<loc>(.*?)</loc>")  # the files a sitemap index lists
 
 
 class SitemapRenderer(Renderer):
@@ -82,12 +84,15 @@ class SitemapRenderer(Renderer):
             for listed in ctx.store.listing("sitemaps/")
             if listed.path.endswith(".xml")
         ]
-        # The site's index page lists the sitemaps too: it follows their index.
+        # The site's index page lists the sitemap files too (not their dates): it follows
+        # their index when the files listed change, not at every lastmod.
         if not files:
             return Output(remove=[INDEX_PATH], then=(SITE_INDEX_PAGE,))
         body = urlsets.sitemap_index(files)
         artifact = encode(INDEX_PATH, body, ctx.settings.brotli_quality)
-        return Output(artifacts=[artifact], then=(SITE_INDEX_PAGE,))
+        stored = ctx.store.get(INDEX_PATH)
+        same_files = stored is not None and _LOC.findall(stored.body) == _LOC.findall(body)
+        return Output(artifacts=[artifact], then=() if same_files else (SITE_INDEX_PAGE,))
 
 
 def _still_indexed(ctx: RenderContext, index: str, rows: list[tuple[str, str]]) -> bool:

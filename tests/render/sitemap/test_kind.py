@@ -209,6 +209,25 @@ def test_a_partition_build_asks_for_the_index_after_it(ctx, write, seed_article,
     assert enqueued == ["sitemap:index"]
 
 
+def test_the_index_asks_for_the_site_page_only_when_its_files_change(ctx, write, seed_article, db):
+    write(seed_article)
+    for target in ("sitemap:2026-01", "sitemap:news"):
+        build(ctx, target)
+
+    def index_follow_ups() -> set[str]:
+        before = db.xlen("nw:events")
+        build(ctx, "sitemap:index")
+        return last_event_targets(db) if db.xlen("nw:events") > before else set()
+
+    assert index_follow_ups() == {"feed:index"}  # the first index
+    write({**seed_article, "title": "Güncellendi", "updated_at": "2026-01-18T12:00:00+03:00"})
+    build(ctx, "sitemap:2026-01")
+    assert index_follow_ups() == set()  # a lastmod changed; the page shows no dates
+    write(story(seed_article, 2, datetime(2025, 12, 31, 12, tzinfo=UTC)))
+    build(ctx, "sitemap:2025-12")
+    assert index_follow_ups() == {"feed:index"}  # a new partition file
+
+
 def test_hostile_urls_stay_valid_xml(ctx, write, seed_article):
     hostile = SITE + "a?b=1&c=<script>&d='\"&e=%00"
     write({**seed_article, "url": hostile, "title": '<b>&amp; "tırnak"</b>'})
