@@ -30,13 +30,16 @@ def _sha(source: str) -> str:
 
 
 def known_scripts() -> dict[str, str]:
-    """SHA-1 → name of the scripts ingest runs on every write."""
+    """SHA-1 → name of the scripts ingest and the builds run on every article."""
     from services.ingest.rate_limit import _SCRIPT as RATE_LIMIT
     from shared.state.article_writer import lua
+    from shared.websub import _CLAIM as WEBSUB_CLAIM
 
     return {
         _sha(lua("upsert.lua")): "upsert",
         _sha(lua("retract.lua")): "retract",
+        _sha(lua("feed_read.lua")): "feed read",
+        _sha(WEBSUB_CLAIM): "websub claim",
         _sha(RATE_LIMIT): "rate limit",
         _sha(_coordinate_source()): _COORDINATE,
     }

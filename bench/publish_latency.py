@@ -61,6 +61,7 @@ TARGETS_MS = {"all": (50, 250), "section": (50, 250), "tag": (250, 1000), "autho
 TARGET_OWED_MAX_MS = 1000  # no target waits longer from owed to built
 TARGET_BUILD_P50_MS, TARGET_BUILD_P90_MS = 4, 8  # feed targets, under this load
 TARGET_REDIS_US = 250  # Redis time per article, everything included
+MAIN_THREAD = "main thread"  # in `redis_usec`: the main thread's CPU time, not a command
 _GUID = re.compile(rb"<guid[^>]*>([^<]+)</guid>")
 
 
@@ -280,11 +281,17 @@ def builds_logged(log: Path) -> list[Built]:
 
 
 def redis_usec(db: Any) -> dict[str, tuple[int, int]]:
-    """Calls and microseconds per command Redis has run so far (INFO commandstats)."""
+    """Calls and microseconds per command Redis has run so far (INFO commandstats), and under
+    MAIN_THREAD the CPU time of its main thread (INFO cpu) in microseconds."""
     stats = db.info("commandstats")
+    cpu = db.info("cpu")
+    thread_s = cpu["used_cpu_user_main_thread"] + cpu["used_cpu_sys_main_thread"]
     return {
-        name.removeprefix("cmdstat_"): (int(v["calls"]), int(v["usec"]))
-        for name, v in stats.items()
+        MAIN_THREAD: (0, round(thread_s * 1e6)),
+        **{
+            name.removeprefix("cmdstat_"): (int(v["calls"]), int(v["usec"]))
+            for name, v in stats.items()
+        },
     }
 
 
@@ -562,11 +569,19 @@ def _build_figures(logged: list[Built], window: float, articles: int) -> list[Fi
 def _redis_figures(
     before: dict[str, tuple[int, int]], after: dict[str, tuple[int, int]], articles: int
 ) -> list[Figure]:
-    """Redis's own time per article over the run, by command, from INFO commandstats."""
+    """Redis's own time per article over the run, by command, from INFO commandstats, and
+    the CPU time of its main thread.
+
+    Valkey counts a command a script calls twice in commandstats: within the script's call
+    (evalsha) and again under its own name. Their sum overstates the commands' time; the
+    main thread's CPU (commands, scripts once, and the socket reads and writes around them)
+    is what the one thread actually spent."""
     spent = {
         name: (calls - before.get(name, (0, 0))[0], usec - before.get(name, (0, 0))[1])
         for name, (calls, usec) in after.items()
     }
+    _, thread_usec = spent.pop(MAIN_THREAD)
+    thread_per_article = thread_usec / max(articles, 1)
     total = sum(usec for _, usec in spent.values())
     per_article = total / max(articles, 1)
     top = sorted(spent.items(), key=lambda item: -item[1][1])[:8]
@@ -580,12 +595,21 @@ def _redis_figures(
     )
     return [
         Figure(
-            "Redis µs per article (write, dispatch, broker, builds)",
+            "Redis µs per article, commandstats (script calls counted twice)",
             per_article if articles else None,
             unit=" µs",
             note=f"(≥ {1e6 / per_article:,.0f} articles/s on one Redis)" if per_article else "",
             at_most=TARGET_REDIS_US,
-        )
+        ),
+        Figure(
+            "Redis main-thread CPU µs per article (write, dispatch, broker, builds)",
+            thread_per_article if articles else None,
+            unit=" µs",
+            note=f"(about {1e6 / thread_per_article:,.0f} articles/s on one Redis)"
+            if thread_per_article
+            else "",
+            at_most=TARGET_REDIS_US,
+        ),
     ]
 
 
