@@ -282,12 +282,15 @@ def builds_logged(log: Path) -> list[Built]:
 
 def redis_usec(db: Any) -> dict[str, tuple[int, int]]:
     """Calls and microseconds per command Redis has run so far (INFO commandstats), and under
-    MAIN_THREAD the CPU time of its main thread (INFO cpu) in microseconds."""
+    MAIN_THREAD the reads from client sockets and the CPU time of its main thread in
+    microseconds."""
     stats = db.info("commandstats")
     cpu = db.info("cpu")
     thread_s = cpu["used_cpu_user_main_thread"] + cpu["used_cpu_sys_main_thread"]
+    # Reads from clients' sockets: about one per round trip (a pipeline is one).
+    reads = int(db.info("stats")["total_reads_processed"])
     return {
-        MAIN_THREAD: (0, round(thread_s * 1e6)),
+        MAIN_THREAD: (reads, round(thread_s * 1e6)),
         **{
             name.removeprefix("cmdstat_"): (int(v["calls"]), int(v["usec"]))
             for name, v in stats.items()
@@ -580,10 +583,15 @@ def _redis_figures(
         name: (calls - before.get(name, (0, 0))[0], usec - before.get(name, (0, 0))[1])
         for name, (calls, usec) in after.items()
     }
-    _, thread_usec = spent.pop(MAIN_THREAD)
+    reads, thread_usec = spent.pop(MAIN_THREAD)
     thread_per_article = thread_usec / max(articles, 1)
     total = sum(usec for _, usec in spent.values())
     per_article = total / max(articles, 1)
+    say(
+        f"redis:   main thread {thread_usec / 1e6:.2f} s of CPU for {articles} articles, "
+        f"{reads / max(articles, 1):.0f} client reads (round trips) per article, "
+        f"{thread_usec / max(reads, 1):.1f} µs of the thread's CPU each"
+    )
     top = sorted(spent.items(), key=lambda item: -item[1][1])[:8]
     say(
         f"redis:   {total / 1e6:.2f} s of Redis time for {articles} articles: "

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 
 from kombu import Connection, Producer
 
+from shared.broker_transport import transport_for
 from shared.priorities import PRIORITY_STEPS
 
 # Celery's own publish retry policy: a broker blip costs a moment, not the message.
@@ -88,7 +89,9 @@ class TaskSender:
     ) -> None:
         if self._producer is None:
             self._connection = Connection(
-                self._broker_url, transport_options=self._transport_options
+                self._broker_url,
+                transport=transport_for(self._broker_url),
+                transport_options=self._transport_options,
             )
             self._producer = Producer(self._connection)
         # The default exchange with the queue's name as routing key puts the message straight

@@ -18,6 +18,7 @@ from services.render.pipeline.coordinator import Coordinator
 from services.render.pipeline.rendering import Renderers
 from services.render.websub.delivery import WebSub, publish_hook, register_tasks
 from shared import websub
+from shared.broker_transport import transport_for
 from shared.kinds.registry import Registry
 from shared.net.fetcher import Fetcher, FetchPolicy
 from shared.priorities import PRIORITY_STEPS
@@ -79,6 +80,7 @@ def make_celery(settings: Settings, registry: Registry | None = None) -> Celery:
         broker_connection_max_retries=None,
         # Only a backstop: a lost build is requeued by the coordinator's lease long before.
         broker_transport_options={"visibility_timeout": 3600, "priority_steps": PRIORITY_STEPS},
+        broker_transport=transport_for(settings.celery_broker_url),
     )
     context: dict[str, BuildContext] = {}
     websub_context: dict[str, WebSub] = {}
