@@ -92,7 +92,7 @@ class Settings(BaseSettings):
     # longest window. A quiet target is built at once. See services/render/pipeline/
     # coordinator.py.
     debounce_window_ms: int = Field(default=25, ge=0)
-    debounce_window_max_ms: int = Field(default=800, ge=0)
+    debounce_window_max_ms: int = Field(default=200, ge=0)
     # A build queued this long without starting (behind more urgent ones) is sent again at
     # urgent priority, so no target starves; at the lease or above, never.
     build_promote_ms: int = Field(default=250, ge=1)
