@@ -11,6 +11,7 @@ from shared.state import redis_keys
 from shared.state.article_reader import ArticleReader
 
 TARGET = "feed:section:dunya"
+TOMBSTONES_MS = 48 * 3600 * 1000  # how long a feed shows a retraction
 
 
 def version(seed: dict[str, Any], n: int, edit: int = 0) -> dict[str, Any]:
@@ -133,7 +134,7 @@ def test_a_feed_view_reads_articles_tombstones_and_name_together(
     client.zadd(tombstones, {"expired": (seconds - 49 * 3600) * 1000})
     reader = ArticleReader(client)
 
-    view = reader.feed_view(TARGET, 10, 48 * 3600 * 1000, {TARGET: "Dünya Masası"})
+    view = reader.feed_view(TARGET, 10, TOMBSTONES_MS, {TARGET: "Dünya Masası"})
 
     assert [a.id for a in view.articles] == ["okuma-3", "okuma-2", "okuma-1"]  # none embargoed
     assert [aid for aid, _ in view.retractions] == ["okuma-0"]
@@ -143,7 +144,7 @@ def test_a_feed_view_reads_articles_tombstones_and_name_together(
     assert abs(view.now_ms - seconds * 1000) < 60_000
     # Warm: the digests are read (inside the script), no document.
     before = document_reads(client)
-    assert reader.feed_view(TARGET, 10, 48 * 3600 * 1000).articles == view.articles
+    assert reader.feed_view(TARGET, 10, TOMBSTONES_MS).articles == view.articles
     assert document_reads(client) == before + 1
 
 
@@ -154,20 +155,19 @@ def test_unchanged_tells_edits_takedowns_and_new_articles(
     for n in range(3):
         write(version(seed_article, n))
     reader = ArticleReader(client)
-    window = 48 * 3600 * 1000
 
-    view = reader.feed_view(TARGET, 2, window)
+    view = reader.feed_view(TARGET, 2, TOMBSTONES_MS)
     assert reader.unchanged(TARGET, 2, view.seen)
     write(version(seed_article, 0, edit=1))  # below the newest two: not shown
     assert reader.unchanged(TARGET, 2, view.seen)
     write(version(seed_article, 2, edit=1))
     assert not reader.unchanged(TARGET, 2, view.seen)
 
-    view = reader.feed_view(TARGET, 2, window)
+    view = reader.feed_view(TARGET, 2, TOMBSTONES_MS)
     retract("okuma-2")
     assert not reader.unchanged(TARGET, 2, view.seen)
 
-    view = reader.feed_view(TARGET, 2, window)
+    view = reader.feed_view(TARGET, 2, TOMBSTONES_MS)
     write(version(seed_article, 5))
     assert not reader.unchanged(TARGET, 2, view.seen)
-    assert reader.unchanged(TARGET, 2, reader.feed_view(TARGET, 2, window).seen)
+    assert reader.unchanged(TARGET, 2, reader.feed_view(TARGET, 2, TOMBSTONES_MS).seen)
