@@ -95,7 +95,7 @@ class Settings(BaseSettings):
     debounce_window_max_ms: int = Field(default=200, ge=0)
     # A build queued this long without starting (behind more urgent ones) is sent again at
     # urgent priority, so no target starves; at the lease or above, never.
-    build_promote_ms: int = Field(default=250, ge=1)
+    build_promote_ms: int = Field(default=150, ge=1)
     build_lease_ms: int = Field(default=3_000, ge=300)
     # A failed build is retried after each delay here (transient errors only), then parked
     # as a dead letter (`newswire dead-letters`); delays stay short, driven by the coordinator.
