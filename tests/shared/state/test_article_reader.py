@@ -140,12 +140,16 @@ def test_a_feed_view_reads_articles_tombstones_and_name_together(
     assert [aid for aid, _ in view.retractions] == ["okuma-0"]
     assert abs(view.retractions[0][1] - seconds * 1000) < 60_000
     assert client.zscore(tombstones, "expired") is None  # an expired tombstone is dropped
-    assert view.name == reader.display_name(TARGET, {TARGET: "Dünya Masası"})
+    assert view.name == "Dünya Masası"  # configured: above the site's own name, below an admin's
     assert abs(view.now_ms - seconds * 1000) < 60_000
     # Warm: the digests are read (inside the script), no document.
     before = document_reads(client)
     assert reader.feed_view(TARGET, 10, TOMBSTONES_MS).articles == view.articles
     assert document_reads(client) == before + 1
+    client.hset(redis_keys.ADMIN_NAMES, TARGET, "Dış Haberler")
+    assert reader.feed_view(TARGET, 10, TOMBSTONES_MS, {TARGET: "Dünya Masası"}).name == (
+        "Dış Haberler"
+    )
 
 
 def test_unchanged_tells_edits_takedowns_and_new_articles(
