@@ -9,7 +9,7 @@ time, each touching about ten targets), then a newer revision of each, through
 inside Redis per article written, summed from SLOWLOG as bench/lua_stats.py does for the
 stack benchmarks; beside it, the CPU time of Redis's main thread per article (parsing and
 replies included). Then it reads a feed's newest 50 `--reads` times through
-`ArticleReader.visible` with a warm cache, as a worker building feeds does.
+`ArticleReader.feed_view` with a warm cache, as a worker building feeds does.
 
 On a busy machine a command's time grows while Redis waits for a core, so the best round is
 reported; no other process uses the server.
@@ -31,6 +31,7 @@ from bench.cli import positive_int, run_main
 from bench.lua_stats import UPSERT_TARGET_US, sample_during
 from bench.report import Figure, say
 from devstack.redis_server import RedisServer
+from services.render.feed.renderer import TOMBSTONE_MS
 
 BATCH = 1000
 
@@ -102,10 +103,10 @@ def run(args: argparse.Namespace) -> list[Figure]:
 
             reader = ArticleReader(redis.Redis.from_url(server.url))
             target = "feed:all"
-            reader.visible(target, 50)  # warm the cache, as a worker's is
+            reader.feed_view(target, 50, TOMBSTONE_MS)  # warm the cache, as a worker's is
             before, cpu = command_stats(db), main_thread_cpu(db)
             for _ in range(args.reads):
-                reader.visible(target, 50)
+                reader.feed_view(target, 50, TOMBSTONE_MS)
             cpu = (main_thread_cpu(db) - cpu) * 1e6 / args.reads
             after = command_stats(db)
             used = {
@@ -113,8 +114,12 @@ def run(args: argparse.Namespace) -> list[Figure]:
                 for name, (calls, usec) in after.items()
                 if name != "info" and calls != before.get(name, (0, 0))[0]
             }
-            sent = sum(calls for calls, _ in used.values()) / args.reads
-            inside = sum(usec for _, usec in used.values()) / args.reads
+            # Warm, the read is one script call; Valkey counts the commands it runs again
+            # under their own names, so its time is the script's alone.
+            _, script_usec = used.get("evalsha", (0, 0))
+            sent = sum(calls for name, (calls, _) in used.items() if name != "evalsha")
+            sent /= args.reads
+            inside = script_usec / args.reads
             shown = ", ".join(
                 f"{name} {calls / args.reads:.0f}× {usec / args.reads:.1f} µs"
                 for name, (calls, usec) in sorted(used.items(), key=lambda kv: -kv[1][1])
@@ -136,11 +141,11 @@ def run(args: argparse.Namespace) -> list[Figure]:
     ]
     figures.append(
         Figure(
-            "ArticleReader.visible(50) inside Redis, per call",
+            "ArticleReader.feed_view(50) inside Redis, per call",
             inside,
             unit=" µs",
             spec=",.1f",
-            note=f"({sent:.0f} commands; Redis CPU {cpu:.1f} µs)",
+            note=f"(one script call running {sent:.0f} commands; Redis CPU {cpu:.1f} µs)",
         )
     )
     return figures
