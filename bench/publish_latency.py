@@ -53,6 +53,7 @@ from bench.stacks import (
     wait_settled,
 )
 from devstack.stack import Stack
+from services.render.pipeline.build_queue import BUILD_TASK
 from shared.state import redis_keys
 
 KINDS = ("all", "section", "tag", "author")
@@ -254,6 +255,7 @@ def percentile(sorted_values: list[float], q: float) -> float:
     return sorted_values[rank - 1]
 
 
+_TASK_RECEIVED = re.compile(rf"Task {re.escape(BUILD_TASK)}\[[^\]]+\] received")
 _BUILT = re.compile(
     r"built ([^:\s]+:[a-z]*)\S* at \S+ \(\w+; owed (\d+|\?) ms; took ([0-9.]+) ms\)"
 )
@@ -266,6 +268,15 @@ class Built:
     kind: str
     owed_ms: int | None  # from the first event it covers to its finish
     took_ms: float  # the build task's own time, coordination included
+
+
+def build_tasks_taken(log: Path) -> int:
+    """How many build tasks a worker's log says it took (Celery logs each one received)."""
+    try:
+        text = log.read_text(errors="replace")
+    except OSError:
+        return 0
+    return len(_TASK_RECEIVED.findall(text))
 
 
 def builds_logged(log: Path) -> list[Built]:
@@ -384,6 +395,8 @@ def run(args: argparse.Namespace) -> list[Figure]:
         ]
         builds_before = builds(stack)
         logged_before = [len(builds_logged(log)) for log in worker_logs]
+        feed_logs = [log for log in worker_logs if log.name.startswith("worker")]
+        tasks_before = sum(build_tasks_taken(log) for log in feed_logs)
         kinds_before = builds_by_kind(stack)
         db = redis_client(stack)
         feeds_queue = queue_lists("feeds")
@@ -440,6 +453,7 @@ def run(args: argparse.Namespace) -> list[Figure]:
             for log, skip in zip(worker_logs, logged_before, strict=True)
             for b in builds_logged(log)[skip:]
         ]
+        tasks = sum(build_tasks_taken(log) for log in feed_logs) - tasks_before
 
     generator = meter.share("bench client")
     figures: list[Figure] = []
@@ -467,6 +481,12 @@ def run(args: argparse.Namespace) -> list[Figure]:
         + ", ".join(f"{kind} {n}" for kind, n in kinds.most_common())
     )
     figures += _build_figures(logged, window, tracker.published)
+    feed_builds = sum(1 for b in logged if not b.kind.startswith("card:"))
+    say(
+        f"tasks:   the feed worker took {tasks:,} build tasks for {feed_builds:,} builds "
+        f"({feed_builds / max(tasks, 1):.2f} builds per task; a task whose targets were all "
+        f"built already builds nothing)"
+    )
     figures += _redis_figures(redis_before, redis_after, tracker.published)
     say(scripts.join().line())
     say(f"         peak 'feeds' queue {queue_peak} (all priority lists)")
