@@ -135,6 +135,7 @@ def test_dispatcher_acknowledged_every_event_and_reports_the_backlog(metrics_sta
     url = worker_url(metrics_stack, "dispatcher")
     samples = wait_until(lambda: _acked_all(url, written), timeout=10)
     assert value(samples, "newswire_dispatcher_events_acked_total") == written
+    assert value(samples, "newswire_dispatcher_held_builds") == 0  # nothing waits any more
     assert value(samples, "newswire_events_added_total") == written
     assert value(samples, "newswire_events_pending") == 0
     assert value(samples, "newswire_events_lag") == 0

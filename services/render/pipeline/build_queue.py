@@ -38,23 +38,28 @@ BATCH_MAX = 8
 
 
 def batch_enqueuer(
-    send_task: Callable[..., object], registry: Registry
+    send_task: Callable[..., object], registry: Registry, *, urgent: bool = False
 ) -> Callable[[Sequence[str]], None]:
     """Queue builds of several targets with `send_task`: a task per queue and priority (and
-    per `BATCH_MAX` targets), in order of the targets given."""
+    per `BATCH_MAX` targets), in order of the targets given; with `urgent`, every task at
+    the most urgent priority."""
 
     def enqueue_all(targets: Sequence[str]) -> None:
-        for (queue, priority), group in batches(targets, registry):
+        for (queue, priority), group in batches(targets, registry, urgent=urgent):
             send_task(BUILD_TASK, args=group, queue=queue, priority=priority)
 
     return enqueue_all
 
 
-def batches(targets: Sequence[str], registry: Registry) -> list[tuple[tuple[str, int], list[str]]]:
-    """`targets` grouped by (queue, priority), most urgent first, at most `BATCH_MAX` each."""
+def batches(
+    targets: Sequence[str], registry: Registry, *, urgent: bool = False
+) -> list[tuple[tuple[str, int], list[str]]]:
+    """`targets` grouped by (queue, priority), most urgent first, at most `BATCH_MAX` each;
+    with `urgent`, by queue alone, at the most urgent priority."""
     grouped: dict[tuple[str, int], list[str]] = {}
     for target in targets:
-        grouped.setdefault((registry.queue(target), registry.priority(target)), []).append(target)
+        priority = URGENT if urgent else registry.priority(target)
+        grouped.setdefault((registry.queue(target), priority), []).append(target)
     return [
         (where, group[start : start + BATCH_MAX])
         for where, group in sorted(grouped.items(), key=lambda item: item[0][1])

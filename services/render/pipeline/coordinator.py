@@ -23,10 +23,11 @@ builds take longer) every window grows. So a burst costs a few builds and then o
 longest window, a steady stream the target keeps up with waits a short window at most, and
 the usual trickle of events waits for none.
 
-A queued target not started within `build_promote_ms` (it waits behind more urgent builds)
-is sent again at urgent priority, once; whichever copy starts first builds, and the other is
-skipped. So routine targets never starve behind a steady stream of urgent ones. Every build
-reports how long its target was owed: from the first event it covers to its finish.
+A queued target not started within `build_promote_ms` (it waits behind more urgent builds,
+in the broker or held by the dispatcher) is sent at urgent priority, once; whichever copy
+starts first builds, and any other is skipped. So routine targets never starve behind a
+steady stream of urgent ones. Every build reports how long its target was owed: from the
+first event it covers to its finish.
 
 A building worker renews its lease (a third of it at a time), so a building target whose
 lease runs out lost its worker, and is queued again. A queued target not started within a

@@ -33,6 +33,9 @@ from shared.task_sender import TaskSender
 log = logging.getLogger("newswire.dispatcher")
 
 _POLL_MS = 50  # the longest wait between checks of leases and the sweeper
+# The longest wait while routine builds are held back: they go as soon as the urgent ones
+# no longer wait, so not much later than a worker would have reached them in the broker.
+_HELD_POLL_MS = 20
 _CLAIM_EVERY_S = 1.0  # how often entries of crashed dispatchers are looked for
 _TRIM_EVERY_S = 1.0  # how often acknowledged entries past `events_maxlen` are trimmed
 
@@ -47,15 +50,19 @@ class Dispatcher:
         consumer: str,
         registry: Registry,
         waiting_ahead: Callable[[str], int] = lambda _target: 0,
-        promote: Callable[[str], None] | None = None,
+        promote: Callable[[Sequence[str]], None] | None = None,
         enqueue_all: Callable[[Sequence[str]], None] | None = None,
-        urgent_waiting: Callable[[], bool] = lambda: True,
+        urgent_waiting: Callable[[], bool] = lambda: False,
     ) -> None:
         self._urgent_waiting = urgent_waiting  # whether urgent builds wait in any queue
+        self._urgent_now: bool | None = None  # its answer, asked at most once a step
         self._redis = client
-        self._promote = promote or enqueue  # send a build again at urgent priority
         # Several targets in as few tasks as their queues and priorities allow.
         self._enqueue_all = enqueue_all or (lambda targets: [enqueue(t) for t in targets])
+        # Send builds again at urgent priority, likewise.
+        self._promote = promote or self._enqueue_all
+        # Routine targets due while urgent builds wait, in the order they came due.
+        self._held: dict[str, None] = {}
         self._waiting_ahead = waiting_ahead  # tasks in the broker a target's task would follow
         self._registry = registry
         self._coordinator = coordinator
@@ -70,6 +77,11 @@ class Dispatcher:
         self._sweeper = Sweeper(client, settings)
         self._gone = GoneConsumers(client)
         self.read = self.acked = 0  # entries this process handled and acknowledged (metrics)
+
+    @property
+    def held(self) -> int:
+        """How many routine builds are held back while urgent ones wait (metrics)."""
+        return len(self._held)
 
     def ensure_group(self) -> None:
         """Create the consumer group at the start of the stream, so nothing is ever skipped."""
@@ -96,6 +108,14 @@ class Dispatcher:
                 # Redis came back without the stream (restarted with no persistence).
                 log.warning("consumer group missing; creating it again")
                 self.ensure_group()
+        if not self._held:
+            return
+        try:  # what is held goes now, rather than at its promotion by another dispatcher
+            self._enqueue_all(list(self._held))
+        except (redis.RedisError, OperationalError) as exc:
+            log.warning(
+                "could not send %d held builds (%s): their promotion will", len(self._held), exc
+            )
 
     def step(self, block_ms: int) -> int:
         """One round: new events, due targets, and now and then maintenance.
@@ -103,20 +123,26 @@ class Dispatcher:
         Returns:
             How many events were handled.
         """
+        self._urgent_now = None
         handled = self._read(block_ms)
         targets, wait_ms, stalled, promoted = self._coordinator.due()
         # If sending fails, the leases bring back what was not sent.
-        self._enqueue_all(targets + self._coordinator.resend(self._lost(stalled)))
+        self._enqueue_all(self._held_back(targets) + self._coordinator.resend(self._lost(stalled)))
         promotable = [target for target in promoted if self._promotable(target)]
-        if promotable and self._urgent_waiting():
+        if promotable and self._urgent():
+            self._promote(promotable)
             for target in promotable:
-                self._promote(target)
+                self._held.pop(target, None)
             settled = promoted
         else:  # the promotable ones are asked about again after the delay
             settled = [target for target in promoted if target not in promotable]
         self._coordinator.promoted(settled)
+        if self._held and not self._urgent():
+            self._enqueue_all(list(self._held))
+            self._held.clear()
         # Wake for the next window's end rather than a fixed tick: it is added latency.
-        self.block_ms = _POLL_MS if wait_ms is None else max(1, min(_POLL_MS, wait_ms))
+        longest = _HELD_POLL_MS if self._held else _POLL_MS
+        self.block_ms = longest if wait_ms is None else max(1, min(longest, wait_ms))
         now = time.monotonic()
         if now >= self._next_sweep:  # a wakeup happens within one poll of its time
             self._next_sweep = now + _POLL_MS / 1000
@@ -173,7 +199,7 @@ class Dispatcher:
                 log.error("skipping %s", exc)
                 continue
             touched += [(t, event.event_id) for t in event.targets if self._known(t, event)]
-        self._send(self._coordinator.mark(touched))
+        self._send(self._held_back(self._coordinator.mark(touched)))
         # Acknowledge only once the builds are queued: a crash before this replays them.
         if ids:
             self.acked += self._redis.xack(self._stream, self._group, *ids)
@@ -207,6 +233,27 @@ class Dispatcher:
                 except redis.RedisError as exc:  # then their lease requeues them
                     log.warning("could not release %d unsent targets: %s", len(unsent), exc)
                 raise
+
+    def _held_back(self, targets: list[str]) -> list[str]:
+        """The targets to send now; routine ones are held while urgent builds wait.
+
+        Sent now, a routine build would only wait in the broker behind the urgent ones, and
+        once promoted (sent again, urgently) leave its first task behind, for a worker to take
+        and skip. Held, it goes once urgent builds no longer wait, or at its promotion delay
+        in one urgent task with the others promoted then. Held targets are queued in the
+        coordinator, so one lost with this process is promoted or resent like any other.
+        """
+        routine = [target for target in targets if self._promotable(target)]
+        if not routine or not self._urgent():
+            return targets
+        self._held.update(dict.fromkeys(routine))
+        return [target for target in targets if target not in self._held]
+
+    def _urgent(self) -> bool:
+        """Whether urgent builds wait in any queue, as seen once this step."""
+        if self._urgent_now is None:
+            self._urgent_now = self._urgent_waiting()
+        return self._urgent_now
 
     def _promotable(self, target: str) -> bool:
         """Whether a second copy of a waiting target's task, sent urgently, could pass
@@ -274,7 +321,7 @@ def main() -> None:
         consumer,
         registry,
         waiting_ahead(broker, registry),
-        promote=enqueuer(sender, registry, urgent=True),
+        promote=batch_enqueuer(sender, registry, urgent=True),
         enqueue_all=batch_enqueuer(sender, registry),
         urgent_waiting=urgent_waiting(broker, registry),
     )

@@ -28,6 +28,9 @@ class Counts(Protocol):
     read: int  # entries handled (new, re-read or claimed)
     acked: int  # entries acknowledged
 
+    @property
+    def held(self) -> int: ...  # routine builds held back while urgent ones wait
+
 
 class DispatcherCollector(Collector):
     def __init__(
@@ -51,6 +54,11 @@ class DispatcherCollector(Collector):
             "newswire_dispatcher_events_acked",
             "Stream entries this dispatcher acknowledged, their builds queued",
             value=self._counts.acked,
+        )
+        yield GaugeMetricFamily(
+            "newswire_dispatcher_held_builds",
+            "Routine builds this dispatcher holds back while urgent ones wait in the broker",
+            value=self._counts.held,
         )
         try:
             backlog = self._read()

@@ -193,7 +193,7 @@ def test_a_queued_target_whose_task_was_lost_is_sent_again_but_not_one_waiting(
     assert queued == ["sitemap:index", "feed:all", "sitemap:index"]
 
 
-def test_a_routine_build_waiting_past_the_promotion_delay_is_sent_again_urgently(
+def test_routine_builds_due_while_urgent_ones_wait_are_held_then_sent_once_urgently(
     settings, queued, write, seed_article
 ):
     fast = settings.model_copy(update={"build_promote_ms": 100})
@@ -202,14 +202,15 @@ def test_a_routine_build_waiting_past_the_promotion_delay_is_sent_again_urgently
     promoted: list[str] = []
     dispatcher = Dispatcher(
         client, Coordinator(client, fast), queued.append, fast, "d1", registry,
-        promote=promoted.append,
+        promote=promoted.extend, urgent_waiting=lambda: True,
     )  # fmt: skip
     dispatcher.ensure_group()
     write(seed_article)
     dispatcher.step(block_ms=10)
-    assert "feed:tag:nato" in queued and "feed:section:dunya" in queued
-    # No worker takes them: the routine ones go again, urgently; the urgent ones would
-    # only queue a copy behind themselves.
+    # The urgent ones go at once; the routine ones would only wait behind them.
+    assert "feed:section:dunya" in queued and "feed:all" in queued
+    assert {"feed:tag:nato", "feed:author:dis-haberler-servisi"}.isdisjoint(queued)
+    # No worker takes anything: at the promotion delay the routine ones go, urgently.
     wait_until(lambda: dispatcher.step(block_ms=10) >= 0 and promoted, 5, backoff=False)
     assert "feed:tag:nato" in promoted and "feed:author:dis-haberler-servisi" in promoted
     assert {"feed:all", "feed:section:dunya"}.isdisjoint(promoted)
@@ -221,6 +222,72 @@ def test_a_routine_build_waiting_past_the_promotion_delay_is_sent_again_urgently
     time.sleep(0.2)
     dispatcher.step(block_ms=10)
     assert len(promoted) == count  # once
+    # And no routine task of theirs was left behind in the broker, for a worker to skip.
+    assert set(promoted).isdisjoint(queued)
+
+
+def test_held_routine_builds_go_as_routine_once_urgent_ones_no_longer_wait(
+    settings, queued, write, seed_article
+):
+    slow = settings.model_copy(update={"build_promote_ms": 60_000})  # none promoted here
+    client = redis.Redis.from_url(slow.redis_url)
+    urgent = {"waiting": True}
+    promoted: list[str] = []
+    dispatcher = Dispatcher(
+        client, Coordinator(client, slow), queued.append, slow, "d1",
+        Registry.from_settings(slow), promote=promoted.extend,
+        urgent_waiting=lambda: urgent["waiting"],
+    )  # fmt: skip
+    dispatcher.ensure_group()
+    write(seed_article)
+    for _ in range(3):
+        dispatcher.step(block_ms=10)
+    assert "feed:tag:nato" not in queued  # held while urgent builds wait
+    urgent["waiting"] = False
+    dispatcher.step(block_ms=10)
+    assert {"feed:tag:nato", "feed:author:dis-haberler-servisi"} <= set(queued)
+    assert promoted == []
+    assert len(queued) == len(set(queued))  # each target sent once
+
+
+def test_a_stopping_dispatcher_sends_what_it_holds(settings, queued, write, seed_article):
+    slow = settings.model_copy(update={"build_promote_ms": 60_000})
+    client = redis.Redis.from_url(slow.redis_url)
+    dispatcher = Dispatcher(
+        client, Coordinator(client, slow), queued.append, slow, "d1",
+        Registry.from_settings(slow), urgent_waiting=lambda: True,
+    )  # fmt: skip
+    dispatcher.ensure_group()
+    write(seed_article)
+    dispatcher.step(block_ms=10)
+    assert "feed:tag:nato" not in queued
+    stop = threading.Event()
+    stop.set()
+    dispatcher.run(stop)
+    assert "feed:tag:nato" in queued
+
+
+def test_builds_held_by_a_lost_dispatcher_are_promoted_by_another(
+    settings, queued, write, seed_article
+):
+    fast = settings.model_copy(update={"build_promote_ms": 100})
+    client = redis.Redis.from_url(fast.redis_url)
+    registry = Registry.from_settings(fast)
+    lost = Dispatcher(
+        client, Coordinator(client, fast), queued.append, fast, "lost", registry,
+        urgent_waiting=lambda: True,
+    )  # fmt: skip
+    lost.ensure_group()
+    write(seed_article)
+    lost.step(block_ms=10)
+    assert "feed:tag:nato" not in queued  # held, and gone with its process
+    promoted: list[str] = []
+    other = Dispatcher(
+        client, Coordinator(client, fast), queued.append, fast, "other", registry,
+        promote=promoted.extend, urgent_waiting=lambda: True,
+    )  # fmt: skip
+    wait_until(lambda: other.step(block_ms=10) >= 0 and promoted, 5, backoff=False)
+    assert "feed:tag:nato" in promoted
 
 
 def test_a_routine_build_is_sent_again_only_once_urgent_builds_hold_it_back(
@@ -232,7 +299,7 @@ def test_a_routine_build_is_sent_again_only_once_urgent_builds_hold_it_back(
     promoted: list[str] = []
     dispatcher = Dispatcher(
         client, Coordinator(client, fast), queued.append, fast, "d1",
-        Registry.from_settings(fast), promote=promoted.append,
+        Registry.from_settings(fast), promote=promoted.extend,
         urgent_waiting=lambda: urgent["waiting"],
     )  # fmt: skip
     dispatcher.ensure_group()
