@@ -93,6 +93,9 @@ class Settings(BaseSettings):
     # coordinator.py.
     debounce_window_ms: int = Field(default=25, ge=0)
     debounce_window_max_ms: int = Field(default=200, ge=0)
+    # A hot sitemap (the news sitemap takes every article) waits at least this long after its
+    # last build: crawlers read sitemaps every few minutes.
+    sitemap_window_ms: int = Field(default=500, ge=0)
     # A build queued this long without starting (behind more urgent ones) is sent again at
     # urgent priority, so no target starves; at the lease or above, never.
     build_promote_ms: int = Field(default=150, ge=1)

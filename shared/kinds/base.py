@@ -31,6 +31,11 @@ class Kind(ABC):
     # be sent again, urgently, when they wait behind urgent ones (no target starves).
     has_urgent: ClassVar[bool] = False
 
+    def least_window_ms(self) -> int:
+        """How long a hot target of this kind gathers events at least before it is built
+        again: longer than the coordinator's windows where its readers need it no fresher."""
+        return 0
+
     def __init__(self, settings: Settings, clock: Callable[[], float]) -> None:
         self.settings = settings
         self.clock = clock

@@ -65,6 +65,10 @@ class Registry:
         kinds = self._kinds.values()
         return [entry for kind in kinds for entry in kind.owned_entries(article, publisher)]
 
+    def least_windows(self) -> dict[str, int]:
+        """Kind name → the least window of its hot targets, for the kinds that set one."""
+        return {k.name: k.least_window_ms() for k in self._kinds.values() if k.least_window_ms()}
+
     @property
     def urgent_queues(self) -> list[str]:
         """The queues that carry urgent builds (of kinds that have urgent targets)."""

@@ -47,6 +47,11 @@ class SitemapKind(Kind):
         room = self.settings.sitemap_max_bytes - URLSET_OVERHEAD
         return Shard(self.settings.sitemap_max_urls, room)
 
+    def least_window_ms(self) -> int:
+        # Crawlers read sitemaps every few minutes; more builds would only take a worker
+        # from the feeds that readers poll.
+        return self.settings.sitemap_window_ms
+
     def validate(self, target: str) -> None:
         if target not in (INDEX, NEWS) and not MONTH.match(target):
             raise ValueError(f"unknown target {target!r}")

@@ -48,7 +48,7 @@ def make_context(
         redis=client,
         reader=ArticleReader(client, settings.reader_cache_mb * _MB),
         store=make_store(settings),
-        coordinator=Coordinator(client, settings),
+        coordinator=Coordinator(client, settings, registry),
         renderers=Renderers(registry or Registry.from_settings(settings)),
         sweeper=Sweeper(client, settings),
         enqueue=enqueue,

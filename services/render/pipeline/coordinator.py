@@ -21,7 +21,8 @@ covered fewer, it is the first again. A hot target also waits at least nine time
 build's time, so no one target keeps more than a tenth of a worker busy, and under load (when
 builds take longer) every window grows. So a burst costs a few builds and then one per
 longest window, a steady stream the target keeps up with waits a short window at most, and
-the usual trickle of events waits for none.
+the usual trickle of events waits for none. A kind whose readers need it no fresher asks for
+a longer least window (`Kind.least_window_ms`: sitemaps, read by crawlers).
 
 A queued target not started within `build_promote_ms` (it waits behind more urgent builds,
 in the broker or held by the dispatcher) is sent at urgent priority, once; whichever copy
@@ -48,6 +49,7 @@ from typing import NamedTuple
 
 import redis
 
+from shared.kinds.registry import Registry
 from shared.settings import Settings
 from shared.state import redis_keys
 
@@ -71,7 +73,9 @@ class Failure:
 
 
 class Coordinator:
-    def __init__(self, client: redis.Redis, settings: Settings) -> None:
+    def __init__(
+        self, client: redis.Redis, settings: Settings, registry: Registry | None = None
+    ) -> None:
         self._script = client.register_script(
             files("services.render.pipeline.lua").joinpath("coordinate.lua").read_text()
         )
@@ -84,6 +88,8 @@ class Coordinator:
             max(settings.debounce_window_ms, settings.debounce_window_max_ms),
         )
         self._promote_ms = settings.build_promote_ms
+        least = (registry or Registry.from_settings(settings)).least_windows()
+        self._least_windows = ",".join(f"{kind}={ms}" for kind, ms in least.items())
         self._retry_ms = [round(delay * 1000) for delay in settings.build_retry_delays_s]
 
     @property
@@ -177,6 +183,7 @@ class Coordinator:
                 self._lease_ms,
                 *self._windows_ms,
                 self._promote_ms,
+                self._least_windows,
                 *args,
             ],
         )

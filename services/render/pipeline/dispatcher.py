@@ -315,7 +315,7 @@ def main() -> None:
     broker = redis.Redis.from_url(settings.broker_url) if settings.broker_url else client
     dispatcher = Dispatcher(
         client,
-        Coordinator(client, settings),
+        Coordinator(client, settings, registry),
         enqueue,
         settings,
         consumer,

@@ -325,3 +325,25 @@ def test_a_hot_target_waits_at_least_nine_times_its_last_build(settings):
     ends = db.zscore(redis_keys.DUE, target)
     built_at = int(db.hget(redis_keys.target(target), "built_at"))
     assert ends - built_at == min(2000, 9 * took)
+
+
+def test_a_hot_sitemap_waits_at_least_its_kind_s_window(settings):
+    """Crawlers read sitemaps every few minutes: a hot sitemap gathers events for at least
+    `sitemap_window_ms`, while a feed's window stays the coordinator's own."""
+    coordinator = tuned(
+        settings, debounce_window_ms=20, debounce_window_max_ms=40, sitemap_window_ms=600
+    )
+    db = redis.Redis.from_url(settings.redis_url)
+    for target in ("sitemap:news", "feed:section:spor"):
+        coordinator.mark([(target, "1-0")])
+        coordinator.finish(target, coordinator.begin(target))
+        assert coordinator.mark([(target, "2-0")]) == []  # within its window: hot
+    built_at = {
+        t: int(db.hget(redis_keys.target(t), "built_at"))
+        for t in ("sitemap:news", "feed:section:spor")
+    }
+    assert db.zscore(redis_keys.DUE, "sitemap:news") - built_at["sitemap:news"] == 600
+    feed_window = db.zscore(redis_keys.DUE, "feed:section:spor") - built_at["feed:section:spor"]
+    assert 20 <= feed_window <= 40
+    time.sleep(0.1)  # past the feed's window, well inside the sitemap's
+    assert coordinator.due().targets == ["feed:section:spor"]

@@ -1,7 +1,8 @@
 -- Rebuild coordination for targets; see services/render/pipeline/coordinator.py for the states.
 -- KEYS: due zset, build counter, build dead letters hash
 -- ARGV: op, prefix of target hashes (followed by a target's name), lease ms, first window
---       ms, longest window ms, promote after ms, then per op:
+--       ms, longest window ms, promote after ms, least windows by kind ("kind=ms,…", the
+--       kind being what a target's name starts with before its ':'), then per op:
 --   mark:    (target, event id) pairs    -> targets to enqueue now
 --   begin:   target, holder              -> watermark to build for, or false to skip
 --   renew:   target                      -> 1 if its build lease was extended, else 0
@@ -21,7 +22,9 @@ local due, builds, dead = KEYS[1], KEYS[2], KEYS[3]
 local op, prefix = ARGV[1], ARGV[2]
 local lease, first_window, last_window = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
 local promote_after = tonumber(ARGV[6])
-local ARG0 = 7  -- the first of an op's own arguments
+local least = {}
+for kind, ms in string.gmatch(ARGV[7], '([^=,]+)=(%d+)') do least[kind] = tonumber(ms) end
+local ARG0 = 8  -- the first of an op's own arguments
 local time = redis.call('TIME')
 local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
 
@@ -46,10 +49,12 @@ local DUTY = 9
 -- The window a hot target cools for: the first one, doubled for every build in a row that
 -- covered a burst (`streak`), and at least DUTY times its last build's time; never past the
 -- longest. So a burst costs a few builds and then one per longest window, while a steady
--- stream a target keeps up with waits a short window at most, however hot.
-local function window(streak, took)
+-- stream a target keeps up with waits a short window at most, however hot. A kind whose
+-- readers need it no fresher (sitemaps) waits at least its own least window.
+local function window(streak, took, target)
   local grown = first_window * 2 ^ (tonumber(streak) or 0)
-  return math.min(last_window, math.max(grown, DUTY * (tonumber(took) or 0)))
+  local ms = math.min(last_window, math.max(grown, DUTY * (tonumber(took) or 0)))
+  return math.max(ms, least[string.match(target, '^[^:]*')] or 0)
 end
 
 local function cool(key, target, till)
@@ -85,7 +90,7 @@ if op == 'mark' then
     end
     local state = cur[3] or 'idle'
     if state == 'idle' and newer(eid, cur[2] or nil) then
-      local cools_until = tonumber(cur[4] or 0) + window(cur[5], cur[6])
+      local cools_until = tonumber(cur[4] or 0) + window(cur[5], cur[6], target)
       if now < cools_until then
         -- Built within the window: the target is hot, so this event waits for the window's
         -- end and coalesces with whatever else comes meanwhile.
@@ -147,7 +152,7 @@ elseif op == 'finish' then
   if newer(cur[1] or nil, cur[2] or nil) then
     -- Events arrived while it built: the target is hot. Cool down for a window, so they
     -- and any that follow coalesce into a single next build.
-    cool(key, target, now + window(cur[3], took))
+    cool(key, target, now + window(cur[3], took, target))
   else
     -- Quiet: idle at once, so the next event is built at once unless it comes within the
     -- window (see mark). Most targets are quiet, and skip the window's wait.
