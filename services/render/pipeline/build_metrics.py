@@ -92,7 +92,9 @@ class BuildObserver:
             self._metrics.duration.labels(kind).observe(seconds)
             self._metrics.cache_bytes.set(ctx.store.cache.bytes)
             self._metrics.cache_entries.set(ctx.store.cache.entries)
-        if outcome == "skipped":  # nothing was owed: not a build worth showing
+        # Nothing was owed: not a build worth showing. A published one was recorded with its
+        # finish (`build_target`).
+        if outcome in ("skipped", "published"):
             return
         try:
             last = last_builds.LastBuild(kind, target, outcome, time.time(), seconds)

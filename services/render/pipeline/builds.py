@@ -23,6 +23,7 @@ import redis
 import requests
 from kombu.exceptions import OperationalError
 
+from services.render.pipeline import last_builds
 from services.render.pipeline.coordinator import Coordinator
 from services.render.pipeline.rendering import Output, RenderContext, Renderers
 from shared.net.fetcher import Fetcher, FetchFailed
@@ -91,9 +92,12 @@ def build_target(target: str, ctx: BuildContext) -> BuildOutcome:
                 ctx.enqueue(follower)
     except Exception as exc:  # every failure is retried or parked, none lost
         return _failed(target, exc, ctx)
-    owed_ms = ctx.coordinator.finish(target, watermark)
     outcome: BuildOutcome = "published" if published else "superseded"
     took_ms = (time.perf_counter() - started) * 1000
+    # The newest build of its kind, for `newswire status`, goes in the finish's round trip.
+    kind = ctx.renderers.registry.kind(target).name
+    last = last_builds.LastBuild(kind, target, outcome, time.time(), took_ms / 1000)
+    owed_ms = ctx.coordinator.finish(target, watermark, last)
     # How long readers waited for this output: from the first event it covers to now.
     owed = f"owed {owed_ms} ms" if owed_ms is not None else "owed ? ms"
     log.info("built %s at %s (%s; %s; took %.1f ms)", target, watermark, outcome, owed, took_ms)

@@ -49,6 +49,7 @@ from typing import NamedTuple
 
 import redis
 
+from services.render.pipeline import last_builds
 from shared.kinds.registry import Registry
 from shared.settings import Settings
 from shared.state import redis_keys
@@ -113,10 +114,17 @@ class Coordinator:
         """Extend the lease of a build in progress; False if the target is not building."""
         return bool(self._call("renew", target))
 
-    def finish(self, target: str, watermark: str) -> int | None:
-        """Record a finished build; returns how long the target had been owed (ms from the
-        first event the build covered to now), or None if that is not known."""
-        owed_ms = int(self._call("finish", target, watermark))  # type: ignore[call-overload]
+    def finish(
+        self, target: str, watermark: str, last: last_builds.LastBuild | None = None
+    ) -> int | None:
+        """Record a finished build, and with `last` the newest build of its kind, in one
+        round trip; returns how long the target had been owed (ms from the first event the
+        build covered to now), or None if that is not known."""
+        pipe = self._redis.pipeline(transaction=False)
+        self._call("finish", target, watermark, client=pipe)
+        if last is not None:
+            last_builds.record(pipe, last)
+        owed_ms = int(pipe.execute()[0])
         return owed_ms if owed_ms >= 0 else None
 
     def fail(self, target: str, transient: bool) -> Failure:
@@ -174,8 +182,9 @@ class Coordinator:
             return int(self._redis.get(redis_keys.BUILDS) or 0)
         return int(self._redis.hget(redis_keys.target(target), "builds") or 0)
 
-    def _call(self, op: str, *args: str | int) -> object:
+    def _call(self, op: str, *args: str | int, client: redis.Redis | None = None) -> object:
         return self._script(
+            client=client,
             keys=self._keys,
             args=[
                 op,

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import redis
+from redis.client import Pipeline
 
 from shared.state import redis_keys
 
@@ -19,7 +20,7 @@ class LastBuild:
     seconds: float  # how long it took
 
 
-def record(client: redis.Redis, build: LastBuild) -> None:
+def record(client: redis.Redis | Pipeline, build: LastBuild) -> None:
     client.hset(
         redis_keys.last_build(build.kind),
         mapping={

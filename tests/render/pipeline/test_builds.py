@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import feedparser
 
+from services.render.pipeline import last_builds
 from services.render.pipeline.builds import build_target
 from shared.store.artifacts import encode
 from tests.render.building import build
@@ -91,3 +93,17 @@ def test_build_without_a_new_event_is_skipped(ctx, write, seed_article):
     write(seed_article)
     assert build(ctx, "feed:all") == "published"
     assert build_target("feed:all", ctx) == "skipped"
+
+
+def test_a_build_records_itself_as_the_newest_of_its_kind(ctx, write, seed_article):
+    write(seed_article)
+    before = time.time()
+    assert build(ctx, "feed:section:dunya") == "published"
+    last = last_builds.read(ctx.redis, ["feed", "card"])
+    newest = last["feed"]
+    assert newest is not None and newest.target == "feed:section:dunya"
+    assert newest.outcome == "published" and before <= newest.at <= time.time()
+    assert newest.seconds > 0
+    assert last["card"] is None  # none built yet
+    assert build_target("feed:section:dunya", ctx) == "skipped"  # nothing owed: not shown
+    assert last_builds.read(ctx.redis, ["feed"])["feed"] == newest
