@@ -44,8 +44,8 @@ class FilesystemStore(ArtifactStore):
     Every file is written to a temporary name and renamed into place, so a reader sees the
     old or the new file, never a partial one. Compressed variants are renamed before the
     plain file; a reader that catches them out of step serves the plain file alone.
-    Watermarks, locks and gone-markers are kept under `.state/`, named by target with
-    percent-encoding so that distinct targets never share a file.
+    Watermarks (each its target's lock too) and gone-markers are kept under `.state/`, named
+    by target with percent-encoding so that distinct targets never share a file.
     """
 
     def __init__(
@@ -61,6 +61,7 @@ class FilesystemStore(ArtifactStore):
         # file written by another process shows at once. This process's own writes always do.
         self._cache: ArtifactCache[_Checked] = ArtifactCache(cache_bytes)
         self._recheck_s = recheck_ms / 1000
+        self._folders_made = False
 
     def publish(self, target: str, artifacts: Sequence[Artifact], watermark: str) -> bool:
         with self._newer_than_stored(target, watermark) as newer:
@@ -188,21 +189,42 @@ class FilesystemStore(ArtifactStore):
     @contextmanager
     def _newer_than_stored(self, target: str, watermark: str) -> Iterator[bool]:
         """Hold the target's lock; yield whether `watermark` is not older than the stored
-        one, and store it when the block completes."""
-        name = quote(target, safe="")
-        for folder in ("watermarks", "locks", "tmp"):
+        one, and store it when the block completes.
+
+        The watermark's file is the lock, and is written in place: only holders of the lock
+        read it, and a new file per build (created, renamed, the old one unlinked) cost more
+        than the rest of publishing an unchanged feed. A crash mid-write can leave it torn;
+        one that does not read as an event id counts as none, so the next build publishes.
+        """
+        path = f"{self._state}/watermarks/{quote(target, safe='')}"
+        fd = self._open_state(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)  # released with the last close
+            stored = _event_id(os.pread(fd, 64, 0))
+            newer = stored is None or event_id_key(watermark) >= stored
+            yield newer
+            if newer:
+                data = watermark.encode()
+                os.pwrite(fd, data, 0)
+                os.ftruncate(fd, len(data))
+        finally:
+            os.close(fd)
+
+    def _open_state(self, path: str, flags: int) -> int:
+        """Open a file under `.state/`, making its folders first if they are missing (the
+        first write, or an operator cleared them)."""
+        if not self._folders_made:
+            self._make_folders()
+        try:
+            return os.open(path, flags, 0o644)
+        except FileNotFoundError:
+            self._make_folders()
+            return os.open(path, flags, 0o644)
+
+    def _make_folders(self) -> None:
+        for folder in ("watermarks", "tmp"):
             (self._state / folder).mkdir(parents=True, exist_ok=True)
-        with open(self._state / "locks" / name, "a") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            try:
-                mark_file = self._state / "watermarks" / name
-                stored = mark_file.read_text() if mark_file.exists() else ""
-                newer = not stored or event_id_key(watermark) >= event_id_key(stored)
-                yield newer
-                if newer:
-                    self._atomic_write(mark_file, watermark.encode())
-            finally:
-                fcntl.flock(lock, fcntl.LOCK_UN)
+        self._folders_made = True
 
     def _atomic_write(self, file: Path, data: bytes) -> None:
         # No fsync: readers need atomicity, not durability; a lost artifact is rebuilt from
@@ -212,7 +234,7 @@ class FilesystemStore(ArtifactStore):
         # and checks showed in its profile. Files are world-readable (0644), so a web server
         # running as another user (nginx) can serve the folder.
         tmp = f"{self._state}/tmp/{_TEMP_NAMES.tag}.{_TEMP_NAMES.next()}"
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        fd = self._open_state(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL)
         try:
             with os.fdopen(fd, "wb") as handle:
                 handle.write(data)
@@ -225,6 +247,14 @@ class FilesystemStore(ArtifactStore):
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(tmp)
             raise
+
+
+def _event_id(data: bytes) -> tuple[int, int] | None:
+    """The sort key of the event id stored in `data`, or None if it holds none."""
+    try:
+        return event_id_key(data.decode("ascii"))
+    except (UnicodeDecodeError, ValueError):
+        return None
 
 
 @dataclass(slots=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import shutil
 import threading
 import time
 from collections.abc import Callable
@@ -39,6 +40,28 @@ def test_watermark_survives_a_restart(tmp_path: Path) -> None:
     restarted = FilesystemStore(tmp_path)
     assert restarted.publish("feed:all", [encode("feeds/all.rss", b"o", 5)], "5-0") is False
     assert restarted.get("feeds/all.rss").body == b"n"  # type: ignore[union-attr]
+
+
+def test_a_watermark_torn_by_a_crash_counts_as_none(tmp_path: Path) -> None:
+    store = FilesystemStore(tmp_path)
+    assert store.publish("feed:all", [encode("feeds/all.rss", b"n", 5)], "9-0")
+    mark = tmp_path / ".state" / "watermarks" / "feed%3Aall"
+    mark.write_bytes(b"17651\xff")  # cut off mid-write
+    assert store.publish("feed:all", [encode("feeds/all.rss", b"o", 5)], "5-0")
+    assert mark.read_text() == "5-0"
+    # A shorter id written over a longer one leaves nothing of the longer behind.
+    assert store.publish("feed:all", [encode("feeds/all.rss", b"p", 5)], "12345678-10")
+    assert store.publish("feed:all", [encode("feeds/all.rss", b"q", 5)], "99999999-0")
+    assert mark.read_text() == "99999999-0"
+    assert store.publish("feed:all", [encode("feeds/all.rss", b"r", 5)], "12345678-11") is False
+
+
+def test_bookkeeping_cleared_while_running_is_made_again(tmp_path: Path) -> None:
+    store = FilesystemStore(tmp_path)
+    assert store.publish("feed:all", [encode("feeds/all.rss", b"n", 5)], "9-0")
+    shutil.rmtree(tmp_path / ".state")
+    assert store.publish("feed:all", [encode("feeds/all.rss", b"o", 5)], "5-0")
+    assert store.get("feeds/all.rss").body == b"o"
 
 
 def test_another_process_sees_a_publish_on_the_next_get(
