@@ -15,6 +15,14 @@ from bench.report import say
 from devstack.stack import Stack
 
 
+def py_spy() -> str:
+    """The py-spy executable, or exit saying how to install it."""
+    exe = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
+    if not os.access(exe, os.X_OK):
+        raise SystemExit("--profile needs py-spy: run `.venv/bin/pip install py-spy`")
+    return exe
+
+
 class Profiler:
     """Samples the stack's services with py-spy during a measurement, if asked to.
 
@@ -32,9 +40,7 @@ class Profiler:
     def start(self) -> Profiler:
         if self.out_dir is None:
             return self
-        exe = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
-        if not os.access(exe, os.X_OK):
-            raise SystemExit("--profile needs py-spy: run `.venv/bin/pip install py-spy`")
+        exe = py_spy()
         self.out_dir.mkdir(parents=True, exist_ok=True)
         for name in self.services:
             pid = self.stack.processes.running[name].pid
