@@ -5,10 +5,10 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
-import gzip
 import os
 import stat
 import time
+import zlib
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -171,16 +171,14 @@ class FilesystemStore(ArtifactStore):
             except OSError as exc:
                 return _missing(exc)
             variants = {}
-            for (attr, suffix), decompress in zip(
-                _VARIANTS, (gzip.decompress, brotli.decompress), strict=True
-            ):
+            for (attr, suffix), matches in zip(_VARIANTS, (_gzip_of, _brotli_of), strict=True):
                 try:
                     data, _ = _read_at(dir_fd, name + suffix)
-                    # A variant from another build (caught mid-publish) is not served.
-                    if decompress(data) == body:
-                        variants[attr] = data
-                except (OSError, brotli.error):
+                except OSError:
                     continue
+                # A variant from another build (caught mid-publish) is not served.
+                if matches(data, body):
+                    variants[attr] = data
         finally:
             os.close(dir_fd)
         signature = (st.st_mtime_ns, st.st_size, st.st_ino)
@@ -247,6 +245,27 @@ class FilesystemStore(ArtifactStore):
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(tmp)
             raise
+
+
+def _gzip_of(data: bytes, body: bytes) -> bool:
+    """Whether `data` is a gzip of `body`, by its trailer: the CRC-32 and the length of what
+    it holds. A variant from another build differs there; decompressing it to compare cost
+    nine times as much (265 against 30 µs for a 150 KB feed), on every load of a changed
+    file by the feeds service and by each WebSub delivery."""
+    return (
+        len(data) >= 18
+        and data[:2] == b"\x1f\x8b"
+        and int.from_bytes(data[-8:-4], "little") == zlib.crc32(body)
+        and int.from_bytes(data[-4:], "little") == len(body) & 0xFFFFFFFF
+    )
+
+
+def _brotli_of(data: bytes, body: bytes) -> bool:
+    """Whether `data` is a brotli of `body` (the format keeps no checksum to compare)."""
+    try:
+        return brotli.decompress(data) == body
+    except brotli.error:
+        return False
 
 
 def _event_id(data: bytes) -> tuple[int, int] | None:

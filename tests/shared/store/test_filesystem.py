@@ -89,6 +89,24 @@ def test_variant_from_another_build_is_not_served(tmp_path: Path) -> None:
     assert brotli.decompress(got.br) == got.body
 
 
+def test_a_gzip_variant_is_served_only_if_it_holds_the_very_body(tmp_path: Path) -> None:
+    body = b"<rss>old</rss>"
+    store = FilesystemStore(tmp_path)
+    assert store.publish("feed:all", [encode("feeds/all.rss", body, 5)], "1-0")
+    gz = tmp_path / "feeds/all.rss.gz"
+    for stray in (
+        gzip.compress(b"<rss>odd</rss>"),  # another build's body of the same length
+        gzip.compress(body)[:-1],  # cut short
+        b"\x00" * 40,  # no gzip at all
+    ):
+        gz.write_bytes(stray)
+        got = FilesystemStore(tmp_path).get("feeds/all.rss")
+        assert got is not None and got.body == body and got.gzip is None
+    gz.write_bytes(gzip.compress(body, 1))  # any gzip of the body will do
+    got = FilesystemStore(tmp_path).get("feeds/all.rss")
+    assert got is not None and gzip.decompress(got.gzip) == body
+
+
 RACES = 50  # publishes, and reads, of the same file by two stores at once
 
 
