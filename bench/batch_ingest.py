@@ -33,7 +33,7 @@ from bench.cli import (
 )
 from bench.cpu import CpuMeter
 from bench.lua_stats import LuaSampler
-from bench.profiling import Profiler
+from bench.profiling import Profiler, stack_pids
 from bench.report import Figure, Progress, say
 from bench.stacks import (
     builds,
@@ -106,7 +106,7 @@ def run(args: argparse.Namespace) -> list[Figure]:
             f"{args.in_flight} in flight at once"
         )
         progress = Progress("batch", every=0)
-        profiler = Profiler(stack, args.profile, ("ingest",)).start()
+        profiler = Profiler(args.profile, stack_pids(stack, ("ingest",))).start()
         meter = CpuMeter(stack).start()
         # One second of every script's cost inside Redis, from early in the first batch.
         sampler = LuaSampler(redis_client(stack), 0.2, 1.0).start()

@@ -1,7 +1,7 @@
 """One feed target's whole build, in this process, on a quiet core: the floor under the
 build time the latency run measures under load.
 
-    .venv/bin/python -m bench.build_cost [--articles 300] [--rounds 300] [--profile FILE]
+    .venv/bin/python -m bench.build_cost [--articles 300] [--rounds 300] [--profile DIR]
 
 A scratch Redis of its own and a scratch artifact folder (filesystem store, as `make run`
 and compose use). `--articles` corpus articles go into one section first; then each round
@@ -18,9 +18,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import signal
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -31,7 +29,7 @@ import redis.asyncio
 
 from bench.articles import ArticleFactory
 from bench.cli import positive_int, run_main
-from bench.profiling import py_spy, summarize_profile
+from bench.profiling import Profiler
 from bench.report import Figure, say
 from devstack.redis_server import RedisServer
 
@@ -75,7 +73,7 @@ def run(args: argparse.Namespace) -> list[Figure]:
             ctx = make_context(settings, enqueue=lambda _target: None)
             walls: list[float] = []
             cpus: list[float] = []
-            sampler = _sampler(args.profile)
+            profiler = Profiler(args.profile, {"build_cost": os.getpid()}).start()
             for n in range(WARMUP + args.rounds):
                 write(range(args.articles + n, args.articles + n + 1))
                 ctx.coordinator.mark([(TARGET, f"{ctx.reader.now_ms()}-{n + 1}")])
@@ -86,7 +84,7 @@ def run(args: argparse.Namespace) -> list[Figure]:
                     cpus.append((time.process_time() - cpu) * 1000)
                 if outcome != "published":
                     raise RuntimeError(f"build {n} was {outcome}, not published")
-            _stop(sampler, args.profile)
+            profiler.stop()
         finally:
             server.stop()
     return [
@@ -101,25 +99,6 @@ def _p90(values: list[float]) -> float:
     return statistics.quantiles(values, n=10)[8] if len(values) > 1 else values[0]
 
 
-def _sampler(out: Path | None) -> subprocess.Popen[bytes] | None:
-    if out is None:
-        return None
-    argv = [py_spy(), "record", "--pid", str(os.getpid()), "--rate", "500", "--format", "raw"]
-    sampler = subprocess.Popen([*argv, "--output", str(out), "--nonblocking"])
-    time.sleep(0.5)  # py-spy needs a moment to attach
-    return sampler
-
-
-def _stop(sampler: subprocess.Popen[bytes] | None, out: Path | None) -> None:
-    if sampler is None or out is None:
-        return
-    sampler.send_signal(signal.SIGINT)
-    sampler.wait(timeout=30)
-    say(f"profile: {out}")
-    for line in summarize_profile(out):
-        say(line)
-
-
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="python -m bench.build_cost", description=__doc__.splitlines()[0]
@@ -129,8 +108,9 @@ def parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--rounds", type=positive_int, default=300, help="builds timed (300)")
     p.add_argument(
-        "--profile", type=Path, default=None, help="sample the builds with py-spy into FILE"
-    )
+        "--profile", type=Path, default=None, metavar="DIR",
+        help="sample the builds with py-spy; write the stacks to DIR",
+    )  # fmt: skip
     return p
 
 

@@ -31,7 +31,7 @@ from bench.cli import (
 )
 from bench.cpu import CpuMeter
 from bench.lua_stats import LuaSampler
-from bench.profiling import Profiler
+from bench.profiling import Profiler, stack_pids
 from bench.report import Figure, Progress, say
 from bench.stacks import (
     builds,
@@ -118,7 +118,7 @@ def run(args: argparse.Namespace) -> list[Figure]:
         builds_before = builds(stack)
         scripts_before = script_stats(stack)
         say(f"measuring: {len(template.read_bytes()) / 1024:.1f} KB per PUT")
-        profiler = Profiler(stack, args.profile, ("ingest",)).start()
+        profiler = Profiler(args.profile, stack_pids(stack, ("ingest",))).start()
         meter = CpuMeter(stack).start()
         # One second of every script's cost inside Redis, from the middle of the run.
         sampler = LuaSampler(redis_client(stack), args.duration / 2 - 0.5, 1.0).start()

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from bench.report import say
@@ -23,18 +24,23 @@ def py_spy() -> str:
     return exe
 
 
-class Profiler:
-    """Samples the stack's services with py-spy during a measurement, if asked to.
+def stack_pids(stack: Stack, services: Iterable[str]) -> dict[str, int]:
+    """The process ids of the stack's `services`, by name, for a `Profiler`."""
+    return {name: stack.processes.running[name].pid for name in services}
 
-    Writes one collapsed-stack file per service (`<dir>/<service>.txt`, flamegraph.pl input)
+
+class Profiler:
+    """Samples processes (the stack's services, or a benchmark's own) with py-spy during a
+    measurement, if asked to.
+
+    Writes one collapsed-stack file per process (`<dir>/<name>.txt`, flamegraph.pl input)
     and prints the functions that hold most samples. py-spy is not a project dependency:
     `.venv/bin/pip install py-spy`.
     """
 
-    def __init__(self, stack: Stack, out_dir: Path | None, services: tuple[str, ...]) -> None:
-        self.stack = stack
+    def __init__(self, out_dir: Path | None, pids: Mapping[str, int]) -> None:
         self.out_dir = out_dir
-        self.services = services
+        self.pids = pids
         self._running: list[tuple[str, Path, subprocess.Popen[bytes]]] = []
 
     def start(self) -> Profiler:
@@ -42,8 +48,7 @@ class Profiler:
             return self
         exe = py_spy()
         self.out_dir.mkdir(parents=True, exist_ok=True)
-        for name in self.services:
-            pid = self.stack.processes.running[name].pid
+        for name, pid in self.pids.items():
             out = self.out_dir / f"{name}.txt"
             argv = [exe, "record", "--pid", str(pid), "--rate", "250", "--format", "raw"]
             argv += ["--output", str(out), "--nonblocking", "--subprocesses"]

@@ -39,7 +39,7 @@ from bench.articles import AUTHORS, ISTANBUL, SECTIONS, TAGS, ArticleFactory
 from bench.cli import add_stack_arguments, env_overrides, positive, run_main
 from bench.cpu import CpuMeter
 from bench.lua_stats import LuaSampler
-from bench.profiling import Profiler
+from bench.profiling import Profiler, stack_pids
 from bench.push_subscriber import STACK_ENV as PUSH_ENV
 from bench.push_subscriber import PushSubscriber
 from bench.report import Figure, Progress, say
@@ -400,7 +400,7 @@ def run(args: argparse.Namespace) -> list[Figure]:
         kinds_before = builds_by_kind(stack)
         db = redis_client(stack)
         feeds_queue = queue_lists("feeds")
-        profiler = Profiler(stack, args.profile, tuple(stack.processes.running)).start()
+        profiler = Profiler(args.profile, stack_pids(stack, stack.processes.running)).start()
         meter = CpuMeter(stack).start()
         redis_before = redis_usec(db)
         # Which scripts Redis's time goes to: a few seconds in the middle of the run.
