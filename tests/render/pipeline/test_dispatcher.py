@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 import redis
@@ -23,11 +24,14 @@ def queued() -> list[str]:
     return []
 
 
-def make_dispatcher(settings: Settings, queued: list[str], name: str = "d1") -> Dispatcher:
+def make_dispatcher(
+    settings: Settings, queued: list[str], name: str = "d1", **options: Any
+) -> Dispatcher:
+    """A dispatcher sending to `queued`; `options` go to `Dispatcher` (promote, urgent_waiting…)."""
     client = redis.Redis.from_url(settings.redis_url)
     coordinator = Coordinator(client, settings)
     registry = Registry.from_settings(settings)
-    dispatcher = Dispatcher(client, coordinator, queued.append, settings, name, registry)
+    dispatcher = Dispatcher(client, coordinator, queued.append, settings, name, registry, **options)
     dispatcher.ensure_group()
     return dispatcher
 
@@ -197,14 +201,9 @@ def test_routine_builds_due_while_urgent_ones_wait_are_held_then_sent_once_urgen
     settings, queued, write, seed_article
 ):
     fast = settings.model_copy(update={"build_promote_ms": 100})
-    client = redis.Redis.from_url(fast.redis_url)
     registry = Registry.from_settings(fast)
     promoted: list[str] = []
-    dispatcher = Dispatcher(
-        client, Coordinator(client, fast), queued.append, fast, "d1", registry,
-        promote=promoted.extend, urgent_waiting=lambda: True,
-    )  # fmt: skip
-    dispatcher.ensure_group()
+    dispatcher = make_dispatcher(fast, queued, promote=promoted.extend, urgent_waiting=lambda: True)
     write(seed_article)
     dispatcher.step(block_ms=10)
     # The urgent ones go at once; the routine ones would only wait behind them.
@@ -230,15 +229,11 @@ def test_held_routine_builds_go_as_routine_once_urgent_ones_no_longer_wait(
     settings, queued, write, seed_article
 ):
     slow = settings.model_copy(update={"build_promote_ms": 60_000})  # none promoted here
-    client = redis.Redis.from_url(slow.redis_url)
     urgent = {"waiting": True}
     promoted: list[str] = []
-    dispatcher = Dispatcher(
-        client, Coordinator(client, slow), queued.append, slow, "d1",
-        Registry.from_settings(slow), promote=promoted.extend,
-        urgent_waiting=lambda: urgent["waiting"],
-    )  # fmt: skip
-    dispatcher.ensure_group()
+    dispatcher = make_dispatcher(
+        slow, queued, promote=promoted.extend, urgent_waiting=lambda: urgent["waiting"]
+    )
     write(seed_article)
     for _ in range(3):
         dispatcher.step(block_ms=10)
@@ -252,12 +247,7 @@ def test_held_routine_builds_go_as_routine_once_urgent_ones_no_longer_wait(
 
 def test_a_stopping_dispatcher_sends_what_it_holds(settings, queued, write, seed_article):
     slow = settings.model_copy(update={"build_promote_ms": 60_000})
-    client = redis.Redis.from_url(slow.redis_url)
-    dispatcher = Dispatcher(
-        client, Coordinator(client, slow), queued.append, slow, "d1",
-        Registry.from_settings(slow), urgent_waiting=lambda: True,
-    )  # fmt: skip
-    dispatcher.ensure_group()
+    dispatcher = make_dispatcher(slow, queued, urgent_waiting=lambda: True)
     write(seed_article)
     dispatcher.step(block_ms=10)
     assert "feed:tag:nato" not in queued
@@ -271,21 +261,14 @@ def test_builds_held_by_a_lost_dispatcher_are_promoted_by_another(
     settings, queued, write, seed_article
 ):
     fast = settings.model_copy(update={"build_promote_ms": 100})
-    client = redis.Redis.from_url(fast.redis_url)
-    registry = Registry.from_settings(fast)
-    lost = Dispatcher(
-        client, Coordinator(client, fast), queued.append, fast, "lost", registry,
-        urgent_waiting=lambda: True,
-    )  # fmt: skip
-    lost.ensure_group()
+    lost = make_dispatcher(fast, queued, "lost", urgent_waiting=lambda: True)
     write(seed_article)
     lost.step(block_ms=10)
     assert "feed:tag:nato" not in queued  # held, and gone with its process
     promoted: list[str] = []
-    other = Dispatcher(
-        client, Coordinator(client, fast), queued.append, fast, "other", registry,
-        promote=promoted.extend, urgent_waiting=lambda: True,
-    )  # fmt: skip
+    other = make_dispatcher(
+        fast, queued, "other", promote=promoted.extend, urgent_waiting=lambda: True
+    )
     wait_until(lambda: other.step(block_ms=10) >= 0 and promoted, 5, backoff=False)
     assert "feed:tag:nato" in promoted
 
@@ -294,15 +277,11 @@ def test_a_routine_build_is_sent_again_only_once_urgent_builds_hold_it_back(
     settings, queued, write, seed_article
 ):
     fast = settings.model_copy(update={"build_promote_ms": 100})
-    client = redis.Redis.from_url(fast.redis_url)
     urgent = {"waiting": False}
     promoted: list[str] = []
-    dispatcher = Dispatcher(
-        client, Coordinator(client, fast), queued.append, fast, "d1",
-        Registry.from_settings(fast), promote=promoted.extend,
-        urgent_waiting=lambda: urgent["waiting"],
-    )  # fmt: skip
-    dispatcher.ensure_group()
+    dispatcher = make_dispatcher(
+        fast, queued, promote=promoted.extend, urgent_waiting=lambda: urgent["waiting"]
+    )
     write(seed_article)
     dispatcher.step(block_ms=10)
     time.sleep(0.3)  # past the delay, twice over
