@@ -42,6 +42,7 @@ from bench.lua_stats import LuaSampler
 from bench.profiling import Profiler, stack_pids
 from bench.push_subscriber import STACK_ENV as PUSH_ENV
 from bench.push_subscriber import PushSubscriber
+from bench.redis_clients import ClientCounts, stack_groups
 from bench.report import Figure, Progress, say
 from bench.stacks import (
     builds,
@@ -403,6 +404,7 @@ def run(args: argparse.Namespace) -> list[Figure]:
         profiler = Profiler(args.profile, stack_pids(stack, stack.processes.running)).start()
         meter = CpuMeter(stack).start()
         redis_before = redis_usec(db)
+        clients = ClientCounts(db, stack_groups(stack)).start()
         # Which scripts Redis's time goes to: a few seconds in the middle of the run.
         scripts = LuaSampler(db, after=args.duration / 2 - 2.5, seconds=5).start()
         began = time.monotonic()
@@ -438,6 +440,7 @@ def run(args: argparse.Namespace) -> list[Figure]:
             time.sleep(0.05)
         # Redis's time is counted up to here: every build the articles owed has run.
         redis_after = redis_usec(db)
+        clients.stop()
         stop.set()
         for feed in feeds.values():
             feed.wake.set()
@@ -488,6 +491,7 @@ def run(args: argparse.Namespace) -> list[Figure]:
         f"built already builds nothing)"
     )
     figures += _redis_figures(redis_before, redis_after, tracker.published)
+    say(clients.line(tracker.published))
     say(scripts.join().line())
     say(f"         peak 'feeds' queue {queue_peak} (all priority lists)")
     return [

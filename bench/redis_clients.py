@@ -1,0 +1,138 @@
+"""Which service sends Redis its commands: each client connection's counts, by process.
+
+Redis's INFO gives totals; CLIENT LIST gives each connection's commands and bytes
+(`tot-cmds`, `tot-net-in`, `tot-net-out`) and its peer address. The address's port names a
+socket, and /proc names the process holding that socket, so each connection's counts add up
+under the service (process group) it belongs to. A connection closed before the second
+snapshot is lost from both, and only its counts before the first snapshot are lost if it
+was open then: the sum is a lower bound, printed beside INFO's total.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+_FIELD = re.compile(r"(\S+?)=(\S*)")
+_SOCKET = re.compile(r"socket:\[(\d+)\]")
+
+
+@dataclass(frozen=True)
+class Connection:
+    id: int
+    port: int
+    commands: int
+    bytes_in: int
+
+
+def connections(db: Any) -> list[Connection]:
+    """The clients connected over TCP, with the counts Redis keeps for each."""
+    out = []
+    for line in db.execute_command("CLIENT", "LIST").decode().splitlines():
+        fields = dict(_FIELD.findall(line))
+        host, _, port = fields.get("addr", "").rpartition(":")
+        if not host or not port.isdigit():
+            continue  # a unix socket
+        out.append(
+            Connection(
+                int(fields["id"]),
+                int(port),
+                int(fields.get("tot-cmds", 0)),
+                int(fields.get("tot-net-in", 0)),
+            )
+        )
+    return out
+
+
+def _socket_ports() -> dict[int, int]:
+    """Socket inode → local TCP port, for every TCP socket of this machine."""
+    ports: dict[int, int] = {}
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            rows = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for row in rows:
+            cols = row.split()
+            ports[int(cols[9])] = int(cols[1].rpartition(":")[2], 16)
+    return ports
+
+
+def _group_of(pid: int) -> int | None:
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[2])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def port_owners(groups: Mapping[int, str]) -> dict[int, str]:
+    """Local TCP port → the name of the process group (a service) holding its socket."""
+    ports = _socket_ports()
+    owners: dict[int, str] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        name = groups.get(_group_of(int(entry.name)) or -1)
+        if name is None:
+            continue
+        try:
+            fds = os.listdir(entry / "fd")
+        except OSError:
+            continue
+        for fd in fds:
+            try:
+                match = _SOCKET.match(os.readlink(entry / "fd" / fd))
+            except OSError:
+                continue
+            if match and int(match.group(1)) in ports:
+                owners[ports[int(match.group(1))]] = name
+    return owners
+
+
+@dataclass
+class ClientCounts:
+    """Redis commands and bytes received, by service, between `start` and `stop`.
+
+    `groups` maps a process group id to its service's name; this process is "bench client".
+    """
+
+    db: Any
+    groups: dict[int, str]
+    before: dict[int, Connection] = field(default_factory=dict)
+    commands: Counter[str] = field(default_factory=Counter)
+    bytes_in: Counter[str] = field(default_factory=Counter)
+
+    def start(self) -> ClientCounts:
+        self.before = {c.id: c for c in connections(self.db)}
+        return self
+
+    def stop(self) -> ClientCounts:
+        now = connections(self.db)
+        owners = port_owners(self.groups)
+        for c in now:
+            was = self.before.get(c.id)
+            name = owners.get(c.port, "other")
+            self.commands[name] += c.commands - (was.commands if was else 0)
+            self.bytes_in[name] += c.bytes_in - (was.bytes_in if was else 0)
+        return self
+
+    def line(self, articles: int) -> str:
+        per = max(articles, 1)
+        return "redis:   commands per article by service (their connections at the end): " + (
+            ", ".join(
+                f"{name} {n / per:.1f} ({self.bytes_in[name] / per / 1000:.1f} KB in)"
+                for name, n in self.commands.most_common()
+            )
+        )
+
+
+def stack_groups(stack: Any) -> dict[int, str]:
+    """Process group id → service name for a running stack, and this process."""
+    groups = {process.pid: name for name, process in stack.processes.running.items()}
+    groups[os.getpgrp()] = "bench client"
+    return groups
