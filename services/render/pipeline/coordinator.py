@@ -120,12 +120,22 @@ class Coordinator:
         """Record a finished build, and with `last` the newest build of its kind, in one
         round trip; returns how long the target had been owed (ms from the first event the
         build covered to now), or None if that is not known."""
+        try:
+            owed_ms = self._finish(target, watermark, last)
+        except redis.exceptions.NoScriptError:  # Redis restarted, or its scripts were flushed
+            self._redis.script_load(self._script.script)
+            owed_ms = self._finish(target, watermark, last)
+        return owed_ms if owed_ms >= 0 else None
+
+    def _finish(self, target: str, watermark: str, last: last_builds.LastBuild | None) -> int:
         pipe = self._redis.pipeline(transaction=False)
-        self._call("finish", target, watermark, client=pipe)
+        # EVALSHA itself: a script object in a pipeline first asks Redis whether the script
+        # is loaded (SCRIPT EXISTS), one more round trip on every build.
+        pipe.evalsha(self._script.sha, len(self._keys), *self._keys,
+                     *self._args("finish", target, watermark))  # fmt: skip
         if last is not None:
             last_builds.record(pipe, last)
-        owed_ms = int(pipe.execute()[0])
-        return owed_ms if owed_ms >= 0 else None
+        return int(pipe.execute()[0])
 
     def fail(self, target: str, transient: bool) -> Failure:
         """Record a failed build: retry it after the next delay, or park it."""
@@ -182,20 +192,19 @@ class Coordinator:
             return int(self._redis.get(redis_keys.BUILDS) or 0)
         return int(self._redis.hget(redis_keys.target(target), "builds") or 0)
 
-    def _call(self, op: str, *args: str | int, client: redis.Redis | None = None) -> object:
-        return self._script(
-            client=client,
-            keys=self._keys,
-            args=[
-                op,
-                self._target_prefix,
-                self._lease_ms,
-                *self._windows_ms,
-                self._promote_ms,
-                self._least_windows,
-                *args,
-            ],
-        )
+    def _call(self, op: str, *args: str | int) -> object:
+        return self._script(keys=self._keys, args=self._args(op, *args))
+
+    def _args(self, op: str, *args: str | int) -> list[str | int]:
+        return [
+            op,
+            self._target_prefix,
+            self._lease_ms,
+            *self._windows_ms,
+            self._promote_ms,
+            self._least_windows,
+            *args,
+        ]
 
     @staticmethod
     def _decode(targets: object) -> list[str]:

@@ -7,6 +7,7 @@ import time
 import pytest
 import redis
 
+from services.render.pipeline import last_builds
 from services.render.pipeline.coordinator import Coordinator
 from shared.settings import Settings
 from shared.state import redis_keys
@@ -347,3 +348,38 @@ def test_a_hot_sitemap_waits_at_least_its_kind_s_window(settings):
     assert 20 <= feed_window <= 40
     time.sleep(0.1)  # past the feed's window, well inside the sitemap's
     assert coordinator.due().targets == ["feed:section:spor"]
+
+
+def test_a_finish_is_one_round_trip_and_survives_flushed_scripts(settings):
+    """A build's finish and its last-build record go in one round trip (no SCRIPT EXISTS
+    first); with Redis's scripts gone (a restart, SCRIPT FLUSH) it loads the script again and
+    finishes."""
+    sent: list[bytes] = []
+
+    class Counted(redis.Connection):
+        def send_packed_command(self, command, check_health=True):  # one call per round trip
+            sent.append(command)
+            super().send_packed_command(command, check_health)
+
+    client = redis.Redis(
+        connection_pool=redis.ConnectionPool.from_url(settings.redis_url, connection_class=Counted)
+    )
+    coordinator = Coordinator(client, settings)
+    target = "feed:tag:hizli"
+    last = last_builds.LastBuild("feed", target, "published", time.time(), 0.01)
+    coordinator.mark([(target, "1-0")])
+    watermark = coordinator.begin(target)
+    sent.clear()
+    assert coordinator.finish(target, watermark, last) is not None
+    assert len(sent) == 1
+    assert client.hget(redis_keys.target(target), "done") == b"1-0"
+
+    coordinator.mark([(target, "2-0")])
+    time.sleep(settings.debounce_window_ms / 1000 + 0.05)
+    coordinator.due()
+    watermark = coordinator.begin(target)
+    assert watermark == "2-0"
+    client.script_flush()
+    assert coordinator.finish(target, watermark, last) is not None
+    assert client.hget(redis_keys.target(target), "done") == b"2-0"
+    assert last_builds.read(client, ["feed"])["feed"] == last
