@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 import redis
-from kombu import Connection
+from kombu import Connection, Queue
+from kombu.message import Message
 
 from services.render.pipeline.celery_app import make_celery
 from shared.broker_transport import Transport, transport_for
@@ -49,3 +50,49 @@ def test_workers_and_senders_use_it(settings: Settings) -> None:
     finally:
         sender.close()
         redis.Redis.from_url(settings.celery_broker_url).delete("transport-test")
+
+
+def _taken(connection: Connection, queue: Queue) -> Message:
+    taken: list[Message] = []
+    with connection.Consumer(queue, callbacks=[lambda _body, message: taken.append(message)]):
+        connection.drain_events(timeout=5)
+    return taken[0]
+
+
+def test_leased_tasks_are_taken_without_a_record_and_put_back_when_rejected_or_stopped(
+    redis_url: str,
+) -> None:
+    """kombu records a taken message in Redis until it is acknowledged; a task covered by a
+    lease of its own is not, yet it still goes back to its queue when a worker rejects it or
+    stops without acknowledging it."""
+    db = redis.Redis.from_url(redis_url)
+    options = {"leased_tasks": ("newswire.leased",)}
+    queue = Queue("qos-test")
+
+    def connect() -> Connection:
+        return Connection(redis_url, transport=transport_for(redis_url), transport_options=options)
+
+    with connect() as connection:
+        producer = connection.Producer()
+        for task in ("newswire.leased", "newswire.recorded"):
+            producer.publish({"task": task}, routing_key=queue.name, declare=[queue],
+                             headers={"task": task})  # fmt: skip
+        leased = _taken(connection, queue)
+        assert leased.headers["task"] == "newswire.leased"
+        assert db.hlen("unacked") == 0
+        recorded = _taken(connection, queue)
+        assert recorded.headers["task"] == "newswire.recorded"
+        assert db.hlen("unacked") == 1
+        leased.ack()
+        recorded.ack()
+        assert db.hlen("unacked") == 0
+
+        producer.publish({"n": 1}, routing_key=queue.name, headers={"task": "newswire.leased"})
+        _taken(connection, queue).reject(requeue=True)
+        assert db.llen(queue.name) == 1
+        again = _taken(connection, queue)
+        assert again.payload == {"n": 1} and db.llen(queue.name) == 0
+    # The connection closed with `again` taken and not acknowledged: it is back.
+    assert db.llen(queue.name) == 1 and db.hlen("unacked") == 0
+    with connect() as connection:
+        assert _taken(connection, queue).payload == {"n": 1}

@@ -78,8 +78,13 @@ def make_celery(settings: Settings, registry: Registry | None = None) -> Celery:
         # given up on (a worker that exits during an outage builds nothing after it).
         worker_consumer="services.render.pipeline.worker_consumer:PromptConsumer",
         broker_connection_max_retries=None,
-        # Only a backstop: a lost build is requeued by the coordinator's lease long before.
-        broker_transport_options={"visibility_timeout": 3600, "priority_steps": PRIORITY_STEPS},
+        # A lost build is requeued by its target's lease, so the broker keeps no record of
+        # a build task taken (two round trips a task); the timeout is for WebSub's tasks.
+        broker_transport_options={
+            "visibility_timeout": 3600,
+            "priority_steps": PRIORITY_STEPS,
+            "leased_tasks": (BUILD_TASK,),
+        },
         broker_transport=transport_for(settings.celery_broker_url),
     )
     context: dict[str, BuildContext] = {}
