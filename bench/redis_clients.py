@@ -1,11 +1,11 @@
 """Which service sends Redis its commands: each client connection's counts, by process.
 
-Redis's INFO gives totals; CLIENT LIST gives each connection's commands and bytes
-(`tot-cmds`, `tot-net-in`, `tot-net-out`) and its peer address. The address's port names a
-socket, and /proc names the process holding that socket, so each connection's counts add up
-under the service (process group) it belongs to. A connection closed before the second
-snapshot is lost from both, and only its counts before the first snapshot are lost if it
-was open then: the sum is a lower bound, printed beside INFO's total.
+Redis's INFO gives totals; CLIENT LIST gives each connection's commands and bytes received
+(`tot-cmds`, which counts the commands its scripts ran too, and `tot-net-in`) and its peer
+address. The address's port names a socket, and /proc names the process holding that
+socket, so each connection's counts add up under the service (process group) it belongs to.
+A connection closed before the second snapshot is missing from the sum, so the figures are
+lower bounds; "other" counts open connections that no service's process holds.
 """
 
 from __future__ import annotations
@@ -123,7 +123,7 @@ class ClientCounts:
 
     def line(self, articles: int) -> str:
         per = max(articles, 1)
-        return "redis:   commands per article by service (their connections at the end): " + (
+        return "redis:   commands per article by service, their scripts' included: " + (
             ", ".join(
                 f"{name} {n / per:.1f} ({self.bytes_in[name] / per / 1000:.1f} KB in)"
                 for name, n in self.commands.most_common()
