@@ -152,16 +152,12 @@ class Coordinator:
         if targets:
             self._call("reset", *targets)
 
-    def due(self, limit: int = 1000, settled: Sequence[str] = ()) -> Due:
+    def due(self, limit: int = 1000) -> Due:
         """Targets whose cooling window, retry delay or build lease ended, to enqueue now;
         and queued targets whose task has not started within a lease. A task waiting behind
         others is not lost, and sending it again would only add copies to a long queue, so
-        the caller resends a stalled target only if nothing waits ahead of it.
-
-        `settled` are targets of an earlier call's `promoted` that were sent again urgently,
-        or were never worth it: they are not asked about again. Told here, in the same
-        round trip, rather than in one of their own."""
-        wait_ms, ready, promoted, *targets = self._call("due", limit, *settled)  # type: ignore[misc]
+        the caller resends a stalled target only if nothing waits ahead of it."""
+        wait_ms, ready, promoted, *targets = self._call("due", limit)  # type: ignore[misc]
         names = self._decode(targets)
         return Due(
             names[:ready],
@@ -169,6 +165,13 @@ class Coordinator:
             names[ready + promoted :],
             names[ready : ready + promoted],
         )
+
+    def promoted(self, targets: Sequence[str]) -> None:
+        """Record that these targets (of `Due.promoted`) need not be asked about again:
+        sent again urgently, or never worth it. The others are asked about again after the
+        promotion delay, until their lease."""
+        if targets:
+            self._call("promoted", *targets)
 
     def resend(self, targets: Sequence[str]) -> list[str]:
         """Queue stalled targets afresh (those still queued); returns the ones to send."""

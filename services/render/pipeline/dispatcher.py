@@ -63,8 +63,6 @@ class Dispatcher:
         self._promote = promote or self._enqueue_all
         # Routine targets due while urgent builds wait, in the order they came due.
         self._held: dict[str, None] = {}
-        # Promoted targets not to be asked about again, told to the coordinator's next `due`.
-        self._settled: list[str] = []
         self._waiting_ahead = waiting_ahead  # tasks in the broker a target's task would follow
         self._registry = registry
         self._coordinator = coordinator
@@ -127,8 +125,7 @@ class Dispatcher:
         """
         self._urgent_now = None
         handled = self._read(block_ms)
-        targets, wait_ms, stalled, promoted = self._coordinator.due(settled=self._settled)
-        self._settled = []
+        targets, wait_ms, stalled, promoted = self._coordinator.due()
         # If sending fails, the leases bring back what was not sent.
         self._enqueue_all(self._held_back(targets) + self._coordinator.resend(self._lost(stalled)))
         promotable = [target for target in promoted if self._promotable(target)]
@@ -139,8 +136,7 @@ class Dispatcher:
             settled = promoted
         else:  # the promotable ones are asked about again after the delay
             settled = [target for target in promoted if target not in promotable]
-        # Recorded by the next step's `due`: a round trip less, and nothing asks in between.
-        self._settled = settled
+        self._coordinator.promoted(settled)
         if self._held and not self._urgent():
             self._enqueue_all(list(self._held))
             self._held.clear()

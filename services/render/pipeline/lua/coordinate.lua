@@ -12,8 +12,8 @@
 --   release: targets                     -> how many queued targets went back to idle
 --   reset:   targets                     -> how many; their runs of failures start over
 --   resend:  targets                     -> those still queued, queued afresh (to send again)
---   due:     limit, then targets sent again urgently since the last call, or never worth
---            it: not asked about promotion again
+--   promoted: targets                    -> how many; not asked about promotion again
+--   due:     limit
 --            -> ms until the next due (-1: none), how many targets follow to enqueue now,
 --               how many to send again at urgent priority (queued, not started within the
 --               promotion delay), those two lists, then queued targets whose task has not
@@ -74,17 +74,6 @@ end
 local function owe(key)
   redis.call('HSETNX', key, 'owed_at', now)
   redis.call('HINCRBY', key, 'owed_events', 1)
-end
-
--- Sent again urgently, or never worth it: not asked about promotion again; due at the
--- lease, as any queued target.
-local function settle(target)
-  local key = prefix .. target
-  local cur = redis.call('HMGET', key, 'state', 'queued_at')
-  if cur[1] == 'queued' then
-    redis.call('HSET', key, 'promoted', '1')
-    redis.call('ZADD', due, (tonumber(cur[2]) or now) + lease, target)
-  end
 end
 
 if op == 'mark' then
@@ -225,8 +214,19 @@ elseif op == 'resend' then
     end
   end
   return out
+elseif op == 'promoted' then
+  -- Sent again urgently, or never worth it: not asked again; due at the lease, as any
+  -- queued target.
+  for i = ARG0, #ARGV do
+    local key = prefix .. ARGV[i]
+    local cur = redis.call('HMGET', key, 'state', 'queued_at')
+    if cur[1] == 'queued' then
+      redis.call('HSET', key, 'promoted', '1')
+      redis.call('ZADD', due, (tonumber(cur[2]) or now) + lease, ARGV[i])
+    end
+  end
+  return #ARGV - ARG0 + 1
 elseif op == 'due' then
-  for i = ARG0 + 1, #ARGV do settle(ARGV[i]) end
   local out, promoted, stalled = {}, {}, {}
   local found = redis.call('ZRANGEBYSCORE', due, '-inf', now, 'LIMIT', 0, ARGV[ARG0])
   for _, target in ipairs(found) do
