@@ -285,6 +285,23 @@ def test_a_target_queued_past_the_promotion_delay_is_sent_again_once(settings):
     assert coordinator.begin("feed:tag:nato") is None
 
 
+def test_a_promotion_settled_late_leaves_a_newer_queueing_alone(settings):
+    """The dispatcher settles a promotion after sending it: if the target was built and
+    queued again meanwhile, that queueing was never offered, and is still promoted in time."""
+    coordinator = tuned(settings, build_promote_ms=100, build_lease_ms=2000)
+    target = "feed:tag:nato"
+    coordinator.mark([(target, "1-0")])
+    time.sleep(0.15)
+    assert coordinator.due().promoted == [target]  # sent again urgently...
+    coordinator.finish(target, coordinator.begin(target))  # ...and built at once
+    time.sleep(0.15)  # past the window of that build: the next event queues it anew
+    coordinator.due()
+    assert coordinator.mark([(target, "2-0")]) == [target]
+    coordinator.promoted([target])  # the settlement of the first queueing comes in late
+    time.sleep(0.15)
+    assert coordinator.due().promoted == [target]
+
+
 def test_a_build_reports_how_long_its_target_was_owed(coordinator):
     target = "feed:section:spor"
     coordinator.mark([(target, "1-0")])

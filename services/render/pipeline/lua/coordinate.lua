@@ -216,13 +216,16 @@ elseif op == 'resend' then
   return out
 elseif op == 'promoted' then
   -- Sent again urgently, or never worth it: not asked again; due at the lease, as any
-  -- queued target.
+  -- queued target. Only a queueing `due` could have offered (one at least the promotion
+  -- delay old): the target may have been built and queued anew since, and that queueing
+  -- still needs its own promotion.
   for i = ARG0, #ARGV do
     local key = prefix .. ARGV[i]
     local cur = redis.call('HMGET', key, 'state', 'queued_at')
-    if cur[1] == 'queued' then
+    local queued_at = tonumber(cur[2]) or now
+    if cur[1] == 'queued' and now - queued_at >= math.min(promote_after, lease) then
       redis.call('HSET', key, 'promoted', '1')
-      redis.call('ZADD', due, (tonumber(cur[2]) or now) + lease, ARGV[i])
+      redis.call('ZADD', due, queued_at + lease, ARGV[i])
     end
   end
   return #ARGV - ARG0 + 1
