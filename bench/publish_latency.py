@@ -14,7 +14,8 @@ two ways, each timed from the PUT sent:
 Latency is reported per kind of feed beside its target. From the workers' logs: how long each
 target was owed before its build finished (the most is the starvation figure), and each
 kind's build time. From Redis's INFO commandstats: its time per article over the run, for
-every command the stack sent (writes, dispatch, broker, builds).
+every command the stack sent (writes, dispatch, broker, builds); from its CLIENT LIST, the
+commands it ran for each service (`bench.redis_clients`).
 """
 
 from __future__ import annotations
