@@ -12,6 +12,7 @@ from services.render.pipeline.coordinator import Coordinator
 from shared.settings import Settings
 from shared.state import redis_keys
 from tests.conftest import wait_until
+from tests.counted_redis import counted_client
 
 
 @pytest.fixture
@@ -374,16 +375,7 @@ def test_a_finish_is_one_round_trip_and_survives_flushed_scripts(settings):
     """A build's finish and its last-build record go in one round trip (no SCRIPT EXISTS
     first); with Redis's scripts gone (a restart, SCRIPT FLUSH) it loads the script again and
     finishes."""
-    sent: list[bytes] = []
-
-    class Counted(redis.Connection):
-        def send_packed_command(self, command, check_health=True):  # one call per round trip
-            sent.append(command)
-            super().send_packed_command(command, check_health)
-
-    client = redis.Redis(
-        connection_pool=redis.ConnectionPool.from_url(settings.redis_url, connection_class=Counted)
-    )
+    client, sent = counted_client(settings.redis_url)
     coordinator = Coordinator(client, settings)
     target = "feed:tag:hizli"
     last = last_builds.LastBuild("feed", target, "published", time.time(), 0.01)
