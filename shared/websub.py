@@ -25,13 +25,14 @@ import secrets
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 from urllib.parse import urljoin, urlsplit
 
 import redis
 
 from shared.settings import Settings
 from shared.state import redis_keys
+from shared.state.script_calls import ScriptCall
 from shared.store.artifacts import safe_path
 from shared.websub_limits import release
 
@@ -284,15 +285,25 @@ class Subscriptions:
         `every`) whose content differs from what was last announced, remembered from now on;
         each with its subscribers' callbacks if it has at most `few`. One Redis call, so a
         publish costs next to nothing when nobody subscribes."""
-        topics = list(etags)
-        if not topics:
+        if not etags:
             return []
+        return self.changes(etags, self.claim(etags, every, few).run(self._redis))
+
+    def claim(self, etags: Mapping[str, str], every: bool = False, few: int = -1) -> ScriptCall:
+        """`claim_changes` as a script call, to send in another's round trip (a build's
+        finish); `changes` reads its reply."""
+        topics = list(etags)
         keys = [ETAG.format(topic=t) for t in topics] + [LEASES.format(topic=t) for t in topics]
         now_ms = int(self._clock() * 1000)
-        args = ["1" if every else "0", now_ms, few, *etags.values()]
+        return ScriptCall(self._claim, keys, ["1" if every else "0", now_ms, few, *etags.values()])
+
+    @staticmethod
+    def changes(etags: Mapping[str, str], reply: Any) -> list[Change]:
+        """The changes of a `claim` of `etags`, from its reply."""
+        topics = list(etags)
         return [
             Change(topics[i - 1], None if callbacks is None else tuple(map(_text, callbacks)))
-            for i, callbacks in self._claim(keys=keys, args=args)
+            for i, callbacks in reply
         ]
 
     def dead_letter(self, topic: str, callback: str, reason: str, attempts: int) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Literal
+from typing import Any, Literal
 
 import redis
 
@@ -15,6 +15,7 @@ from shared.state import redis_keys
 from shared.state.article_writer import lua
 from shared.state.dead_letters import DeadLetters
 from shared.state.display_names import every_name, shown_name
+from shared.state.script_calls import ScriptCall
 
 _ARTICLE_PREFIX = redis_keys.article("")
 EMPTY: Mapping[str, str] = MappingProxyType({})
@@ -82,29 +83,12 @@ class ArticleReader:
         retractions of the last `retractions_ms` (older ones are dropped), and its display
         name (as `display_name`). One round trip, and one more to read the documents of new
         or changed articles."""
-        now, ids, digests, gone, admin, site = self._feed_read(target, limit, retractions_ms)
-        retractions = [
-            (article_id.decode(), int(float(ms)))
-            for article_id, ms in zip(gone[::2], gone[1::2], strict=True)
-        ]
-        shown = shown_name(_text(admin), configured.get(target), _text(site))
-        return FeedView(
-            articles=self._articles(ids, list(digests)) if ids else [],
-            retractions=retractions,
-            name=shown[0] if shown else None,
-            now_ms=now,
-            seen=(tuple(ids), tuple(digests)),
-        )
+        call = self.feed_read(target, limit, retractions_ms)
+        return self.feed_view_of(target, call.run(self._redis), configured)
 
-    def unchanged(self, target: str, limit: int, seen: Seen) -> bool:
-        """Whether `target` would show the articles of a `feed_view` that read `seen`: the
-        same ids at the same digests, by Redis's clock now. One round trip."""
-        _, ids, digests, *_ = self._feed_read(target, limit, None)
-        return (tuple(ids), tuple(digests)) == seen
-
-    def _feed_read(
-        self, target: str, limit: int, retractions_ms: int | None
-    ) -> tuple[int, list[bytes], list[bytes | None], list[bytes], bytes | None, bytes | None]:
+    def feed_read(self, target: str, limit: int, retractions_ms: int | None) -> ScriptCall:
+        """The script call `feed_view` sends (without retractions and names: `unchanged`),
+        to send in another's round trip; `feed_view_of` reads its reply."""
         keys = (
             redis_keys.index(target),
             redis_keys.DIGESTS,
@@ -113,9 +97,33 @@ class ArticleReader:
             redis_keys.NAMES,
         )
         extras = retractions_ms is not None
-        args = (limit, "1" if extras else "0", retractions_ms or 0, target)
-        now, ids, digests, gone, admin, site = self._read_script(keys=keys, args=args)
-        return int(now), ids, digests, gone, admin or None, site or None
+        return ScriptCall(
+            self._read_script, keys, (limit, "1" if extras else "0", retractions_ms or 0, target)
+        )
+
+    def feed_view_of(
+        self, target: str, reply: Any, configured: Mapping[str, str] = EMPTY
+    ) -> FeedView:
+        """The `FeedView` of a `feed_read` call's reply."""
+        now, ids, digests, gone, admin, site = reply
+        retractions = [
+            (article_id.decode(), int(float(ms)))
+            for article_id, ms in zip(gone[::2], gone[1::2], strict=True)
+        ]
+        shown = shown_name(_text(admin or None), configured.get(target), _text(site or None))
+        return FeedView(
+            articles=self._articles(ids, list(digests)) if ids else [],
+            retractions=retractions,
+            name=shown[0] if shown else None,
+            now_ms=int(now),
+            seen=(tuple(ids), tuple(digests)),
+        )
+
+    def unchanged(self, target: str, limit: int, seen: Seen) -> bool:
+        """Whether `target` would show the articles of a `feed_view` that read `seen`: the
+        same ids at the same digests, by Redis's clock now. One round trip."""
+        _, ids, digests, *_ = self.feed_read(target, limit, None).run(self._redis)
+        return (tuple(ids), tuple(digests)) == seen
 
     def _articles(self, ids: list[bytes], digests: list[bytes | None]) -> list[Article]:
         """The articles of `ids` (with their `digests` from the digest hash, None where it

@@ -25,7 +25,8 @@ from shared.state.article_reader import ArticleReader
 
 ARM = "test:slow:{target}"
 READ = "test:read:{target}"
-_READS = ("feed_view", "payloads", "article")  # what a build reads state with first
+# What a build reads state with first (a feed's first read comes with its begin: `feed_view_of`).
+_READS = ("feed_view", "feed_view_of", "payloads", "article")
 
 
 class _PausingReader:

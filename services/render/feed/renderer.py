@@ -18,6 +18,7 @@ from shared.article import Article
 from shared.kinds.feed import INDEX, INDEX_PATH, FeedTarget, parse
 from shared.state.article_reader import FeedView
 from shared.state.dead_letters import DeadLetters
+from shared.state.script_calls import ScriptCall
 from shared.store.artifacts import encode
 
 log = logging.getLogger(__name__)
@@ -41,16 +42,23 @@ class FeedRenderer(Renderer):
             page = render_index(ctx.settings, names, paths)
             return Output(artifacts=[encode(INDEX_PATH, page, ctx.settings.brotli_quality)])
         feed_target = parse(target)
+        size, names = ctx.settings.feed_size, ctx.settings.display_names
         # Render from what was read, then read again: an article taken down (or changed) while
         # this build ran must not be published by it, however slow the build was.
-        for _ in range(RENDER_ATTEMPTS):
-            view = ctx.reader.feed_view(
-                target, ctx.settings.feed_size, TOMBSTONE_MS, ctx.settings.display_names
-            )
+        for attempt in range(RENDER_ATTEMPTS):
+            if attempt == 0 and ctx.first_reply is not None:  # read with the build's begin
+                view = ctx.reader.feed_view_of(target, ctx.first_reply, names)
+            else:
+                view = ctx.reader.feed_view(target, size, TOMBSTONE_MS, names)
             output = self._render_feed(feed_target, view, ctx)
-            if ctx.reader.unchanged(target, ctx.settings.feed_size, view.seen):
+            if ctx.reader.unchanged(target, size, view.seen):
                 break
         return output
+
+    def first_read(self, target: str, ctx: RenderContext) -> ScriptCall | None:
+        if target == INDEX:
+            return None
+        return ctx.reader.feed_read(target, ctx.settings.feed_size, TOMBSTONE_MS)
 
     def _render_feed(self, feed_target: FeedTarget, view: FeedView, ctx: RenderContext) -> Output:
         zone = self._zone

@@ -15,9 +15,9 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
-from typing import Literal
+from typing import Any, Literal
 
 import redis
 import requests
@@ -30,6 +30,7 @@ from shared.net.fetcher import Fetcher, FetchFailed
 from shared.settings import Settings
 from shared.state.article_reader import ArticleReader
 from shared.state.dead_letters import DeadLetters
+from shared.state.script_calls import ScriptCall
 from shared.state.sweeper import Sweeper
 from shared.store import ArtifactStore
 from shared.store.artifacts import Artifact
@@ -51,6 +52,16 @@ TRANSIENT: tuple[type[BaseException], ...] = (
 
 
 @dataclass(frozen=True)
+class Announcement:
+    """What a published build tells others (WebSub: which topics changed, to queue their
+    deliveries): a script call sent with the build's finish, in its round trip, and what is
+    done with its reply once the build has finished."""
+
+    call: ScriptCall
+    then: Callable[[Any], None]
+
+
+@dataclass(frozen=True)
 class BuildContext:
     """Everything a build needs, made once per worker process."""
 
@@ -64,7 +75,7 @@ class BuildContext:
     enqueue: Callable[[str], None]  # queue a build of a target
     fetcher: Fetcher  # outbound HTTP, guarded (article images)
     # Told of every published build's artifacts (WebSub notifies subscribers).
-    after_publish: Sequence[Callable[[str, Sequence[Artifact]], None]] = ()
+    after_publish: Sequence[Callable[[str, Sequence[Artifact]], Announcement | None]] = ()
 
     @cached_property
     def render_context(self) -> RenderContext:
@@ -79,14 +90,21 @@ def build_target(target: str, ctx: BuildContext) -> BuildOutcome:
     """
     renderer = ctx.renderers.for_target(target)
     started = time.perf_counter()
+    render_context = ctx.render_context
+    # The render's first read goes with the begin, in its round trip.
+    first = renderer.first_read(target, render_context)
     # Who holds the lease, for operators; read per build, as a pool forks its processes.
-    watermark = ctx.coordinator.begin(target, f"{socket.gethostname()}:{os.getpid()}")
+    holder = f"{socket.gethostname()}:{os.getpid()}"
+    watermark, replies = ctx.coordinator.begin_with(target, holder, [first] if first else [])
     if watermark is None:
         return "skipped"
+    if first is not None:
+        render_context = replace(render_context, first_reply=replies[0])
     try:
         with _leases.kept(ctx.coordinator, target):
-            output = renderer.render(target, ctx.render_context)
+            output = renderer.render(target, render_context)
             published = _apply(target, output, watermark, ctx)
+            announcements = _announce(target, output, ctx) if published else []
             # Before finishing: if queueing them fails, the build fails and is retried.
             for follower in ctx.coordinator.mark(_follow_ups(output.then, ctx)):
                 ctx.enqueue(follower)
@@ -94,14 +112,34 @@ def build_target(target: str, ctx: BuildContext) -> BuildOutcome:
         return _failed(target, exc, ctx)
     outcome: BuildOutcome = "published" if published else "superseded"
     took_ms = (time.perf_counter() - started) * 1000
-    # The newest build of its kind, for `newswire status`, goes in the finish's round trip.
+    # The newest build of its kind, for `newswire status`, and the announcements go in the
+    # finish's round trip.
     kind = ctx.renderers.registry.kind(target).name
     last = last_builds.LastBuild(kind, target, outcome, time.time(), took_ms / 1000)
-    owed_ms = ctx.coordinator.finish(target, watermark, last)
+    calls = [announcement.call for announcement in announcements]
+    owed_ms, replies = ctx.coordinator.finish_with(target, watermark, last, calls)
+    for announcement, reply in zip(announcements, replies, strict=True):
+        _told(target, announcement, reply)
     # How long readers waited for this output: from the first event it covers to now.
     owed = f"owed {owed_ms} ms" if owed_ms is not None else "owed ? ms"
     log.info("built %s at %s (%s; %s; took %.1f ms)", target, watermark, outcome, owed, took_ms)
     return outcome
+
+
+def _announce(target: str, output: Output, ctx: BuildContext) -> list[Announcement]:
+    """What the `after_publish` hooks make of a published build's artifacts."""
+    found = (hook(target, output.artifacts) for hook in ctx.after_publish)
+    return [announcement for announcement in found if announcement] if output.artifacts else []
+
+
+def _told(target: str, announcement: Announcement, reply: Any) -> None:
+    """Act on an announcement's reply. The build is finished by then: a broker away now
+    costs this change's WebSub deliveries (as it did when a build failed on them, since its
+    retry publishes the same bytes, nothing new to announce), not the build."""
+    try:
+        announcement.then(reply)
+    except TRANSIENT as exc:
+        log.error("built %s, but could not queue what it announces: %s", target, exc)
 
 
 class _LeaseKeeper:
@@ -185,6 +223,4 @@ def _apply(target: str, output: Output, watermark: str, ctx: BuildContext) -> bo
         published = ctx.store.delete(target, output.remove, watermark, gone=output.gone)
     if output.wake_at_ms is not None:
         ctx.sweeper.schedule(target, output.wake_at_ms)
-    for hook in ctx.after_publish if published and output.artifacts else ():
-        hook(target, output.artifacts)
     return published

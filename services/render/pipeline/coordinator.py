@@ -44,8 +44,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from importlib.resources import files
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import redis
 
@@ -53,6 +54,7 @@ from services.render.pipeline import last_builds
 from shared.kinds.registry import Registry
 from shared.settings import Settings
 from shared.state import redis_keys
+from shared.state.script_calls import ScriptCall, run_together
 
 
 class Due(NamedTuple):
@@ -107,8 +109,15 @@ class Coordinator:
     def begin(self, target: str, holder: str = "") -> str | None:
         """Start a build by `holder` (host:pid); returns the watermark it covers, or None if
         nothing is owed or another build holds a live lease."""
-        watermark = self._call("begin", target, holder)
-        return watermark.decode() if watermark else None
+        return self.begin_with(target, holder, ())[0]
+
+    def begin_with(
+        self, target: str, holder: str, along: Sequence[ScriptCall]
+    ) -> tuple[str | None, list[Any]]:
+        """`begin`, with `along` (reads of what the build shows) in the same round trip: the
+        watermark, and their replies (unused if the build is skipped)."""
+        watermark, *replies = run_together(self._redis, [self._op("begin", target, holder), *along])
+        return (watermark.decode() if watermark else None), replies
 
     def renew(self, target: str) -> bool:
         """Extend the lease of a build in progress; False if the target is not building."""
@@ -120,32 +129,31 @@ class Coordinator:
         """Record a finished build, and with `last` the newest build of its kind, in one
         round trip; returns how long the target had been owed (ms from the first event the
         build covered to now), or None if that is not known."""
-        try:
-            owed_ms = self._finish(target, watermark, last)
-        except redis.exceptions.NoScriptError:  # Redis restarted, or its scripts were flushed
-            self._redis.script_load(self._script.script)
-            owed_ms = self._finish(target, watermark, last)
-        return owed_ms if owed_ms >= 0 else None
+        return self.finish_with(target, watermark, last, ())[0]
 
-    def _finish(self, target: str, watermark: str, last: last_builds.LastBuild | None) -> int:
-        pipe = self._redis.pipeline(transaction=False)
-        # EVALSHA itself: a script object in a pipeline first asks Redis whether the script
-        # is loaded (SCRIPT EXISTS), one more round trip on every build.
-        pipe.evalsha(self._script.sha, len(self._keys), *self._keys,
-                     *self._args("finish", target, watermark))  # fmt: skip
-        if last is not None:
-            last_builds.record(pipe, last)
-        return int(pipe.execute()[0])
+    def finish_with(
+        self,
+        target: str,
+        watermark: str,
+        last: last_builds.LastBuild | None,
+        along: Sequence[ScriptCall],
+    ) -> tuple[int | None, list[Any]]:
+        """`finish`, with `along` (a published build's announcements) in the same round
+        trip: the ms owed, and their replies."""
+        record = None if last is None else partial(last_builds.record, build=last)
+        call = self._op("finish", target, watermark)
+        owed_ms, *replies = run_together(self._redis, [call, *along], also=record)
+        return (int(owed_ms) if int(owed_ms) >= 0 else None), replies
 
     def fail(self, target: str, transient: bool) -> Failure:
         """Record a failed build: retry it after the next delay, or park it."""
-        attempts, wait = self._call("fail", target, int(transient), *self._retry_ms)  # type: ignore[misc]
+        attempts, wait = self._call("fail", target, int(transient), *self._retry_ms)
         return Failure(int(attempts), int(wait) if wait >= 0 else None, parked=wait == -1)
 
     def release(self, targets: Sequence[str]) -> int:
         """Undo `mark` for targets whose task was never sent: queued → idle, so the event,
         delivered again, queues them again."""
-        return int(self._call("release", *targets)) if targets else 0  # type: ignore[call-overload]
+        return int(self._call("release", *targets)) if targets else 0
 
     def reset_failures(self, targets: Sequence[str]) -> None:
         """Start parked targets' runs of failures over, before they are rebuilt again."""
@@ -157,7 +165,7 @@ class Coordinator:
         and queued targets whose task has not started within a lease. A task waiting behind
         others is not lost, and sending it again would only add copies to a long queue, so
         the caller resends a stalled target only if nothing waits ahead of it."""
-        wait_ms, ready, promoted, *targets = self._call("due", limit)  # type: ignore[misc]
+        wait_ms, ready, promoted, *targets = self._call("due", limit)
         names = self._decode(targets)
         return Due(
             names[:ready],
@@ -192,8 +200,11 @@ class Coordinator:
             return int(self._redis.get(redis_keys.BUILDS) or 0)
         return int(self._redis.hget(redis_keys.target(target), "builds") or 0)
 
-    def _call(self, op: str, *args: str | int) -> object:
-        return self._script(keys=self._keys, args=self._args(op, *args))
+    def _call(self, op: str, *args: str | int) -> Any:
+        return self._op(op, *args).run(self._redis)
+
+    def _op(self, op: str, *args: str | int) -> ScriptCall:
+        return ScriptCall(self._script, self._keys, self._args(op, *args))
 
     def _args(self, op: str, *args: str | int) -> list[str | int]:
         return [

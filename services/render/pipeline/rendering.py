@@ -6,6 +6,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import redis
 
@@ -14,6 +15,7 @@ from shared.kinds.registry import Registry, load_class
 from shared.net.fetcher import Fetcher
 from shared.settings import Settings
 from shared.state.article_reader import ArticleReader
+from shared.state.script_calls import ScriptCall
 from shared.store import ArtifactStore
 from shared.store.artifacts import Artifact
 
@@ -27,6 +29,7 @@ class RenderContext:
     store: ArtifactStore
     redis: redis.Redis  # for index upkeep a kind owns, such as dropping aged entries
     fetcher: Fetcher  # the only way out to the network (article images)
+    first_reply: Any = None  # the reply to the renderer's `first_read`, if it has one
 
 
 @dataclass(frozen=True)
@@ -46,6 +49,11 @@ class Renderer(ABC):
     def __init__(self, kind: Kind) -> None:
         self.kind = kind
         self.settings = kind.settings
+
+    def first_read(self, target: str, ctx: RenderContext) -> ScriptCall | None:
+        """A read to send with the build's begin, in its round trip; its reply reaches
+        `render` as `ctx.first_reply`. None (the default): the render reads for itself."""
+        return None
 
     @abstractmethod
     def render(self, target: str, ctx: RenderContext) -> Output:

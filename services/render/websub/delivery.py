@@ -23,10 +23,12 @@ import logging
 import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlencode
 
 from celery import Celery, Task
 
+from services.render.pipeline.builds import Announcement
 from shared.net.fetcher import Fetcher, FetchError, FetchRefused
 from shared.settings import Settings
 from shared.store import ArtifactStore
@@ -77,19 +79,26 @@ class WebSub:
 
 def publish_hook(
     settings: Settings, subscriptions: Subscriptions, send_task: SendTask
-) -> Callable[[str, Sequence[Artifact]], None]:
-    """A `BuildContext.after_publish` hook: queue a notification per changed, followed topic."""
+) -> Callable[[str, Sequence[Artifact]], Announcement | None]:
+    """A `BuildContext.after_publish` hook: claim the changed, followed topics (in the build's
+    finish), then queue a notification or deliveries for each."""
     every = bool(settings.websub_external_hubs)  # external hubs follow every topic
     few = -1 if every else DIRECT_DELIVERIES  # hubs are pinged by `notify`: never skip it
 
-    def announce(target: str, artifacts: Sequence[Artifact]) -> None:
+    def announce(target: str, artifacts: Sequence[Artifact]) -> Announcement | None:
         etags = {topic_url(settings, a.path): a.etag for a in artifacts if is_topic_path(a.path)}
-        for change in subscriptions.claim_changes(etags, every=every, few=few):
-            etag = etags[change.topic]
-            if change.callbacks is None:
-                send_task(NOTIFY_TASK, args=[change.topic, etag], queue=QUEUE)
-            for callback in change.callbacks or ():
-                send_task(DELIVER_TASK, args=[change.topic, callback, etag], queue=QUEUE)
+        if not etags:
+            return None
+
+        def send(reply: Any) -> None:
+            for change in subscriptions.changes(etags, reply):
+                etag = etags[change.topic]
+                if change.callbacks is None:
+                    send_task(NOTIFY_TASK, args=[change.topic, etag], queue=QUEUE)
+                for callback in change.callbacks or ():
+                    send_task(DELIVER_TASK, args=[change.topic, callback, etag], queue=QUEUE)
+
+        return Announcement(subscriptions.claim(etags, every=every, few=few), send)
 
     return announce
 

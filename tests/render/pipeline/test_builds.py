@@ -11,7 +11,13 @@ import feedparser
 
 from services.render.pipeline import last_builds
 from services.render.pipeline.builds import build_target
+from services.render.pipeline.coordinator import Coordinator
+from services.render.websub.delivery import publish_hook
+from shared.state.article_reader import ArticleReader
 from shared.store.artifacts import encode
+from shared.websub import Subscriptions, topic_url
+from tests.conftest import load_corpus
+from tests.counted_redis import counted_client
 from tests.render.building import build
 
 
@@ -109,3 +115,37 @@ def test_a_build_records_itself_as_the_newest_of_its_kind(ctx, write, seed_artic
     assert last["card"] is None  # none built yet
     assert build_target("feed:section:dunya", ctx) == "skipped"  # nothing owed: not shown
     assert last_builds.read(ctx.redis, ["feed"])["feed"] == newest
+
+
+def test_a_feed_build_reads_with_its_begin_and_claims_with_its_finish(ctx, settings, write):
+    """Four round trips for a feed build with a subscriber: its begin with the feed's read,
+    the new article's document, the read again before publishing, and its finish with the
+    last-build record and the WebSub claim; the delivery is queued after."""
+    client, sent = counted_client(settings.redis_url)
+    subscriptions = Subscriptions(client, settings)
+    topic = topic_url(settings, "feeds/tags/sayac.rss")
+    subscriptions.add(topic, "https://abone.example/websub", 3600, None)
+    queued: list[tuple[str, ...]] = []
+    counted = replace(
+        ctx,
+        redis=client,
+        reader=ArticleReader(client),
+        coordinator=Coordinator(client, settings),
+        after_publish=[
+            publish_hook(settings, subscriptions, lambda name, args, queue: queued.append(args))
+        ],
+    )
+    article = {**load_corpus()[0], "tags": ["Sayaç"]}
+    for n in (1, 2):  # the first build makes the feed (and loads the scripts)
+        write({**article, "id": f"sayac-{n}"})
+        counted.coordinator.mark([("feed:tag:sayac", f"{counted.reader.now_ms()}-{n}")])
+        sent.clear()
+        queued.clear()
+        assert build_target("feed:tag:sayac", counted) == "published"
+    read = counted.reader.feed_read("feed:tag:sayac", settings.feed_size, 0).script.sha.encode()
+    claim = subscriptions.claim({topic: ""}).script.sha.encode()
+    assert len(sent) == 4
+    assert b"begin" in sent[0] and read in sent[0]
+    assert b"finish" in sent[-1] and claim in sent[-1]
+    etag = counted.store.get("feeds/tags/sayac.rss").etag
+    assert queued == [[topic, "https://abone.example/websub", etag]]

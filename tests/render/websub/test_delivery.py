@@ -4,7 +4,7 @@ hub accepted), and a build's change reaches every subscriber and external hub.""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 
 import pytest
@@ -21,7 +21,7 @@ from services.render.websub.delivery import (
 from shared.net.fetcher import Fetcher, FetchPolicy
 from shared.settings import Settings
 from shared.store import make_store
-from shared.store.artifacts import encode
+from shared.store.artifacts import Artifact, encode
 from shared.websub import DELIVER_TASK, NOTIFY_TASK, PING_TASK, Subscriptions, topic_url
 from shared.websub_limits import VerifySlots
 from tests.shared.net.fetch_servers import LocalServer
@@ -95,9 +95,28 @@ class Queued(list[tuple[str, ...]]):
         return None
 
 
+def announcer(settings: Settings, websub: WebSub, queued: Queued) -> Callable[..., None]:
+    """The publish hook's two steps, as a build takes them: its claim sent (alone here, with
+    the build's finish in a worker), then its reply acted on."""
+    hook = publish_hook(settings, websub.subscriptions, queued)
+    client = redis.Redis.from_url(settings.redis_url)
+
+    def announce(target: str, artifacts: Sequence[Artifact]) -> None:
+        announcement = hook(target, artifacts)
+        assert announcement is not None
+        announcement.then(announcement.call.run(client))
+
+    return announce
+
+
+def test_a_build_without_feed_files_announces_nothing(websub) -> None:
+    hook = publish_hook(websub.settings, websub.subscriptions, no_tasks)
+    assert hook("card:a1", [encode("cards/a1.jpg", b"jpeg")]) is None
+
+
 def test_a_change_goes_to_a_few_subscribers_at_once_and_to_more_through_notify(websub) -> None:
     queued = Queued()
-    announce = publish_hook(websub.settings, websub.subscriptions, queued)
+    announce = announcer(websub.settings, websub, queued)
     path = "feeds/sections/dunya.rss"
     topic = topic_url(websub.settings, path)
     callbacks = [f"https://abone{n}.example/websub" for n in range(DIRECT_DELIVERIES + 1)]
@@ -121,7 +140,7 @@ def test_with_external_hubs_every_change_goes_through_notify_to_ping_them(websub
     hub = "https://hub.example/"
     settings = websub.settings.model_copy(update={"websub_external_hubs": [hub]})
     queued = Queued()
-    announce = publish_hook(settings, websub.subscriptions, queued)
+    announce = announcer(settings, websub, queued)
     path = "feeds/tags/nato.atom"
     topic = topic_url(settings, path)
     websub.subscriptions.add(topic, "https://abone.example/websub", 3600, None)
