@@ -259,7 +259,8 @@ def percentile(sorted_values: list[float], q: float) -> float:
 
 _TASK_RECEIVED = re.compile(rf"Task {re.escape(BUILD_TASK)}\[[^\]]+\] received")
 _BUILT = re.compile(
-    r"built ([^:\s]+:[a-z]*)\S* at \S+ \(\w+; owed (\d+|\?) ms; took ([0-9.]+) ms\)"
+    r"built ([^:\s]+:[a-z]*)\S* at \S+ \(\w+; owed (\d+|\?) ms; queued (\d+|\?) ms; "
+    r"took ([0-9.]+) ms\)"
 )
 
 
@@ -269,6 +270,7 @@ class Built:
 
     kind: str
     owed_ms: int | None  # from the first event it covers to its finish
+    queued_ms: int | None  # of that, from its task sent to its start
     took_ms: float  # the build task's own time, coordination included
 
 
@@ -288,9 +290,13 @@ def builds_logged(log: Path) -> list[Built]:
     except OSError:
         return []
     return [
-        Built(kind, None if owed == "?" else int(owed), float(took))
-        for kind, owed, took in _BUILT.findall(text)
+        Built(kind, _known(owed), _known(queued), float(took))
+        for kind, owed, queued, took in _BUILT.findall(text)
     ]
+
+
+def _known(ms: str) -> int | None:
+    return None if ms == "?" else int(ms)
 
 
 def redis_usec(db: Any) -> dict[str, tuple[int, int]]:
@@ -549,18 +555,19 @@ def _latency_figures(label: str, tracker: Tracker, rate: float, generator: float
 def _build_figures(logged: list[Built], window: float, articles: int) -> list[Figure]:
     """Starvation (owed → built) and build time by kind, from the workers' logs."""
     owed = sorted(b.owed_ms for b in logged if b.owed_ms is not None)
-    by_kind: dict[str, list[float]] = {}
-    owed_by_kind: dict[str, int] = {}
+    by_kind: dict[str, list[Built]] = {}
     for b in logged:
-        by_kind.setdefault(b.kind, []).append(b.took_ms)
-        owed_by_kind[b.kind] = max(owed_by_kind.get(b.kind, 0), b.owed_ms or 0)
-    for kind, took in sorted(by_kind.items()):
-        took.sort()
+        by_kind.setdefault(b.kind, []).append(b)
+    for kind, of_kind in sorted(by_kind.items()):
+        took = sorted(b.took_ms for b in of_kind)
+        owed_ms = sorted(b.owed_ms for b in of_kind if b.owed_ms is not None)
+        queued = sorted(b.queued_ms for b in of_kind if b.queued_ms is not None)
         say(
             f"         {kind:14} {len(took):5} builds ({len(took) / max(articles, 1):.2f} per "
             f"article), p50 {percentile(took, 50):.1f} ms, p90 {percentile(took, 90):.1f} ms, "
-            f"max {took[-1]:.1f} ms, {sum(took) / window / 10:.0f}% of a core; "
-            f"longest owed {owed_by_kind[kind]:,} ms"
+            f"max {took[-1]:.1f} ms, {sum(took) / window / 10:.0f}% of a core; owed p50 "
+            f"{percentile(owed_ms, 50):.0f} ms (queued {percentile(queued, 50):.0f}), longest "
+            f"{max(owed_ms, default=0):,} ms"
         )
     feed = sorted(t for b in logged if b.kind.startswith("feed:") for t in [b.took_ms])
     worst = owed[-1] if owed else None

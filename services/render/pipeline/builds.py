@@ -95,11 +95,12 @@ def build_target(target: str, ctx: BuildContext) -> BuildOutcome:
     first = renderer.first_read(target, render_context)
     # Who holds the lease, for operators; read per build, as a pool forks its processes.
     holder = f"{socket.gethostname()}:{os.getpid()}"
-    watermark, replies = ctx.coordinator.begin_with(target, holder, [first] if first else [])
+    begun = ctx.coordinator.begin_with(target, holder, [first] if first else [])
+    watermark = begun.watermark
     if watermark is None:
         return "skipped"
     if first is not None:
-        render_context = replace(render_context, first_reply=replies[0])
+        render_context = replace(render_context, first_reply=begun.replies[0])
     try:
         with _leases.kept(ctx.coordinator, target):
             output = renderer.render(target, render_context)
@@ -120,10 +121,15 @@ def build_target(target: str, ctx: BuildContext) -> BuildOutcome:
     owed_ms, replies = ctx.coordinator.finish_with(target, watermark, last, calls)
     for announcement, reply in zip(announcements, replies, strict=True):
         _told(target, announcement, reply)
-    # How long readers waited for this output: from the first event it covers to now.
-    owed = f"owed {owed_ms} ms" if owed_ms is not None else "owed ? ms"
+    # How long readers waited for this output: from the first event it covers to now; and
+    # of that, how long its task waited for a worker.
+    owed = f"owed {_ms(owed_ms)} ms; queued {_ms(begun.queued_ms)} ms"
     log.info("built %s at %s (%s; %s; took %.1f ms)", target, watermark, outcome, owed, took_ms)
     return outcome
+
+
+def _ms(value: int | None) -> str:
+    return "?" if value is None else str(value)
 
 
 def _announce(target: str, output: Output, ctx: BuildContext) -> list[Announcement]:

@@ -66,6 +66,14 @@ class Due(NamedTuple):
     promoted: list[str]  # queued past the promotion delay: send again, urgently
 
 
+class Begun(NamedTuple):
+    """A build's start (`Coordinator.begin_with`)."""
+
+    watermark: str | None  # the newest event it covers; None: skip it
+    queued_ms: int | None  # how long its task waited to start, if known
+    replies: list[Any]  # of the reads sent with it
+
+
 @dataclass(frozen=True)
 class Failure:
     """What the coordinator made of a failed build."""
@@ -109,15 +117,16 @@ class Coordinator:
     def begin(self, target: str, holder: str = "") -> str | None:
         """Start a build by `holder` (host:pid); returns the watermark it covers, or None if
         nothing is owed or another build holds a live lease."""
-        return self.begin_with(target, holder, ())[0]
+        return self.begin_with(target, holder, ()).watermark
 
-    def begin_with(
-        self, target: str, holder: str, along: Sequence[ScriptCall]
-    ) -> tuple[str | None, list[Any]]:
-        """`begin`, with `along` (reads of what the build shows) in the same round trip: the
-        watermark, and their replies (unused if the build is skipped)."""
-        watermark, *replies = run_together(self._redis, [self._op("begin", target, holder), *along])
-        return (watermark.decode() if watermark else None), replies
+    def begin_with(self, target: str, holder: str, along: Sequence[ScriptCall]) -> Begun:
+        """`begin`, with `along` (reads of what the build shows) in the same round trip;
+        their replies are unused if the build is skipped."""
+        begun, *replies = run_together(self._redis, [self._op("begin", target, holder), *along])
+        if not begun:
+            return Begun(None, None, replies)
+        watermark, queued_ms = begun
+        return Begun(watermark.decode(), queued_ms if queued_ms >= 0 else None, replies)
 
     def renew(self, target: str) -> bool:
         """Extend the lease of a build in progress; False if the target is not building."""

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import logging
 import time
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import feedparser
 
+from bench.publish_latency import builds_logged
 from services.render.pipeline import last_builds
 from services.render.pipeline.builds import build_target
 from services.render.pipeline.coordinator import Coordinator
@@ -149,3 +151,20 @@ def test_a_feed_build_reads_with_its_begin_and_claims_with_its_finish(ctx, setti
     assert b"finish" in sent[-1] and claim in sent[-1]
     etag = counted.store.get("feeds/tags/sayac.rss").etag
     assert queued == [[topic, "https://abone.example/websub", etag]]
+
+
+def test_the_build_log_gives_the_bench_how_long_it_was_owed_queued_and_took(
+    ctx, write, seed_article, caplog, tmp_path
+):
+    write(seed_article)
+    caplog.set_level(logging.INFO, logger="services.render.pipeline.builds")
+    ctx.coordinator.mark([("feed:tag:nato", f"{ctx.reader.now_ms()}-1")])
+    time.sleep(0.05)  # its task waits for a worker
+    assert build_target("feed:tag:nato", ctx) == "published"
+    log = tmp_path / "worker.log"
+    log.write_text(caplog.text)
+    [built] = builds_logged(log)
+    assert built.kind == "feed:tag"
+    assert built.queued_ms is not None and built.owed_ms is not None
+    assert 50 <= built.queued_ms <= built.owed_ms
+    assert built.took_ms > 0

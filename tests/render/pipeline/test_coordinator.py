@@ -394,3 +394,16 @@ def test_a_finish_is_one_round_trip_and_survives_flushed_scripts(settings):
     assert coordinator.finish(other, watermark, last) is not None
     assert client.hget(redis_keys.target(other), "done") == b"2-0"
     assert last_builds.read(client, ["feed"])["feed"] == last
+
+
+def test_a_begin_says_how_long_its_target_was_queued_when_it_was(coordinator):
+    target = "feed:tag:bekleyen"
+    assert coordinator.mark([(target, "1-0")]) == [target]
+    time.sleep(0.05)
+    begun = coordinator.begin_with(target, "", ())
+    assert begun.watermark == "1-0" and begun.queued_ms is not None and begun.queued_ms >= 50
+    coordinator.finish(target, begun.watermark)
+    coordinator.mark([(target, "2-0")])  # within its window: it cools, not queued
+    # A stale copy of a task starts it while it cools: it was not queued, so not known.
+    begun = coordinator.begin_with(target, "", ())
+    assert begun.watermark == "2-0" and begun.queued_ms is None

@@ -4,7 +4,8 @@
 --       ms, longest window ms, promote after ms, least windows by kind ("kind=ms,…", the
 --       kind being what a target's name starts with before its ':'), then per op:
 --   mark:    (target, event id) pairs    -> targets to enqueue now
---   begin:   target, holder              -> watermark to build for, or false to skip
+--   begin:   target, holder              -> {watermark to build for, ms it was queued (-1: not
+--                                           known)}, or false to skip
 --   renew:   target                      -> 1 if its build lease was extended, else 0
 --   finish:  target, watermark           -> ms from owed to built (-1: not known)
 --   fail:    target, transient (0|1), retry delays (ms)...
@@ -106,7 +107,7 @@ elseif op == 'begin' then
   local target = ARGV[ARG0]
   local key = prefix .. target
   local cur = redis.call('HMGET', key, 'want', 'done', 'state', 'owed_at', 'owed_events',
-    'streak')
+    'streak', 'queued_at')
   if not newer(cur[1] or nil, cur[2] or nil) then
     redis.call('HDEL', key, 'owed_at', 'owed_events')
     if cur[3] == 'queued' then
@@ -132,7 +133,9 @@ elseif op == 'begin' then
   redis.call('HSET', key, 'streak', burst and (tonumber(cur[6]) or 0) + 1 or 0)
   redis.call('HDEL', key, 'owed_events')
   redis.call('ZADD', due, now + lease, target)
-  return cur[1]
+  -- How long its task waited in the broker (or held by the dispatcher), for the build's log.
+  local queued = cur[3] == 'queued' and tonumber(cur[7]) and now - tonumber(cur[7]) or -1
+  return {cur[1], queued}
 elseif op == 'renew' then
   local target = ARGV[ARG0]
   if redis.call('HGET', prefix .. target, 'state') ~= 'building' then return 0 end
