@@ -10,6 +10,7 @@ from __future__ import annotations
 import textwrap
 
 from services.cli.status_report import DispatcherState, Status
+from shared import priorities
 
 WIDTH = 80
 LABEL_WIDTH = 33
@@ -40,7 +41,7 @@ def lines(status: Status) -> list[str]:
         rows.append(("dispatchers not shown", str(len(status.dispatchers) - SHOWN_READERS)))
     for queue in dict.fromkeys(queue for queue, _ in b.queues):
         steps = {step: n for (q, step), n in b.queues.items() if q == queue}
-        split = ", ".join(f"priority {step}: {n}" for step, n in steps.items())
+        split = ", ".join(f"{priorities.NAMES.get(step, step)} {n}" for step, n in steps.items())
         rows.append((f"queue {queue}", f"{sum(steps.values())} waiting ({split})"))
     rows.append(("tasks taken by workers", str(b.reserved)))
     states = ("queued", "building", "cooling", "retrying")

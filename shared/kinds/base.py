@@ -28,7 +28,7 @@ class Kind(ABC):
     # "module:Class" of its `services.render.pipeline.rendering.Renderer`.
     renderer: ClassVar[str]
     # Whether some of its targets are urgent (see `priority`): then its routine builds may
-    # be sent again, urgently, when they wait behind urgent ones (no target starves).
+    # be sent again, promoted ahead of routine ones, when they wait behind urgent ones.
     has_urgent: ClassVar[bool] = False
 
     def least_window_ms(self) -> int:

@@ -71,7 +71,7 @@ def test_status_shows_every_section_within_80_columns(pipeline, newswire, write)
     # Not known while the server's first seconds (when it stamps replayed consumers) are near.
     assert re.fullmatch(r"0 pending, last event read (\d+\.\d s ago|not known)", shown[reader][0])
     for queue in ("feeds", "sitemaps", "cards", "websub"):
-        assert shown[f"queue {queue}"] == ["0 waiting (priority 0: 0, priority 6: 0)"]
+        assert shown[f"queue {queue}"] == ["0 waiting (urgent 0, promoted 0, routine 0)"]
     assert shown["tasks taken by workers"] == ["0"]
     assert shown["targets"] == ["queued 0, building 0, cooling 0, retrying 0"]
     assert int(shown["builds finished"][0]) > 0

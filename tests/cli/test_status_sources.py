@@ -26,6 +26,7 @@ from services.cli.status import CLEAR
 from services.render.pipeline.coordinator import Coordinator
 from services.render.pipeline.dispatcher import Dispatcher
 from shared.kinds.registry import Registry
+from shared.priorities import NAMES
 from shared.settings import Settings
 from shared.state import redis_keys
 from shared.state.dead_letters import DeadLetters
@@ -175,7 +176,7 @@ def test_status_json_says_what_the_screen_says(
     assert (d1["name"], d1["pending"], d1["gone"]) == ("d1", 0, False)
     assert shown["dispatcher d1"][0].startswith("0 pending, ")
     for queue, depth in got["queues"].items():
-        split = ", ".join(f"priority {p}: {n}" for p, n in depth["by_priority"].items())
+        split = ", ".join(f"{NAMES[int(p)]} {n}" for p, n in depth["by_priority"].items())
         assert shown[f"queue {queue}"] == [f"{depth['waiting']} waiting ({split})"]
     assert shown["tasks taken by workers"] == [str(got["tasks_taken_by_workers"])]
     targets = ", ".join(f"{state} {n}" for state, n in got["targets"].items())

@@ -13,7 +13,7 @@ from kombu.exceptions import OperationalError
 from kombu.transport.redis import Channel
 
 from devstack.redis_server import RedisServer
-from shared.priorities import PRIORITY_STEPS, ROUTINE, URGENT
+from shared.priorities import PRIORITY_STEPS, PROMOTED, ROUTINE, URGENT
 from shared.task_sender import TaskSender
 from tests.redis_hang import hung
 
@@ -35,7 +35,7 @@ def celery_message(url: str, priority: int) -> dict:
     return message
 
 
-@pytest.mark.parametrize("priority", [URGENT, ROUTINE])
+@pytest.mark.parametrize("priority", [URGENT, PROMOTED, ROUTINE])
 def test_the_message_is_celerys_own_on_the_list_of_its_priority(redis_url, priority):
     reference = celery_message(redis_url, priority)
     task_id = TaskSender(redis_url)(TASK, ["feed:section:dunya"], QUEUE, priority)

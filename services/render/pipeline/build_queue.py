@@ -10,23 +10,20 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from shared.kinds.registry import Registry
-from shared.priorities import URGENT
 
 BUILD_TASK = "newswire.build_target"
 
 
-def enqueuer(
-    send_task: Callable[..., object], registry: Registry, *, urgent: bool = False
-) -> Callable[[str], None]:
+def enqueuer(send_task: Callable[..., object], registry: Registry) -> Callable[[str], None]:
     """Queue a build of a target with `send_task` (`Celery.send_task` or a `TaskSender`), at
-    its kind's priority or, with `urgent`, at the most urgent one."""
+    its kind's priority."""
 
     def enqueue(target: str) -> None:
         send_task(
             BUILD_TASK,
             args=[target],
             queue=registry.queue(target),
-            priority=URGENT if urgent else registry.priority(target),
+            priority=registry.priority(target),
         )
 
     return enqueue
@@ -38,28 +35,28 @@ BATCH_MAX = 8
 
 
 def batch_enqueuer(
-    send_task: Callable[..., object], registry: Registry, *, urgent: bool = False
+    send_task: Callable[..., object], registry: Registry, *, priority: int | None = None
 ) -> Callable[[Sequence[str]], None]:
     """Queue builds of several targets with `send_task`: a task per queue and priority (and
-    per `BATCH_MAX` targets), in order of the targets given; with `urgent`, every task at
-    the most urgent priority."""
+    per `BATCH_MAX` targets), in order of the targets given; with `priority`, every task at
+    that one (PROMOTED, for builds that waited past their promotion delay)."""
 
     def enqueue_all(targets: Sequence[str]) -> None:
-        for (queue, priority), group in batches(targets, registry, urgent=urgent):
-            send_task(BUILD_TASK, args=group, queue=queue, priority=priority)
+        for (queue, step), group in batches(targets, registry, priority=priority):
+            send_task(BUILD_TASK, args=group, queue=queue, priority=step)
 
     return enqueue_all
 
 
 def batches(
-    targets: Sequence[str], registry: Registry, *, urgent: bool = False
+    targets: Sequence[str], registry: Registry, *, priority: int | None = None
 ) -> list[tuple[tuple[str, int], list[str]]]:
     """`targets` grouped by (queue, priority), most urgent first, at most `BATCH_MAX` each;
-    with `urgent`, by queue alone, at the most urgent priority."""
+    with `priority`, by queue alone, at that priority."""
     grouped: dict[tuple[str, int], list[str]] = {}
     for target in targets:
-        priority = URGENT if urgent else registry.priority(target)
-        grouped.setdefault((registry.queue(target), priority), []).append(target)
+        step = registry.priority(target) if priority is None else priority
+        grouped.setdefault((registry.queue(target), step), []).append(target)
     return [
         (where, group[start : start + BATCH_MAX])
         for where, group in sorted(grouped.items(), key=lambda item: item[0][1])

@@ -25,10 +25,12 @@ the usual trickle of events waits for none. A kind whose readers need it no fres
 a longer least window (`Kind.least_window_ms`: sitemaps, read by crawlers).
 
 A queued target not started within `build_promote_ms` (it waits behind more urgent builds,
-in the broker or held by the dispatcher) is sent at urgent priority, once; whichever copy
-starts first builds, and any other is skipped. So routine targets never starve behind a
-steady stream of urgent ones. Every build reports how long its target was owed: from the
-first event it covers to its finish.
+in the broker or held by the dispatcher) is sent again, once, at the promoted priority: ahead
+of every routine build, still behind the urgent ones (`shared.priorities`). Whichever copy
+starts first builds, and any other is skipped. So a routine target waits behind newer routine
+ones never, and behind urgent ones only as long as their windows let them run (a hot target
+takes at most a tenth of a worker); urgent ones never wait behind promoted batches. Every
+build reports how long its target was owed: from the first event it covers to its finish.
 
 A building worker renews its lease (a third of it at a time), so a building target whose
 lease runs out lost its worker, and is queued again. A queued target not started within a
@@ -63,7 +65,7 @@ class Due(NamedTuple):
     targets: list[str]  # to enqueue now
     wait_ms: int | None  # until the next one ends (None: nothing is waiting)
     stalled: list[str]  # queued, not started within a lease: `resend` those whose task is lost
-    promoted: list[str]  # queued past the promotion delay: send again, urgently
+    promoted: list[str]  # queued past the promotion delay: send again, promoted
 
 
 class Begun(NamedTuple):
@@ -185,7 +187,7 @@ class Coordinator:
 
     def promoted(self, targets: Sequence[str]) -> None:
         """Record that these targets (of `Due.promoted`) need not be asked about again:
-        sent again urgently, or never worth it. The others are asked about again after the
+        sent again promoted, or never worth it. The others are asked about again after the
         promotion delay, until their lease."""
         if targets:
             self._call("promoted", *targets)

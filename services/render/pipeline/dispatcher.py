@@ -23,7 +23,7 @@ from services.render.pipeline.dispatcher_metrics import serve_metrics
 from services.render.pipeline.gone_consumers import GoneConsumers
 from shared.kinds.registry import Registry
 from shared.log_format import configure_logging
-from shared.priorities import PRIORITY_STEPS, URGENT
+from shared.priorities import PRIORITY_STEPS, PROMOTED, ROUTINE, URGENT
 from shared.settings import Settings
 from shared.state import stream_trim
 from shared.state.events import Event
@@ -33,8 +33,8 @@ from shared.task_sender import TaskSender
 log = logging.getLogger("newswire.dispatcher")
 
 _POLL_MS = 50  # the longest wait between checks of leases and the sweeper
-# The longest wait while routine builds are held back: they go as soon as the urgent ones
-# no longer wait, so not much later than a worker would have reached them in the broker.
+# The longest wait while routine builds are held back: they go as soon as no build waits
+# ahead of them, so not much later than a worker would have reached them in the broker.
 _HELD_POLL_MS = 20
 _CLAIM_EVERY_S = 1.0  # how often entries of crashed dispatchers are looked for
 _TRIM_EVERY_S = 1.0  # how often acknowledged entries past `events_maxlen` are trimmed
@@ -54,14 +54,15 @@ class Dispatcher:
         enqueue_all: Callable[[Sequence[str]], None] | None = None,
         urgent_waiting: Callable[[], bool] = lambda: False,
     ) -> None:
-        self._urgent_waiting = urgent_waiting  # whether urgent builds wait in any queue
+        # Whether builds wait ahead of routine ones (urgent or promoted) in any queue.
+        self._urgent_waiting = urgent_waiting
         self._urgent_now: bool | None = None  # its answer, asked at most once a step
         self._redis = client
         # Several targets in as few tasks as their queues and priorities allow.
         self._enqueue_all = enqueue_all or (lambda targets: [enqueue(t) for t in targets])
-        # Send builds again at urgent priority, likewise.
+        # Send builds again at the promoted priority, likewise.
         self._promote = promote or self._enqueue_all
-        # Routine targets due while urgent builds wait, in the order they came due.
+        # Routine targets due while builds wait ahead of them, in the order they came due.
         self._held: dict[str, None] = {}
         self._waiting_ahead = waiting_ahead  # tasks in the broker a target's task would follow
         self._registry = registry
@@ -80,7 +81,7 @@ class Dispatcher:
 
     @property
     def held(self) -> int:
-        """How many routine builds are held back while urgent ones wait (metrics)."""
+        """How many routine builds are held back while others wait ahead (metrics)."""
         return len(self._held)
 
     def ensure_group(self) -> None:
@@ -235,13 +236,14 @@ class Dispatcher:
                 raise
 
     def _held_back(self, targets: list[str]) -> list[str]:
-        """The targets to send now; routine ones are held while urgent builds wait.
+        """The targets to send now; routine ones are held while builds wait ahead.
 
-        Sent now, a routine build would only wait in the broker behind the urgent ones, and
-        once promoted (sent again, urgently) leave its first task behind, for a worker to take
-        and skip. Held, it goes once urgent builds no longer wait, or at its promotion delay
-        in one urgent task with the others promoted then. Held targets are queued in the
-        coordinator, so one lost with this process is promoted or resent like any other.
+        Sent now, a routine build would only wait in the broker behind the urgent and promoted
+        ones, and once promoted (sent again, ahead of routine builds) leave its first task
+        behind, for a worker to take and skip. Held, it goes once no build waits ahead of it,
+        or at its promotion delay in one promoted task with the others promoted then. Held
+        targets are queued in the coordinator, so one lost with this process is promoted or
+        resent like any other.
         """
         routine = [target for target in targets if self._promotable(target)]
         if not routine or not self._urgent():
@@ -250,17 +252,19 @@ class Dispatcher:
         return [target for target in targets if target not in self._held]
 
     def _urgent(self) -> bool:
-        """Whether urgent builds wait in any queue, as seen once this step."""
+        """Whether builds wait ahead of routine ones in any queue, as seen once this step."""
         if self._urgent_now is None:
             self._urgent_now = self._urgent_waiting()
         return self._urgent_now
 
     def _promotable(self, target: str) -> bool:
-        """Whether a second copy of a waiting target's task, sent urgently, could pass
-        anything: not if it is urgent already, nor on a queue where no urgent builds go. It
-        is sent only while urgent builds wait (else it waits behind older routine builds
-        only, as it should); a worker takes every queue's urgent builds before any routine
-        one, so urgent builds waiting in any queue hold it back."""
+        """Whether a second copy of a waiting target's task, sent at the promoted priority,
+        could pass anything: not if it is urgent already, nor on a queue where no urgent
+        builds go. It is sent only while builds wait ahead of routine ones (else it waits
+        behind older routine builds only, as it should); a worker takes every queue's urgent
+        and promoted builds before any routine one, so those waiting in any queue hold it
+        back. Promoted, it still lets urgent builds pass: a hot urgent target takes at most
+        a tenth of a worker (the coordinator's windows), so urgent ones cannot starve it."""
         if self._registry.priority(target) == URGENT:
             return False
         return self._registry.queue(target) in self._registry.urgent_queues
@@ -291,9 +295,11 @@ def waiting_ahead(broker: redis.Redis, registry: Registry) -> Callable[[str], in
 
 
 def urgent_waiting(broker: redis.Redis, registry: Registry) -> Callable[[], bool]:
-    """Whether builds wait in the most urgent list of any queue that carries them."""
+    """Whether builds wait ahead of routine ones (urgent or promoted) in any queue that
+    carries urgent builds."""
     lists = queue_keys(registry, PRIORITY_STEPS)
-    urgent = [lists[(queue, URGENT)] for queue in registry.urgent_queues]
+    ahead = [step for step in PRIORITY_STEPS if step < ROUTINE]
+    urgent = [lists[(queue, step)] for queue in registry.urgent_queues for step in ahead]
 
     def waiting() -> bool:
         pipe = broker.pipeline(transaction=False)
@@ -321,7 +327,7 @@ def main() -> None:
         consumer,
         registry,
         waiting_ahead(broker, registry),
-        promote=batch_enqueuer(sender, registry, urgent=True),
+        promote=batch_enqueuer(sender, registry, priority=PROMOTED),
         enqueue_all=batch_enqueuer(sender, registry),
         urgent_waiting=urgent_waiting(broker, registry),
     )

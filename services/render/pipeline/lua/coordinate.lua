@@ -16,8 +16,8 @@
 --   promoted: targets                    -> how many; not asked about promotion again
 --   due:     limit
 --            -> ms until the next due (-1: none), how many targets follow to enqueue now,
---               how many to send again at urgent priority (queued, not started within the
---               promotion delay), those two lists, then queued targets whose task has not
+--               how many to send again at the promoted priority (queued, not started within
+--               the promotion delay), those two lists, then queued targets whose task has not
 --               started within a lease
 local due, builds, dead = KEYS[1], KEYS[2], KEYS[3]
 local op, prefix = ARGV[1], ARGV[2]
@@ -63,7 +63,7 @@ local function cool(key, target, till)
   redis.call('ZADD', due, till, target)
 end
 
--- Queued: due again at the promotion delay (then sent again, urgently, if still waiting),
+-- Queued: due again at the promotion delay (then sent again, promoted, if still waiting),
 -- and then at the lease (its task may be lost).
 local function enqueue(key, target)
   redis.call('HSET', key, 'state', 'queued', 'queued_at', now, 'promoted', '0')
@@ -218,7 +218,7 @@ elseif op == 'resend' then
   end
   return out
 elseif op == 'promoted' then
-  -- Sent again urgently, or never worth it: not asked again; due at the lease, as any
+  -- Sent again promoted, or never worth it: not asked again; due at the lease, as any
   -- queued target. Only a queueing `due` could have offered (one at least the promotion
   -- delay old): the target may have been built and queued anew since, and that queueing
   -- still needs its own promotion.
@@ -254,9 +254,9 @@ elseif op == 'due' then
       enqueue(key, target)
       out[#out + 1] = target
     elseif cur[3] == 'queued' and cur[4] == '0' and now < (tonumber(cur[5]) or 0) + lease then
-      -- Waiting past the promotion delay: the caller sends it again at urgent priority if
-      -- urgent builds hold it back, and says so (`promoted`), so no target starves;
-      -- whichever copy starts first builds. Until then it is asked about again.
+      -- Waiting past the promotion delay: the caller sends it again at the promoted priority
+      -- if builds ahead of routine ones hold it back, and says so (`promoted`), so no target
+      -- starves; whichever copy starts first builds. Until then it is asked about again.
       redis.call('ZADD', due, math.min(now + promote_after, tonumber(cur[5]) + lease), target)
       promoted[#promoted + 1] = target
     elseif cur[3] == 'queued' then
