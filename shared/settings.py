@@ -97,8 +97,11 @@ class Settings(BaseSettings):
     # last build: crawlers read sitemaps every few minutes.
     sitemap_window_ms: int = Field(default=500, ge=0)
     # A build queued this long without starting (behind more urgent ones) is sent again at
-    # urgent priority, so no target starves; at the lease or above, never.
+    # the promoted priority, ahead of routine builds; at the lease or above, never.
     build_promote_ms: int = Field(default=150, ge=1)
+    # One still waiting this long (behind urgent ones) is sent again at urgent priority, so no
+    # target starves; at the lease or above, never.
+    build_deadline_ms: int = Field(default=600, ge=1)
     build_lease_ms: int = Field(default=3_000, ge=300)
     # A failed build is retried after each delay here (transient errors only), then parked
     # as a dead letter (`newswire dead-letters`); delays stay short, driven by the coordinator.

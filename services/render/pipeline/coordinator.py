@@ -26,11 +26,11 @@ a longer least window (`Kind.least_window_ms`: sitemaps, read by crawlers).
 
 A queued target not started within `build_promote_ms` (it waits behind more urgent builds,
 in the broker or held by the dispatcher) is sent again, once, at the promoted priority: ahead
-of every routine build, still behind the urgent ones (`shared.priorities`). Whichever copy
-starts first builds, and any other is skipped. So a routine target waits behind newer routine
-ones never, and behind urgent ones only as long as their windows let them run (a hot target
-takes at most a tenth of a worker); urgent ones never wait behind promoted batches. Every
-build reports how long its target was owed: from the first event it covers to its finish.
+of every routine build, still behind the urgent ones (`shared.priorities`); one still waiting
+at `build_deadline_ms` from its queueing is sent again, once, urgently. Whichever copy starts
+first builds, and any other is skipped. So urgent builds wait behind no batch of promoted
+ones, and no routine target starves behind urgent ones. Every build reports how long its
+target was owed: from the first event it covers to its finish.
 
 A building worker renews its lease (a third of it at a time), so a building target whose
 lease runs out lost its worker, and is queued again. A queued target not started within a
@@ -66,6 +66,7 @@ class Due(NamedTuple):
     wait_ms: int | None  # until the next one ends (None: nothing is waiting)
     stalled: list[str]  # queued, not started within a lease: `resend` those whose task is lost
     promoted: list[str]  # queued past the promotion delay: send again, promoted
+    overdue: list[str]  # promoted, still queued past the deadline: send again, urgently
 
 
 class Begun(NamedTuple):
@@ -101,6 +102,7 @@ class Coordinator:
             max(settings.debounce_window_ms, settings.debounce_window_max_ms),
         )
         self._promote_ms = settings.build_promote_ms
+        self._deadline_ms = settings.build_deadline_ms
         least = (registry or Registry.from_settings(settings)).least_windows()
         self._least_windows = ",".join(f"{kind}={ms}" for kind, ms in least.items())
         self._retry_ms = [round(delay * 1000) for delay in settings.build_retry_delays_s]
@@ -176,21 +178,24 @@ class Coordinator:
         and queued targets whose task has not started within a lease. A task waiting behind
         others is not lost, and sending it again would only add copies to a long queue, so
         the caller resends a stalled target only if nothing waits ahead of it."""
-        wait_ms, ready, promoted, *targets = self._call("due", limit)
+        wait_ms, ready, promoted, overdue, *targets = self._call("due", limit)
         names = self._decode(targets)
+        late = ready + promoted
         return Due(
             names[:ready],
             None if wait_ms < 0 else wait_ms,
-            names[ready + promoted :],
-            names[ready : ready + promoted],
+            names[late + overdue :],
+            names[ready:late],
+            names[late : late + overdue],
         )
 
-    def promoted(self, targets: Sequence[str]) -> None:
-        """Record that these targets (of `Due.promoted`) need not be asked about again:
-        sent again promoted, or never worth it. The others are asked about again after the
-        promotion delay, until their lease."""
+    def promoted(self, targets: Sequence[str], overdue: bool = False) -> None:
+        """Record that these targets (of `Due.promoted`, or with `overdue` of `Due.overdue`)
+        need not be asked about again at that stage: sent again, or never worth it. The
+        others are asked about again after the promotion delay, until their lease; promoted
+        ones are asked about again at the deadline."""
         if targets:
-            self._call("promoted", *targets)
+            self._call("promoted", 2 if overdue else 1, *targets)
 
     def resend(self, targets: Sequence[str]) -> list[str]:
         """Queue stalled targets afresh (those still queued); returns the ones to send."""
@@ -224,6 +229,7 @@ class Coordinator:
             self._lease_ms,
             *self._windows_ms,
             self._promote_ms,
+            self._deadline_ms,
             self._least_windows,
             *args,
         ]

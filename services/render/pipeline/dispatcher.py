@@ -51,6 +51,7 @@ class Dispatcher:
         registry: Registry,
         waiting_ahead: Callable[[str], int] = lambda _target: 0,
         promote: Callable[[Sequence[str]], None] | None = None,
+        hurry: Callable[[Sequence[str]], None] | None = None,
         enqueue_all: Callable[[Sequence[str]], None] | None = None,
         urgent_waiting: Callable[[], bool] = lambda: False,
     ) -> None:
@@ -60,8 +61,10 @@ class Dispatcher:
         self._redis = client
         # Several targets in as few tasks as their queues and priorities allow.
         self._enqueue_all = enqueue_all or (lambda targets: [enqueue(t) for t in targets])
-        # Send builds again at the promoted priority, likewise.
+        # Send builds again at the promoted priority, likewise; and, past the deadline,
+        # urgently.
         self._promote = promote or self._enqueue_all
+        self._hurry = hurry or self._promote
         # Routine targets due while builds wait ahead of them, in the order they came due.
         self._held: dict[str, None] = {}
         self._waiting_ahead = waiting_ahead  # tasks in the broker a target's task would follow
@@ -126,24 +129,18 @@ class Dispatcher:
         """
         self._urgent_now = None
         handled = self._read(block_ms)
-        targets, wait_ms, stalled, promoted = self._coordinator.due()
+        due = self._coordinator.due()
         # If sending fails, the leases bring back what was not sent.
-        self._enqueue_all(self._held_back(targets) + self._coordinator.resend(self._lost(stalled)))
-        promotable = [target for target in promoted if self._promotable(target)]
-        if promotable and self._urgent():
-            self._promote(promotable)
-            for target in promotable:
-                self._held.pop(target, None)
-            settled = promoted
-        else:  # the promotable ones are asked about again after the delay
-            settled = [target for target in promoted if target not in promotable]
-        self._coordinator.promoted(settled)
+        lost = self._coordinator.resend(self._lost(due.stalled))
+        self._enqueue_all(self._held_back(due.targets) + lost)
+        self._send_again(due.promoted, self._promote, overdue=False)
+        self._send_again(due.overdue, self._hurry, overdue=True)
         if self._held and not self._urgent():
             self._enqueue_all(list(self._held))
             self._held.clear()
         # Wake for the next window's end rather than a fixed tick: it is added latency.
         longest = _HELD_POLL_MS if self._held else _POLL_MS
-        self.block_ms = longest if wait_ms is None else max(1, min(longest, wait_ms))
+        self.block_ms = longest if due.wait_ms is None else max(1, min(longest, due.wait_ms))
         now = time.monotonic()
         if now >= self._next_sweep:  # a wakeup happens within one poll of its time
             self._next_sweep = now + _POLL_MS / 1000
@@ -235,6 +232,23 @@ class Dispatcher:
                     log.warning("could not release %d unsent targets: %s", len(unsent), exc)
                 raise
 
+    def _send_again(
+        self, targets: list[str], send: Callable[[Sequence[str]], None], overdue: bool
+    ) -> None:
+        """Send another copy of each of these waiting targets' tasks that could pass
+        something, while builds wait ahead of them; a held one goes now. The stage is settled
+        for those sent and for those a copy could never help; the others are asked about
+        again after the promotion delay."""
+        promotable = [target for target in targets if self._promotable(target)]
+        if promotable and self._urgent():
+            send(promotable)
+            for target in promotable:
+                self._held.pop(target, None)
+            settled = targets
+        else:
+            settled = [target for target in targets if target not in promotable]
+        self._coordinator.promoted(settled, overdue=overdue)
+
     def _held_back(self, targets: list[str]) -> list[str]:
         """The targets to send now; routine ones are held while builds wait ahead.
 
@@ -263,8 +277,7 @@ class Dispatcher:
         builds go. It is sent only while builds wait ahead of routine ones (else it waits
         behind older routine builds only, as it should); a worker takes every queue's urgent
         and promoted builds before any routine one, so those waiting in any queue hold it
-        back. Promoted, it still lets urgent builds pass: a hot urgent target takes at most
-        a tenth of a worker (the coordinator's windows), so urgent ones cannot starve it."""
+        back. Promoted, it still lets urgent builds pass until its deadline."""
         if self._registry.priority(target) == URGENT:
             return False
         return self._registry.queue(target) in self._registry.urgent_queues
@@ -328,6 +341,7 @@ def main() -> None:
         registry,
         waiting_ahead(broker, registry),
         promote=batch_enqueuer(sender, registry, priority=PROMOTED),
+        hurry=batch_enqueuer(sender, registry, priority=URGENT),
         enqueue_all=batch_enqueuer(sender, registry),
         urgent_waiting=urgent_waiting(broker, registry),
     )

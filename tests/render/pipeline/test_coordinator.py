@@ -407,3 +407,32 @@ def test_a_begin_says_how_long_its_target_was_queued_when_it_was(coordinator):
     # A stale copy of a task starts it while it cools: it was not queued, so not known.
     begun = coordinator.begin_with(target, "", ())
     assert begun.watermark == "2-0" and begun.queued_ms is None
+
+
+def test_a_promoted_target_still_queued_at_the_deadline_is_sent_again_urgently_once(settings):
+    # A long lease: however slow the machine, the queueing never waits long enough to stall.
+    coordinator = tuned(settings, build_promote_ms=50, build_deadline_ms=200, build_lease_ms=30_000)
+    target = "feed:tag:gecikmis"
+    coordinator.mark([(target, "1-0")])
+    time.sleep(0.06)
+    due = coordinator.due()
+    assert (due.promoted, due.overdue) == ([target], [])
+    coordinator.promoted([target])  # sent again, promoted
+    assert coordinator.due().overdue == []  # not before the deadline
+    time.sleep(0.2)
+    due = coordinator.due()
+    assert (due.promoted, due.overdue, due.stalled) == ([], [target], [])
+    coordinator.promoted([target], overdue=True)  # sent again, urgently
+    time.sleep(0.25)
+    due = coordinator.due()
+    assert (due.promoted, due.overdue) == ([], [])  # once each
+    assert coordinator.begin(target) == "1-0"
+
+
+def test_a_deadline_settlement_leaves_a_queueing_not_yet_promoted_alone(settings):
+    coordinator = tuned(settings, build_promote_ms=50, build_deadline_ms=100, build_lease_ms=30_000)
+    target = "feed:tag:erken"
+    coordinator.mark([(target, "1-0")])
+    time.sleep(0.12)
+    coordinator.promoted([target], overdue=True)  # late, for a queueing never promoted
+    assert coordinator.due().promoted == [target]  # still offered its first stage

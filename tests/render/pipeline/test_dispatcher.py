@@ -197,7 +197,7 @@ def test_a_queued_target_whose_task_was_lost_is_sent_again_but_not_one_waiting(
     assert queued == ["sitemap:index", "feed:all", "sitemap:index"]
 
 
-def test_routine_builds_due_while_urgent_ones_wait_are_held_then_sent_once_urgently(
+def test_routine_builds_due_while_urgent_ones_wait_are_held_then_sent_once_promoted(
     settings, queued, write, seed_article
 ):
     fast = settings.model_copy(update={"build_promote_ms": 100})
@@ -209,7 +209,7 @@ def test_routine_builds_due_while_urgent_ones_wait_are_held_then_sent_once_urgen
     # The urgent ones go at once; the routine ones would only wait behind them.
     assert "feed:section:dunya" in queued and "feed:all" in queued
     assert {"feed:tag:nato", "feed:author:dis-haberler-servisi"}.isdisjoint(queued)
-    # No worker takes anything: at the promotion delay the routine ones go, urgently.
+    # No worker takes anything: at the promotion delay the routine ones go, promoted.
     wait_until(lambda: dispatcher.step(block_ms=10) >= 0 and promoted, 5, backoff=False)
     assert "feed:tag:nato" in promoted and "feed:author:dis-haberler-servisi" in promoted
     assert {"feed:all", "feed:section:dunya"}.isdisjoint(promoted)
@@ -291,3 +291,25 @@ def test_a_routine_build_is_sent_again_only_once_urgent_builds_hold_it_back(
     urgent["waiting"] = True  # now urgent builds hold the worker
     wait_until(lambda: dispatcher.step(block_ms=10) >= 0 and promoted, 5, backoff=False)
     assert "feed:tag:nato" in promoted
+
+
+def test_promoted_builds_still_waiting_at_the_deadline_go_again_urgently(
+    settings, queued, write, seed_article
+):
+    fast = settings.model_copy(update={"build_promote_ms": 50, "build_deadline_ms": 200})
+    promoted: list[str] = []
+    hurried: list[str] = []
+    dispatcher = make_dispatcher(
+        fast, queued, promote=promoted.extend, hurry=hurried.extend, urgent_waiting=lambda: True
+    )
+    write(seed_article)
+    dispatcher.step(block_ms=10)
+    # No worker takes anything: promoted first, then, at the deadline, sent again urgently.
+    wait_until(lambda: dispatcher.step(block_ms=10) >= 0 and promoted, 5, backoff=False)
+    assert not hurried
+    wait_until(lambda: dispatcher.step(block_ms=10) >= 0 and hurried, 5, backoff=False)
+    assert sorted(hurried) == sorted(promoted)
+    count = len(hurried)
+    time.sleep(0.3)
+    dispatcher.step(block_ms=10)
+    assert len(hurried) == count  # once

@@ -1,8 +1,9 @@
 -- Rebuild coordination for targets; see services/render/pipeline/coordinator.py for the states.
 -- KEYS: due zset, build counter, build dead letters hash
 -- ARGV: op, prefix of target hashes (followed by a target's name), lease ms, first window
---       ms, longest window ms, promote after ms, least windows by kind ("kind=ms,…", the
---       kind being what a target's name starts with before its ':'), then per op:
+--       ms, longest window ms, promote after ms, deadline ms, least windows by kind
+--       ("kind=ms,…", the kind being what a target's name starts with before its ':'), then
+--       per op:
 --   mark:    (target, event id) pairs    -> targets to enqueue now
 --   begin:   target, holder              -> {watermark to build for, ms it was queued (-1: not
 --                                           known)}, or false to skip
@@ -13,19 +14,20 @@
 --   release: targets                     -> how many queued targets went back to idle
 --   reset:   targets                     -> how many; their runs of failures start over
 --   resend:  targets                     -> those still queued, queued afresh (to send again)
---   promoted: targets                    -> how many; not asked about promotion again
+--   promoted: stage (1|2), targets       -> how many; not asked about that stage again
 --   due:     limit
 --            -> ms until the next due (-1: none), how many targets follow to enqueue now,
 --               how many to send again at the promoted priority (queued, not started within
---               the promotion delay), those two lists, then queued targets whose task has not
---               started within a lease
+--               the promotion delay: stage 1), how many to send again urgently (past the
+--               deadline: stage 2), those three lists, then queued targets whose task has
+--               not started within a lease
 local due, builds, dead = KEYS[1], KEYS[2], KEYS[3]
 local op, prefix = ARGV[1], ARGV[2]
 local lease, first_window, last_window = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
-local promote_after = tonumber(ARGV[6])
+local promote_after, deadline = tonumber(ARGV[6]), tonumber(ARGV[7])
 local least = {}
-for kind, ms in string.gmatch(ARGV[7], '([^=,]+)=(%d+)') do least[kind] = tonumber(ms) end
-local ARG0 = 8  -- the first of an op's own arguments
+for kind, ms in string.gmatch(ARGV[8], '([^=,]+)=(%d+)') do least[kind] = tonumber(ms) end
+local ARG0 = 9  -- the first of an op's own arguments
 local time = redis.call('TIME')
 local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
 
@@ -218,22 +220,28 @@ elseif op == 'resend' then
   end
   return out
 elseif op == 'promoted' then
-  -- Sent again promoted, or never worth it: not asked again; due at the lease, as any
-  -- queued target. Only a queueing `due` could have offered (one at least the promotion
-  -- delay old): the target may have been built and queued anew since, and that queueing
-  -- still needs its own promotion.
-  for i = ARG0, #ARGV do
+  -- Sent again (promoted at stage 1, urgently at stage 2), or never worth it: not asked
+  -- about that stage again; due at the deadline (after stage 1), then at the lease, as any
+  -- queued target. Only a queueing `due` could have offered (one at least that stage's delay
+  -- old, at the stage before): the target may have been built and queued anew since, and
+  -- that queueing still needs its own promotion.
+  local stage = ARGV[ARG0]
+  local after = stage == '1' and promote_after or deadline
+  for i = ARG0 + 1, #ARGV do
     local key = prefix .. ARGV[i]
-    local cur = redis.call('HMGET', key, 'state', 'queued_at')
+    local cur = redis.call('HMGET', key, 'state', 'queued_at', 'promoted')
     local queued_at = tonumber(cur[2]) or now
-    if cur[1] == 'queued' and now - queued_at >= math.min(promote_after, lease) then
-      redis.call('HSET', key, 'promoted', '1')
-      redis.call('ZADD', due, queued_at + lease, ARGV[i])
+    if cur[1] == 'queued' and cur[3] == tostring(tonumber(stage) - 1)
+        and now - queued_at >= math.min(after, lease) then
+      redis.call('HSET', key, 'promoted', stage)
+      local next_due = queued_at + lease
+      if stage == '1' then next_due = math.min(queued_at + deadline, next_due) end
+      redis.call('ZADD', due, next_due, ARGV[i])
     end
   end
-  return #ARGV - ARG0 + 1
+  return #ARGV - ARG0
 elseif op == 'due' then
-  local out, promoted, stalled = {}, {}, {}
+  local out, promoted, overdue, stalled = {}, {}, {}, {}
   local found = redis.call('ZRANGEBYSCORE', due, '-inf', now, 'LIMIT', 0, ARGV[ARG0])
   for _, target in ipairs(found) do
     redis.call('ZREM', due, target)
@@ -259,6 +267,11 @@ elseif op == 'due' then
       -- starves; whichever copy starts first builds. Until then it is asked about again.
       redis.call('ZADD', due, math.min(now + promote_after, tonumber(cur[5]) + lease), target)
       promoted[#promoted + 1] = target
+    elseif cur[3] == 'queued' and cur[4] == '1' and now < (tonumber(cur[5]) or 0) + lease then
+      -- Promoted, and still waiting past the deadline (behind urgent builds): the caller
+      -- sends it again urgently if builds wait ahead of it, and says so, so none starves.
+      redis.call('ZADD', due, math.min(now + promote_after, tonumber(cur[5]) + lease), target)
+      overdue[#overdue + 1] = target
     elseif cur[3] == 'queued' then
       -- Not started within a lease: its task was lost, or waits behind others. The caller
       -- sends it again only if nothing waits ahead of it (see Coordinator.due); meanwhile it
@@ -268,10 +281,11 @@ elseif op == 'due' then
     end
   end
   local nxt = redis.call('ZRANGE', due, 0, 0, 'WITHSCORES')
-  local reply = {nxt[2] and math.max(0, tonumber(nxt[2]) - now) or -1, #out, #promoted}
-  for _, target in ipairs(out) do reply[#reply + 1] = target end
-  for _, target in ipairs(promoted) do reply[#reply + 1] = target end
-  for _, target in ipairs(stalled) do reply[#reply + 1] = target end
+  local reply = {nxt[2] and math.max(0, tonumber(nxt[2]) - now) or -1, #out, #promoted,
+    #overdue}
+  for _, list in ipairs({out, promoted, overdue, stalled}) do
+    for _, target in ipairs(list) do reply[#reply + 1] = target end
+  end
   return reply
 end
 return redis.error_reply('unknown op ' .. tostring(op))
