@@ -97,9 +97,8 @@ class ArticleReader:
             redis_keys.NAMES,
         )
         extras = retractions_ms is not None
-        return ScriptCall(
-            self._read_script, keys, (limit, "1" if extras else "0", retractions_ms or 0, target)
-        )
+        args = (limit, "1" if extras else "0", retractions_ms or 0, target)
+        return ScriptCall(self._read_script, keys, args, reads=True)
 
     def feed_view_of(
         self, target: str, reply: Any, configured: Mapping[str, str] = EMPTY

@@ -23,6 +23,8 @@ class ScriptCall:
     script: Script
     keys: Sequence[str]
     args: Sequence[str | int]
+    # Only reads: what it returns must follow the calls before it in its round trip.
+    reads: bool = False
 
     def queue(self, pipe: Pipeline) -> None:
         # EVALSHA itself: a script object in a pipeline first asks Redis whether the script
@@ -42,10 +44,11 @@ def run_together(
     """The replies of `calls`, sent in one round trip with whatever `also` queues after them
     (its replies are dropped, its errors raised).
 
-    Each call runs once. One whose script Redis no longer holds (it restarted, or its scripts
-    were flushed) did not run: it is loaded and sent again on its own, after the others ran.
-    So calls sent together must not depend on each other's order: each touches keys of its
-    own, or only reads.
+    A call whose script Redis no longer holds (it restarted, or its scripts were flushed) did
+    not run: it is loaded and run again on its own, after the others ran. So a call that
+    only reads (`reads`) is run again after any call before it that had to be, and reads
+    what that one wrote; any other call runs once, so those must not depend on each other's
+    order (each touches keys of its own).
     """
     pipe = client.pipeline(transaction=False)
     for call in calls:
@@ -56,13 +59,11 @@ def run_together(
     for reply in replies[len(calls) :]:
         if isinstance(reply, Exception):
             raise reply
-    return [
-        call.run(client) if isinstance(reply, redis.exceptions.NoScriptError) else _raised(reply)
-        for call, reply in zip(calls, replies, strict=False)
-    ]
-
-
-def _raised(reply: Any) -> Any:
-    if isinstance(reply, Exception):
-        raise reply
-    return reply
+    found, again = [], False
+    for call, reply in zip(calls, replies, strict=False):
+        if isinstance(reply, redis.exceptions.NoScriptError) or (again and call.reads):
+            reply, again = call.run(client), True
+        elif isinstance(reply, Exception):
+            raise reply
+        found.append(reply)
+    return found

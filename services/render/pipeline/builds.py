@@ -145,7 +145,11 @@ def _told(target: str, announcement: Announcement, reply: Any) -> None:
     try:
         announcement.then(reply)
     except TRANSIENT as exc:
-        log.error("built %s, but could not queue what it announces: %s", target, exc)
+        log.error(
+            "built %s, but could not queue its WebSub deliveries (%s): its subscribers hear "
+            "of its next change",
+            target, exc,
+        )  # fmt: skip
 
 
 class _LeaseKeeper:

@@ -1,5 +1,6 @@
 """Script calls sharing a round trip, on a real Valkey: one send for all of them, each run
-once, even when Redis has lost some of their scripts."""
+once, even when Redis has lost some of their scripts, and a read after a call that had to run
+again reads what it wrote."""
 
 from __future__ import annotations
 
@@ -50,3 +51,19 @@ def test_an_error_in_a_call_is_raised(counted):
         run_together(client, [ScriptCall(fine, ["error:a"], []), ScriptCall(failing, [], [])])
     with pytest.raises(redis.ResponseError):
         run_together(client, [], also=lambda pipe: pipe.incr("error:not-a-number", "x"))
+
+
+def test_a_read_after_a_call_run_again_reads_what_it_wrote(counted):
+    """A build's begin and its first read: if the begin's script was lost (and ran after the
+    read), the read runs again after it."""
+    client, _ = counted
+    write = client.register_script(COUNT)
+    read = client.register_script("return redis.call('GET', KEYS[1])")
+    client.script_flush()
+    client.script_load(read.script)  # another process loaded the read since
+    calls = [ScriptCall(write, ["order:a"], []), ScriptCall(read, ["order:a"], [], reads=True)]
+    assert run_together(client, calls) == [1, b"1"]
+    client.script_flush()
+    client.script_load(read.script)
+    other = [ScriptCall(write, ["order:b"], []), ScriptCall(read, ["order:b"], [])]
+    assert run_together(client, other) == [1, None]  # not a read: its one reply stands
