@@ -8,7 +8,7 @@ import pytest
 import redis
 
 from services.render.pipeline import last_builds
-from services.render.pipeline.coordinator import Coordinator
+from services.render.pipeline.coordinator import MARK_PAIRS, Coordinator
 from shared.settings import Settings
 from shared.state import redis_keys
 from tests.conftest import wait_until
@@ -436,3 +436,17 @@ def test_a_deadline_settlement_leaves_a_queueing_not_yet_promoted_alone(settings
     time.sleep(0.12)
     coordinator.promoted([target], overdue=True)  # late, for a queueing never promoted
     assert coordinator.due().promoted == [target]  # still offered its first stage
+
+
+def test_a_large_mark_goes_in_calls_of_a_few_hundred_pairs_and_queues_each_target_once(settings):
+    client, sent = counted_client(settings.redis_url)
+    coordinator = Coordinator(client, settings)
+    targets = [f"feed:tag:toplu-{n}" for n in range(MARK_PAIRS)]
+    # Each target twice (an import's events touch the same feeds), 2 × MARK_PAIRS pairs.
+    touched = [(t, f"{n + 1}-0") for n, t in enumerate(targets)]
+    touched += [(t, f"{n + 1}-1") for n, t in enumerate(targets)]
+    coordinator.mark([("feed:tag:hazirlik", "0-1")])  # loads the script
+    sent.clear()
+    assert coordinator.mark(touched) == targets  # queued once each, by its first pair
+    assert len(sent) == 2
+    assert client.hget(redis_keys.target(targets[-1]), "want") == f"{MARK_PAIRS}-1".encode()
