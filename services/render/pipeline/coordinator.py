@@ -59,6 +59,7 @@ from shared.state import redis_keys
 from shared.state.script_calls import ScriptCall, run_together
 
 MARK_PAIRS = 256  # (target, event id) pairs a `mark` script call records at most
+DUE_LIMIT = 256  # targets a `due` script call looks at, at most
 
 
 class Due(NamedTuple):
@@ -178,11 +179,12 @@ class Coordinator:
         if targets:
             self._call("reset", *targets)
 
-    def due(self, limit: int = 1000) -> Due:
+    def due(self, limit: int = DUE_LIMIT) -> Due:
         """Targets whose cooling window, retry delay or build lease ended, to enqueue now;
         and queued targets whose task has not started within a lease. A task waiting behind
         others is not lost, and sending it again would only add copies to a long queue, so
-        the caller resends a stalled target only if nothing waits ahead of it."""
+        the caller resends a stalled target only if nothing waits ahead of it. At most
+        `limit` targets a call (the rest are due at once, for the next), as for `mark`."""
         wait_ms, ready, promoted, overdue, *targets = self._call("due", limit)
         names = self._decode(targets)
         late = ready + promoted

@@ -8,7 +8,7 @@ import pytest
 import redis
 
 from services.render.pipeline import last_builds
-from services.render.pipeline.coordinator import MARK_PAIRS, Coordinator
+from services.render.pipeline.coordinator import DUE_LIMIT, MARK_PAIRS, Coordinator
 from shared.settings import Settings
 from shared.state import redis_keys
 from tests.conftest import wait_until
@@ -450,3 +450,14 @@ def test_a_large_mark_goes_in_calls_of_a_few_hundred_pairs_and_queues_each_targe
     assert coordinator.mark(touched) == targets  # queued once each, by its first pair
     assert len(sent) == 2
     assert client.hget(redis_keys.target(targets[-1]), "want") == f"{MARK_PAIRS}-1".encode()
+
+
+def test_a_due_call_takes_a_few_hundred_targets_and_says_the_rest_are_due_now(settings):
+    coordinator = tuned(settings, build_promote_ms=50, build_lease_ms=30_000)
+    targets = [f"feed:tag:sirada-{n}" for n in range(DUE_LIMIT + 40)]
+    assert len(coordinator.mark([(t, "1-0") for t in targets])) == len(targets)
+    time.sleep(0.06)  # past the promotion delay: every one is offered for promotion
+    first = coordinator.due()
+    assert len(first.promoted) == DUE_LIMIT and first.wait_ms == 0
+    rest = coordinator.due()
+    assert sorted(first.promoted + rest.promoted) == sorted(targets)
