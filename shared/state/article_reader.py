@@ -87,8 +87,9 @@ class ArticleReader:
         return self.feed_view_of(target, call.run(self._redis), configured)
 
     def feed_read(self, target: str, limit: int, retractions_ms: int | None) -> ScriptCall:
-        """The script call `feed_view` sends (without retractions and names: `unchanged`),
-        to send in another's round trip; `feed_view_of` reads its reply."""
+        """The script call `feed_view` sends, to send in another's round trip (`feed_view_of`
+        reads its reply); with `retractions_ms` None it reads no retractions or names, as
+        `unchanged` needs none."""
         keys = (
             redis_keys.index(target),
             redis_keys.DIGESTS,
