@@ -410,8 +410,12 @@ def test_a_begin_says_how_long_its_target_was_queued_when_it_was(coordinator):
 
 
 def test_a_promoted_target_still_queued_at_the_deadline_is_sent_again_urgently_once(settings):
-    # A long lease: however slow the machine, the queueing never waits long enough to stall.
-    coordinator = tuned(settings, build_promote_ms=50, build_deadline_ms=200, build_lease_ms=30_000)
+    # A long lease: however slow the machine, the queueing never waits long enough to stall;
+    # and a deadline far past the promotion delay, so none passes it before the first stage
+    # is settled.
+    coordinator = tuned(
+        settings, build_promote_ms=50, build_deadline_ms=1000, build_lease_ms=30_000
+    )
     target = "feed:tag:gecikmis"
     coordinator.mark([(target, "1-0")])
     time.sleep(0.06)
@@ -419,7 +423,7 @@ def test_a_promoted_target_still_queued_at_the_deadline_is_sent_again_urgently_o
     assert (due.promoted, due.overdue) == ([target], [])
     coordinator.promoted([target])  # sent again, promoted
     assert coordinator.due().overdue == []  # not before the deadline
-    time.sleep(0.2)
+    time.sleep(1.0)
     due = coordinator.due()
     assert (due.promoted, due.overdue, due.stalled) == ([], [target], [])
     coordinator.promoted([target], overdue=True)  # sent again, urgently
