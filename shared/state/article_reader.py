@@ -56,6 +56,7 @@ class ArticleReader:
     def __init__(self, client: redis.Redis, cache_bytes: int = 64 * 1024 * 1024) -> None:
         self._redis = client
         self._read_script = client.register_script(lua("feed_read.lua"))
+        self._article_script = client.register_script(lua("article_read.lua"))
         self.cache: BoundedCache[tuple[bytes, bytes], Article] = BoundedCache(cache_bytes)
 
     def now_ms(self) -> int:
@@ -172,13 +173,16 @@ class ArticleReader:
 
     def article(self, article_id: str) -> StoredArticle:
         """One article by id, with what its state means for output."""
-        # The clock comes with the fields, in the same round trip.
-        pipe = self._redis.pipeline(transaction=False)
-        pipe.hmget(
-            redis_keys.article(article_id), "hash", "doc", "published", "retracted", "retracted_at"
-        )
-        pipe.time()
-        (digest, doc, published, retracted, retracted_at), (seconds, micros) = pipe.execute()
+        return self.article_of(article_id, self.article_read(article_id).run(self._redis))
+
+    def article_read(self, article_id: str) -> ScriptCall:
+        """The script call `article` sends (its fields and the clock), to send in another's
+        round trip; `article_of` reads its reply."""
+        return ScriptCall(self._article_script, (redis_keys.article(article_id),), (), reads=True)
+
+    def article_of(self, article_id: str, reply: Any) -> StoredArticle:
+        """The `StoredArticle` of an `article_read` call's reply."""
+        digest, doc, published, retracted, retracted_at, seconds, micros = reply
         if retracted == b"1":
             return StoredArticle("retracted", retracted_ms=int(retracted_at or 0))
         if doc is None:
@@ -186,7 +190,7 @@ class ArticleReader:
         article = self._parse(article_id.encode(), digest, doc)
         if article is None:
             return StoredArticle("missing")
-        now_ms = seconds * 1000 + micros // 1000
+        now_ms = int(seconds) * 1000 + int(micros) // 1000
         status: ArticleStatus = "visible" if int(published) <= now_ms else "embargoed"
         return StoredArticle(status, article)
 

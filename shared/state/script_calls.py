@@ -23,7 +23,8 @@ class ScriptCall:
     script: Script
     keys: Sequence[str]
     args: Sequence[str | int]
-    # Only reads: what it returns must follow the calls before it in its round trip.
+    # Only reads (or writes what it may write twice, as a feed read dropping expired
+    # retractions): what it returns must follow the calls before it in its round trip.
     reads: bool = False
 
     def queue(self, pipe: Pipeline) -> None:

@@ -25,8 +25,9 @@ from shared.state.article_reader import ArticleReader
 
 ARM = "test:slow:{target}"
 READ = "test:read:{target}"
-# What a build reads state with first (a feed's first read comes with its begin: `feed_view_of`).
-_READS = ("feed_view", "feed_view_of", "payloads", "article")
+# What a build reads state with first (a feed's and a card's first read come with its begin:
+# `feed_view_of`, `article_of`).
+_READS = ("feed_view", "feed_view_of", "payloads", "article", "article_of")
 
 
 class _PausingReader:

@@ -24,6 +24,7 @@ from shared.kinds.entries import fingerprint
 from shared.language import turkish
 from shared.net.fetcher import FetchError
 from shared.state.article_reader import StoredArticle
+from shared.state.script_calls import ScriptCall
 from shared.store.artifacts import encode, safe_path
 
 log = logging.getLogger(__name__)
@@ -40,11 +41,18 @@ class CardRenderer(Renderer):
     def _style(self) -> CardStyle:
         return CardStyle.from_settings(self.settings)
 
+    def first_read(self, target: str, ctx: RenderContext) -> ScriptCall:
+        return ctx.reader.article_read(article_id(target))
+
     def render(self, target: str, ctx: RenderContext) -> Output:
         ident = article_id(target)
         # Drawing may wait on a slow photo: read the article again before publishing, so a
-        # takedown or change that came meanwhile is what this build publishes.
-        stored = ctx.reader.article(ident)
+        # takedown or change that came meanwhile is what this build publishes. The first
+        # read came with the build's begin (`first_read`).
+        if ctx.first_reply is not None:
+            stored = ctx.reader.article_of(ident, ctx.first_reply)
+        else:
+            stored = ctx.reader.article(ident)
         for _ in range(_RENDER_ATTEMPTS):
             output = self._render_stored(target, stored, ctx)
             current = ctx.reader.article(ident)

@@ -168,3 +168,21 @@ def test_the_build_log_gives_the_bench_how_long_it_was_owed_queued_and_took(
     assert built.queued_ms is not None and built.owed_ms is not None
     assert 50 <= built.queued_ms <= built.owed_ms
     assert built.took_ms > 0
+
+
+def test_a_card_build_reads_its_article_with_its_begin(ctx, settings, write, seed_article):
+    """Three round trips: its begin with the article's read, the read again before
+    publishing, its finish."""
+    client, sent = counted_client(settings.redis_url)
+    reader = ArticleReader(client)
+    counted = replace(ctx, redis=client, reader=reader, coordinator=Coordinator(client, settings))
+    write({**seed_article, "image": None})
+    target = f"card:{seed_article['id']}"
+    for n in (1, 2):  # the first build loads the scripts
+        counted.coordinator.mark([(target, f"{reader.now_ms()}-{n}")])
+        sent.clear()
+        assert build_target(target, counted) == "published"
+    read = reader.article_read(seed_article["id"]).script.sha.encode()
+    assert len(sent) == 3
+    assert b"begin" in sent[0] and read in sent[0]
+    assert read in sent[1] and b"finish" in sent[2]
