@@ -4,6 +4,7 @@ the dispatcher counts promoted builds as waiting ahead of routine ones."""
 
 from __future__ import annotations
 
+import redis
 from kombu import Connection
 
 from services.render.pipeline.build_queue import batch_enqueuer
@@ -48,7 +49,7 @@ def test_promoted_builds_count_as_waiting_ahead_of_routine_ones(settings):
     registry = Registry.from_settings(settings)
     url = settings.celery_broker_url
     sender = TaskSender(url)
-    broker = Connection(url).default_channel.client
+    broker = redis.Redis.from_url(url)  # as the dispatcher reads the broker
     waiting = urgent_waiting(broker, registry)
     batch_enqueuer(sender, registry)(["feed:tag:nato"])
     assert not waiting()  # routine builds alone: nothing ahead of a new routine one
