@@ -1,5 +1,5 @@
-"""Script calls that share one round trip: several Lua scripts (and any plain commands) sent
-in one pipeline, each as EVALSHA, each loaded again if Redis has lost it.
+"""Script calls that share one round trip: several Lua scripts (and plain commands) sent in
+one pipeline, each script as EVALSHA, each loaded again if Redis has lost it.
 
 A round trip costs Redis's one thread more than most scripts do, and the caller a sleep and
 a wake-up; a build sends its begin with its first read, and its finish with its WebSub claim.
@@ -37,9 +37,24 @@ class ScriptCall:
         return self.script(keys=list(self.keys), args=list(self.args), client=client)
 
 
+@dataclass(frozen=True)
+class CommandCall:
+    """A plain command that only reads (LLEN, say), to send in a round trip with script
+    calls; like a reading script call, it runs again after any call before it that had to."""
+
+    args: tuple[str | int, ...]
+    reads: bool = True
+
+    def queue(self, pipe: Pipeline) -> None:
+        pipe.execute_command(*self.args)
+
+    def run(self, client: redis.Redis) -> Any:
+        return client.execute_command(*self.args)
+
+
 def run_together(
     client: redis.Redis,
-    calls: Sequence[ScriptCall],
+    calls: Sequence[ScriptCall | CommandCall],
     also: Callable[[Pipeline], None] | None = None,
 ) -> list[Any]:
     """The replies of `calls`, sent in one round trip with whatever `also` queues after them

@@ -9,12 +9,14 @@ events on the stream, so a wakeup takes the same path as any change: once, and n
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import redis
 
 from shared.settings import Settings
 from shared.state import redis_keys
 from shared.state.article_writer import lua
+from shared.state.script_calls import ScriptCall
 
 
 @dataclass(frozen=True)
@@ -40,6 +42,14 @@ class Sweeper:
         self._redis.zadd(redis_keys.SWEEP, {f"target:{target}": due_ms}, lt=True)
 
     def sweep(self, limit: int = 500) -> SweepResult:
-        args = [self._article_prefix, limit]
-        released, due, next_in = self._script(keys=self._keys, args=args)
+        return self.result_of(self.sweep_call(limit).run(self._redis))
+
+    def sweep_call(self, limit: int = 500) -> ScriptCall:
+        """The script call `sweep` sends, to send in another's round trip (`result_of` reads
+        its reply): the dispatcher sends it with its `due`."""
+        return ScriptCall(self._script, self._keys, [self._article_prefix, limit])
+
+    @staticmethod
+    def result_of(reply: Any) -> SweepResult:
+        released, due, next_in = reply
         return SweepResult(int(released), int(due), None if next_in < 0 else int(next_in))

@@ -44,19 +44,20 @@ work.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import partial
 from importlib.resources import files
 from typing import Any, NamedTuple
 
 import redis
+from redis.client import Pipeline
 
 from services.render.pipeline import last_builds
 from shared.kinds.registry import Registry
 from shared.settings import Settings
 from shared.state import redis_keys
-from shared.state.script_calls import ScriptCall, run_together
+from shared.state.script_calls import CommandCall, ScriptCall, run_together
 
 MARK_PAIRS = 256  # (target, event id) pairs a `mark` script call records at most
 DUE_LIMIT = 256  # targets a `due` script call looks at, at most
@@ -118,11 +119,26 @@ class Coordinator:
         """Record (target, event id) pairs; returns the targets to enqueue now. A few hundred
         pairs a script call: a call holds Redis's one thread for all it does, and the
         thousand events of an import's batch, marked in one, held it for 35 ms."""
+        return self.mark_with(touched, ())[0]
+
+    def mark_with(
+        self, touched: list[tuple[str, str]], along: Sequence[ScriptCall | CommandCall]
+    ) -> tuple[list[str], list[Any]]:
+        """`mark`, with `along` in the round trip of its last call: the targets to enqueue
+        now, and the replies of `along`."""
+        flats = [
+            [value for pair in touched[start : start + MARK_PAIRS] for value in pair]
+            for start in range(0, len(touched), MARK_PAIRS)
+        ]
         found = []
-        for start in range(0, len(touched), MARK_PAIRS):
-            flat = [value for pair in touched[start : start + MARK_PAIRS] for value in pair]
+        # One round trip each: pipelined, they would hold Redis's thread all at once.
+        for flat in flats[:-1]:
             found += self._decode(self._call("mark", *flat))
-        return found
+        last = [self._op("mark", *flats[-1])] if flats else []
+        replies = run_together(self._redis, [*last, *along]) if last or along else []
+        if last:
+            found += self._decode(replies.pop(0))
+        return found, replies
 
     def begin(self, target: str, holder: str = "") -> str | None:
         """Start a build by `holder` (host:pid); returns the watermark it covers, or None if
@@ -185,16 +201,28 @@ class Coordinator:
         others is not lost, and sending it again would only add copies to a long queue, so
         the caller resends a stalled target only if nothing waits ahead of it. At most
         `limit` targets a call (the rest are due at once, for the next), as for `mark`."""
-        wait_ms, ready, promoted, overdue, *targets = self._call("due", limit)
+        return self.due_with(())[0]
+
+    def due_with(
+        self,
+        along: Sequence[ScriptCall | CommandCall],
+        also: Callable[[Pipeline], None] | None = None,
+        limit: int = DUE_LIMIT,
+    ) -> tuple[Due, list[Any]]:
+        """`due`, with `along` and whatever `also` queues (see `run_together`) in the same
+        round trip: the `Due`, and the replies of `along`."""
+        reply, *replies = run_together(self._redis, [self._op("due", limit), *along], also)
+        wait_ms, ready, promoted, overdue, *targets = reply
         names = self._decode(targets)
         late = ready + promoted
-        return Due(
+        due = Due(
             names[:ready],
             None if wait_ms < 0 else wait_ms,
             names[late + overdue :],
             names[ready:late],
             names[late : late + overdue],
         )
+        return due, replies
 
     def promoted(self, targets: Sequence[str], overdue: bool = False) -> None:
         """Record that these targets (of `Due.promoted`, or with `overdue` of `Due.overdue`)

@@ -12,13 +12,15 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import redis
 from kombu.exceptions import OperationalError
+from redis.client import Pipeline
 
 from services.render.pipeline.backlog import queue_keys
 from services.render.pipeline.build_queue import batch_enqueuer, batches, enqueuer
-from services.render.pipeline.coordinator import Coordinator
+from services.render.pipeline.coordinator import Coordinator, Due
 from services.render.pipeline.dispatcher_metrics import serve_metrics
 from services.render.pipeline.gone_consumers import GoneConsumers
 from shared.kinds.registry import Registry
@@ -27,6 +29,7 @@ from shared.priorities import PRIORITY_STEPS, PROMOTED, ROUTINE, URGENT
 from shared.settings import Settings
 from shared.state import stream_trim
 from shared.state.events import Event
+from shared.state.script_calls import CommandCall
 from shared.state.sweeper import Sweeper
 from shared.task_sender import TaskSender
 
@@ -54,9 +57,13 @@ class Dispatcher:
         hurry: Callable[[Sequence[str]], None] | None = None,
         enqueue_all: Callable[[Sequence[str]], None] | None = None,
         urgent_waiting: Callable[[], bool] = lambda: False,
+        urgent_lists: Sequence[str] = (),
     ) -> None:
-        # Whether builds wait ahead of routine ones (urgent or promoted) in any queue.
+        # Whether builds wait ahead of routine ones (urgent or promoted) in any queue: with
+        # `urgent_lists` (the broker is this Redis), whether any of these lists holds a task,
+        # read in the round trip of the step's marks or its due; else asked on its own.
         self._urgent_waiting = urgent_waiting
+        self._urgent_lists = [CommandCall(("LLEN", key)) for key in urgent_lists]
         self._urgent_now: bool | None = None  # its answer, asked at most once a step
         self._redis = client
         # Several targets in as few tasks as their queues and priorities allow.
@@ -81,6 +88,7 @@ class Dispatcher:
         self._sweeper = Sweeper(client, settings)
         self._gone = GoneConsumers(client)
         self.read = self.acked = 0  # entries this process handled and acknowledged (metrics)
+        self._handled: list[bytes] = []  # entries whose builds are queued, to acknowledge
 
     @property
     def held(self) -> int:
@@ -112,6 +120,7 @@ class Dispatcher:
                 # Redis came back without the stream (restarted with no persistence).
                 log.warning("consumer group missing; creating it again")
                 self.ensure_group()
+        self._acknowledge_handled()
         if not self._held:
             return
         try:  # what is held goes now, rather than at its promotion by another dispatcher
@@ -129,7 +138,11 @@ class Dispatcher:
         """
         self._urgent_now = None
         handled = self._read(block_ms)
-        due = self._coordinator.due()
+        now = time.monotonic()
+        if now >= self._next_claim:
+            self._next_claim = now + _CLAIM_EVERY_S
+            handled += self._claim_stale()
+        due = self._due(sweep=now >= self._next_sweep)
         # If sending fails, the leases bring back what was not sent.
         lost = self._coordinator.resend(self._lost(due.stalled))
         self._enqueue_all(self._held_back(due.targets) + lost)
@@ -141,19 +154,59 @@ class Dispatcher:
         # Wake for the next window's end rather than a fixed tick: it is added latency.
         longest = _HELD_POLL_MS if self._held else _POLL_MS
         self.block_ms = longest if due.wait_ms is None else max(1, min(longest, due.wait_ms))
-        now = time.monotonic()
-        if now >= self._next_sweep:  # a wakeup happens within one poll of its time
-            self._next_sweep = now + _POLL_MS / 1000
-            swept = self._sweeper.sweep()
-            if swept.released or swept.due:
-                log.info("released %d embargoes; %d targets due", swept.released, swept.due)
-        if now >= self._next_claim:
-            self._next_claim = time.monotonic() + _CLAIM_EVERY_S
-            handled += self._claim_stale()
         if now >= self._next_trim:
             self._next_trim = now + _TRIM_EVERY_S
             stream_trim.trim(self._redis, self._stream, self._settings.events_maxlen)
         return handled
+
+    def _acknowledge_handled(self) -> None:
+        """On the way out: what was handled since the last step's `due` is acknowledged now,
+        rather than read again by the next dispatcher (which would cost nothing but time)."""
+        if not self._handled:
+            return
+        try:
+            self.acked += self._redis.xack(self._stream, self._group, *self._handled)
+            self._handled = []
+        except redis.RedisError as exc:
+            log.warning(
+                "could not acknowledge %d entries (%s): they are read again",
+                len(self._handled),
+                exc,
+            )
+
+    def _due(self, sweep: bool) -> Due:
+        """The coordinator's `due`, in one round trip with the acknowledgement of the entries
+        handled since the last (their builds are queued by now) and, when `sweep`, the
+        sweeper's turn (a wakeup happens within one poll of its time; the events it adds
+        are read next step)."""
+        along = [self._sweeper.sweep_call()] if sweep else []
+        if sweep:
+            self._next_sweep = time.monotonic() + _POLL_MS / 1000
+        # Taken now: if this round trip fails, the entries are read again (`_reread_pending`)
+        # and acknowledged once handled again.
+        handled, self._handled = self._handled, []
+
+        def acknowledge(pipe: Pipeline) -> None:
+            if handled:
+                pipe.xack(self._stream, self._group, *handled)
+
+        due, replies = self._coordinator.due_with(self._asking(along), also=acknowledge)
+        self.acked += len(handled)
+        if sweep:
+            swept = self._sweeper.result_of(replies[0])
+            if swept.released or swept.due:
+                log.info("released %d embargoes; %d targets due", swept.released, swept.due)
+        self._answered(replies[len(along) :])
+        return due
+
+    def _asking(self, along: list[Any]) -> list[Any]:
+        """`along`, and the urgent lists' lengths if they are read in round trips of the
+        step's own and not yet read this step."""
+        return along + (self._urgent_lists if self._urgent_now is None else [])
+
+    def _answered(self, lengths: list[int]) -> None:
+        if lengths:
+            self._urgent_now = any(lengths)
 
     def _read(self, block_ms: int) -> int:
         if self._reread_pending:
@@ -197,10 +250,13 @@ class Dispatcher:
                 log.error("skipping %s", exc)
                 continue
             touched += [(t, event.event_id) for t in event.targets if self._known(t, event)]
-        self._send(self._held_back(self._coordinator.mark(touched)))
-        # Acknowledge only once the builds are queued: a crash before this replays them.
-        if ids:
-            self.acked += self._redis.xack(self._stream, self._group, *ids)
+        if touched:
+            marked, lengths = self._coordinator.mark_with(touched, self._asking([]))
+            self._answered(lengths)
+            self._send(self._held_back(marked))
+        # Acknowledged only once the builds are queued (a crash before that replays them),
+        # with this step's `due`.
+        self._handled += ids
         self.read += len(ids)
         return len(ids)
 
@@ -307,12 +363,18 @@ def waiting_ahead(broker: redis.Redis, registry: Registry) -> Callable[[str], in
     return count
 
 
+def urgent_lists(registry: Registry) -> list[str]:
+    """The broker's lists of builds that wait ahead of routine ones (urgent or promoted), in
+    every queue that carries urgent builds."""
+    lists = queue_keys(registry, PRIORITY_STEPS)
+    ahead = [step for step in PRIORITY_STEPS if step < ROUTINE]
+    return [lists[(queue, step)] for queue in registry.urgent_queues for step in ahead]
+
+
 def urgent_waiting(broker: redis.Redis, registry: Registry) -> Callable[[], bool]:
     """Whether builds wait ahead of routine ones (urgent or promoted) in any queue that
     carries urgent builds."""
-    lists = queue_keys(registry, PRIORITY_STEPS)
-    ahead = [step for step in PRIORITY_STEPS if step < ROUTINE]
-    urgent = [lists[(queue, step)] for queue in registry.urgent_queues for step in ahead]
+    urgent = urgent_lists(registry)
 
     def waiting() -> bool:
         pipe = broker.pipeline(transaction=False)
@@ -344,6 +406,8 @@ def main() -> None:
         hurry=batch_enqueuer(sender, registry, priority=URGENT),
         enqueue_all=batch_enqueuer(sender, registry),
         urgent_waiting=urgent_waiting(broker, registry),
+        # Read in the step's own round trips when the broker is this Redis.
+        urgent_lists=() if settings.broker_url else urgent_lists(registry),
     )
     serve_metrics(settings, dispatcher, registry)
     stop = threading.Event()

@@ -16,7 +16,9 @@ from services.render.pipeline.dispatcher import Dispatcher
 from shared.kinds.registry import Registry
 from shared.priorities import URGENT
 from shared.settings import Settings
+from shared.state.sweeper import Sweeper
 from tests.conftest import wait_until
+from tests.counted_redis import counted_client
 
 
 @pytest.fixture
@@ -57,6 +59,60 @@ def test_events_queue_each_target_once_and_are_acknowledged(
         ]
     )
     assert db.xpending("nw:events", "render")["pending"] == 0
+
+
+def test_a_step_takes_three_round_trips_with_events_and_two_without(
+    settings, queued, write, db, seed_article, corpus
+):
+    """With events: the read, the marks with the urgent lists' lengths, and the due with the
+    acknowledgement of what was read and the sweeper's turn. Without: the read, and the due
+    with the lengths."""
+    client, sent = counted_client(settings.redis_url)
+    dispatcher = Dispatcher(
+        client,
+        Coordinator(client, settings),
+        queued.append,
+        settings,
+        "d1",
+        Registry.from_settings(settings),
+        urgent_lists=["urgent-a", "urgent-b"],
+    )
+    dispatcher.ensure_group()
+    write(seed_article)
+    dispatcher.step(block_ms=10)  # the first step also reads what it left pending, and claims
+    write(corpus[3])
+    dispatcher._next_sweep = 0  # the sweeper's turn comes in this step
+    sent.clear()
+    assert dispatcher.step(block_ms=10) == 1
+    assert len(sent) == 3
+    assert b"XREADGROUP" in sent[0]
+    assert b"mark" in sent[1] and sent[1].count(b"LLEN") == 2
+    sweep = Sweeper(db, settings).sweep_call().script.sha.encode()
+    assert b"due" in sent[2] and sweep in sent[2] and b"XACK" in sent[2]
+    assert b"LLEN" not in sent[2]  # asked once a step
+    assert db.xpending("nw:events", "render")["pending"] == 0
+    assert dispatcher.acked == dispatcher.read == 2
+    sent.clear()
+    assert dispatcher.step(block_ms=10) == 0
+    assert len(sent) == 2
+    assert b"due" in sent[1] and sent[1].count(b"LLEN") == 2 and b"XACK" not in sent[1]
+
+
+def test_routine_builds_are_held_while_an_urgent_list_holds_tasks(
+    settings, queued, write, db, seed_article
+):
+    slow = settings.model_copy(update={"build_promote_ms": 60_000})  # none promoted here
+    dispatcher = make_dispatcher(slow, queued, urgent_lists=["urgent-a", "urgent-b"])
+    db.rpush("urgent-b", "a task")
+    write(seed_article)
+    for _ in range(3):
+        dispatcher.step(block_ms=10)
+    assert "feed:section:dunya" in queued  # urgent builds are not held
+    assert "feed:tag:nato" not in queued  # routine ones are, while a task waits ahead
+    db.delete("urgent-b")
+    dispatcher.step(block_ms=10)
+    assert "feed:tag:nato" in queued
+    assert len(queued) == len(set(queued))
 
 
 def test_entries_of_a_crashed_dispatcher_are_claimed(settings, queued, write, db, seed_article):
