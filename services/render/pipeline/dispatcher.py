@@ -145,7 +145,9 @@ class Dispatcher:
         due = self._due(sweep=now >= self._next_sweep)
         # If sending fails, the leases bring back what was not sent.
         lost = self._coordinator.resend(self._lost(due.stalled))
-        self._enqueue_all(self._held_back(due.targets) + lost)
+        ready = self._held_back(due.targets) + lost
+        self._enqueue_all(ready)
+        self._sent(ready)
         self._send_again(due.promoted, self._promote, overdue=False)
         self._send_again(due.overdue, self._hurry, overdue=True)
         if self._held and not self._urgent():
@@ -207,6 +209,16 @@ class Dispatcher:
     def _answered(self, lengths: list[int]) -> None:
         if lengths:
             self._urgent_now = any(lengths)
+
+    def _sent(self, targets: list[str]) -> None:
+        """Builds this step sent ahead of routine ones wait there now, whatever the lists'
+        lengths read before said: routine ones stay held behind them."""
+        registry = self._registry
+        if any(
+            registry.priority(t) < ROUTINE and registry.queue(t) in registry.urgent_queues
+            for t in targets
+        ):
+            self._urgent_now = True
 
     def _read(self, block_ms: int) -> int:
         if self._reread_pending:
@@ -280,6 +292,7 @@ class Dispatcher:
         for sent, group in enumerate(groups):
             try:
                 self._enqueue_all(group)
+                self._sent(group)
             except Exception:
                 unsent = [target for rest in groups[sent:] for target in rest]
                 try:
@@ -298,6 +311,7 @@ class Dispatcher:
         promotable = [target for target in targets if self._promotable(target)]
         if promotable and self._urgent():
             send(promotable)
+            self._urgent_now = True  # they wait ahead of routine builds now
             for target in promotable:
                 self._held.pop(target, None)
             settled = targets

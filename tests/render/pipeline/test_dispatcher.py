@@ -115,6 +115,31 @@ def test_routine_builds_are_held_while_an_urgent_list_holds_tasks(
     assert len(queued) == len(set(queued))
 
 
+def test_routine_builds_stay_held_behind_urgent_ones_sent_in_the_same_step(
+    settings, queued, write, db, seed_article, corpus
+):
+    """The lists' lengths are read with the step's due, before it sends what came due: an
+    urgent build sent then waits ahead of the held ones, though the lists were empty."""
+    slow = settings.model_copy(update={"build_promote_ms": 60_000})  # none promoted here
+    dispatcher = make_dispatcher(slow, queued, urgent_lists=["urgent-a", "urgent-b"])
+    coordinator = Coordinator(redis.Redis.from_url(slow.redis_url), slow)
+    db.rpush("urgent-b", "a task")
+    write(seed_article)
+    dispatcher.step(block_ms=10)
+    section = "feed:section:dunya"
+    coordinator.finish(section, coordinator.begin(section))  # built: hot for a window
+    write(corpus[3])  # same section: it cools until its window ends
+    dispatcher.step(block_ms=10)
+    assert queued.count(section) == 1 and "feed:tag:nato" not in queued
+    time.sleep(slow.debounce_window_max_ms / 1000 + 0.1)  # past the section's window
+    db.delete("urgent-b")
+    dispatcher.step(block_ms=10)
+    assert queued.count(section) == 2
+    assert "feed:tag:nato" not in queued  # held behind the section build just sent
+    dispatcher.step(block_ms=10)  # the lists read empty, and nothing urgent is sent
+    assert "feed:tag:nato" in queued
+
+
 def test_entries_of_a_crashed_dispatcher_are_claimed(settings, queued, write, db, seed_article):
     fast = settings.model_copy(update={"claim_idle_ms": 100})
     crashed = make_dispatcher(fast, [], name="crashed")
