@@ -31,13 +31,14 @@ chromium:
 		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y --no-install-recommends chromium; \
 	}
 
-# The benchmarks drive wrk (a C load generator) and compare with nginx serving the same files.
+# The benchmarks drive wrk (a C load generator) and compare with nginx serving the same files;
+# strace counts round trips to Redis by service (`bench.publish_latency --round-trips`).
 bench-tools:
-	@command -v wrk >/dev/null && command -v nginx >/dev/null || { \
+	@command -v wrk >/dev/null && command -v nginx >/dev/null && command -v strace >/dev/null || { \
 		if [ "$$(id -u)" -ne 0 ] && command -v sudo >/dev/null; then SUDO=sudo; else SUDO=; fi; \
 		$$SUDO apt-get update && \
 		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y --no-install-recommends \
-			wrk nginx-light; \
+			wrk nginx-light strace; \
 	}
 
 run: venv

@@ -43,7 +43,7 @@ from bench.lua_stats import LuaSampler
 from bench.profiling import Profiler, stack_pids
 from bench.push_subscriber import STACK_ENV as PUSH_ENV
 from bench.push_subscriber import PushSubscriber
-from bench.redis_clients import ClientCounts, stack_groups
+from bench.redis_clients import ClientCounts, RoundTripSampler, stack_groups
 from bench.report import Figure, Progress, say
 from bench.stacks import (
     builds,
@@ -414,6 +414,13 @@ def run(args: argparse.Namespace) -> list[Figure]:
         clients = ClientCounts(db, stack_groups(stack)).start()
         # Which scripts Redis's time goes to: a few seconds in the middle of the run.
         scripts = LuaSampler(db, after=args.duration / 2 - 2.5, seconds=5).start()
+        round_trips = (
+            RoundTripSampler(db, stack_groups(stack), after=args.duration / 2 - 4, seconds=8)
+            if args.round_trips
+            else None
+        )
+        if round_trips is not None:
+            round_trips.start()
         began = time.monotonic()
         publisher = threading.Thread(
             target=publish,
@@ -448,6 +455,8 @@ def run(args: argparse.Namespace) -> list[Figure]:
         # Redis's time is counted up to here: every build the articles owed has run.
         redis_after = redis_usec(db)
         clients.stop()
+        if round_trips is not None:
+            round_trips.join()  # while the stack still runs
         stop.set()
         for feed in feeds.values():
             feed.wake.set()
@@ -500,6 +509,8 @@ def run(args: argparse.Namespace) -> list[Figure]:
     figures += _redis_figures(redis_before, redis_after, tracker.published)
     say(clients.line(tracker.published))
     say(scripts.join().line())
+    if round_trips is not None:
+        say(round_trips.line(args.rate))
     say(f"         peak 'feeds' queue {queue_peak} (all priority lists)")
     return [
         *figures,
@@ -707,6 +718,12 @@ def parser() -> argparse.ArgumentParser:
         type=positive,
         default=10.0,
         help="seconds to keep looking for unseen articles after the last PUT (10)",
+    )
+    p.add_argument(
+        "--round-trips",
+        action="store_true",
+        help="count each service's round trips to Redis for 8 s mid-run, with strace "
+        "(which slows Redis's reads meanwhile)",
     )
     add_stack_arguments(p)
     return p

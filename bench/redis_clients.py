@@ -6,12 +6,22 @@ address. The address's port names a socket, and /proc names the process holding 
 socket, so each connection's counts add up under the service (process group) it belongs to.
 A connection closed before the second snapshot is missing from the sum, so the figures are
 lower bounds; "other" counts open connections that no service's process holds.
+
+Redis counts no round trips per connection. `RoundTripSampler` counts them from outside:
+strace on the server, for a few seconds, counts its read() calls on each client's socket
+(one per round trip, a pipeline being one), and CLIENT LIST's `fd` names the client. Tracing
+slows the server's every read, so it is asked for (`--round-trips`), not done by default.
 """
 
 from __future__ import annotations
 
 import os
 import re
+import shutil
+import subprocess
+import tempfile
+import threading
+import time
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -28,6 +38,7 @@ class Connection:
     port: int
     commands: int
     bytes_in: int
+    fd: int = -1
 
 
 def connections(db: Any) -> list[Connection]:
@@ -44,6 +55,7 @@ def connections(db: Any) -> list[Connection]:
                 int(port),
                 int(fields.get("tot-cmds", 0)),
                 int(fields.get("tot-net-in", 0)),
+                int(fields.get("fd", -1)),
             )
         )
     return out
@@ -136,3 +148,60 @@ def stack_groups(stack: Any) -> dict[int, str]:
     groups = {process.pid: name for name, process in stack.processes.running.items()}
     groups[os.getpgrp()] = "bench client"
     return groups
+
+
+_READ = re.compile(rb"^(?:\d+ +)?read\((\d+),", re.MULTILINE)
+
+
+class RoundTripSampler:
+    """Counts `seconds` of each service's round trips to Redis in a thread, starting `after`
+    seconds from now: the server's read() calls on each client's socket, by strace."""
+
+    def __init__(self, db: Any, groups: dict[int, str], after: float, seconds: float) -> None:
+        if shutil.which("strace") is None:
+            raise SystemExit("--round-trips needs strace: run `make bench-tools`")
+        self.seconds = seconds
+        self.reads: Counter[str] = Counter()
+        self._thread = threading.Thread(
+            target=self._run, args=(db, groups, after), name="round trips", daemon=True
+        )
+
+    def start(self) -> RoundTripSampler:
+        self._thread.start()
+        return self
+
+    def join(self) -> RoundTripSampler:
+        self._thread.join()
+        return self
+
+    def _run(self, db: Any, groups: dict[int, str], after: float) -> None:
+        time.sleep(max(after, 0.0))
+        pid = int(db.info("server")["process_id"])
+        with tempfile.NamedTemporaryFile(suffix=".strace") as out:
+            tracer = subprocess.Popen(
+                ["strace", "-f", "-e", "trace=read", "-o", out.name, "-p", str(pid)],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            time.sleep(self.seconds)
+            tracer.terminate()
+            tracer.wait()
+            reads = Counter(int(fd) for fd in _READ.findall(Path(out.name).read_bytes()))
+        owners = port_owners(groups)
+        by_fd = {c.fd: owners.get(c.port, "other") for c in connections(db)}
+        for fd, n in reads.items():
+            self.reads[by_fd.get(fd, "other")] += n
+
+    def line(self, rate: float) -> str:
+        """Round trips a second by service, and per article at `rate` articles a second."""
+        total = sum(self.reads.values())
+        per_s = {name: n / self.seconds for name, n in self.reads.items()}
+        return (
+            f"redis:   round trips by service (reads from its sockets, strace over "
+            f"{self.seconds:g} s), a second and per article: "
+            + ", ".join(
+                f"{name} {per_s[name]:,.0f}/s, {per_s[name] / rate:.1f}"
+                for name, _ in self.reads.most_common()
+            )
+            + f"; in all {total / self.seconds:,.0f}/s, {total / self.seconds / rate:.1f}"
+        )
