@@ -38,6 +38,9 @@ class TargetEntry:
     label: str | None = None  # the target's display name, e.g. "Dünya"
     # Keep a record of the article's retraction, for tombstones in the target's output.
     keep_retractions: bool = False
+    # The target shows no article, only the names of others (the index page of feeds): a
+    # new article's event names it only if the article names a target.
+    shows_names: bool = False
 
 
 def fingerprint(*parts: object) -> str:

@@ -193,9 +193,10 @@ class FeedKind(Kind):
                 feed.name,
                 TargetEntry(feed.name, digest, score, label=name, keep_retractions=True),
             )
-        # The index changes only when a feed appears or is renamed.
+        # The index changes only when a feed appears (its first build queues the index's,
+        # see FeedRenderer) or is named.
         shown = sorted((entry.name, entry.label) for entry in entries.values())
-        entries[INDEX] = TargetEntry(INDEX, fingerprint(*shown))
+        entries[INDEX] = TargetEntry(INDEX, fingerprint(*shown), shows_names=True)
         return list(entries.values())
 
     def paths(self, target: str) -> list[str]:

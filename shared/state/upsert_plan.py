@@ -108,11 +108,14 @@ class TargetPlan:
         self.labels: list[str] = []  # target, name
         self.changed: list[str] = []  # what each keeps of the article changed
         self.names: list[str] = []
+        self.name_shows: list[str] = []  # targets that show names only (`shows_names`)
 
     def add(self, entry: TargetEntry) -> None:
         name, before = entry.name, self._stored.targets.get(entry.name)
         keep = 1 if entry.keep_retractions else 0
         self.names.append(name)
+        if entry.shows_names:
+            self.name_shows.append(name)
         if entry.score is not None and entry.shard is not None:
             # Its part is chosen in the script: it depends on every article in the target.
             payload = entry.payload
@@ -149,12 +152,14 @@ class TargetPlan:
         planned = set(self.names)
         left = [(n, before) for n, before in self._stored.targets.items() if n not in planned]
         gone_from = [n for n, _ in left]
+        # A new article changes a target that shows only names if it gives a name.
+        quiet = set(self.name_shows) if not self.labels and not self._stored.exists else set()
         return [
             b",".join(self.held),
             # The event's targets when the article is shown before and now, now only, and
             # before only (upsert.lua tells which by Redis's clock).
             orjson.dumps(self.changed + gone_from),
-            orjson.dumps(self.names),
+            orjson.dumps([name for name in self.names if name not in quiet]),
             orjson.dumps(self.names + gone_from),
             len(self.index) // 2, *self.index,
             len(self.payloads) // 2, *self.payloads,

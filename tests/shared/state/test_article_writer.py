@@ -61,6 +61,16 @@ def test_a_moved_article_names_its_old_targets_and_leaves_their_indexes(write, d
     assert db.zscore("nw:idx:feed:section:gundem", seed_article["id"]) is not None
 
 
+def test_the_index_is_named_only_by_a_write_that_names_a_feed(write, db, seed_article):
+    write(seed_article)  # the first article of its feeds names them
+    assert "feed:index" in last_event(db)["targets"]
+    write({**seed_article, "id": "ikinci-haber"})  # the same feeds, named already
+    assert last_event(db)["targets"] == TARGETS - {"feed:index"}
+    write({**seed_article, "id": "ucuncu-haber", "tags": ["NATO", "Yeni Etiket"]})
+    assert {"feed:tag:yeni-etiket", "feed:index"} <= last_event(db)["targets"]
+    assert db.hget("nw:names", "feed:tag:yeni-etiket") == "Yeni Etiket"
+
+
 def test_an_unchanged_article_appends_no_event(write, db, seed_article):
     write(seed_article)
     before = db.xlen("nw:events")
