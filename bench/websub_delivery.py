@@ -18,6 +18,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from bench.cli import positive_int, run_main
@@ -100,7 +101,7 @@ def run(args: argparse.Namespace) -> list[Figure]:
     ]  # fmt: skip
 
 
-def _wait_listening(first: object) -> None:
+def _wait_listening(first: Callable[[], object]) -> None:
     """Until the subscriber's process answers (it starts alongside the Redis server)."""
     from services.render.websub.delivery import CallFailed
     from shared.net.fetcher import FetchError
@@ -108,7 +109,7 @@ def _wait_listening(first: object) -> None:
     deadline = time.monotonic() + 10
     while True:
         try:
-            first()  # type: ignore[operator]
+            first()
             return
         except (CallFailed, FetchError):
             if time.monotonic() > deadline:

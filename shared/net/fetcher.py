@@ -279,7 +279,7 @@ def _with_params(url: str, params: Mapping[str, str] | None) -> str:
         # twice cost a tenth of a WebSub delivery's CPU.
         return url
     try:
-        return requests.Request("GET", url, params=dict(params or {})).prepare().url or url
+        return requests.Request("GET", url, params=dict(params)).prepare().url or url
     except (requests.RequestException, ValueError) as exc:
         raise FetchRefused(f"malformed URL: {exc}") from None
 
