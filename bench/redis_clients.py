@@ -195,6 +195,11 @@ class RoundTripSampler:
     def line(self, rate: float) -> str:
         """Round trips a second by service, and per article at `rate` articles a second."""
         total = sum(self.reads.values())
+        if not total:
+            return (
+                "redis:   strace counted no reads of Redis's: it may not trace another "
+                "process here (run as root, or set kernel.yama.ptrace_scope to 0)"
+            )
         per_s = {name: n / self.seconds for name, n in self.reads.items()}
         return (
             f"redis:   round trips by service (reads from its sockets, strace over "
