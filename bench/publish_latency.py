@@ -49,6 +49,7 @@ from bench.stacks import (
     builds,
     describe,
     redis_client,
+    redis_thread_seconds,
     running_stack,
     stack_settings,
     start_extra_workers,
@@ -304,8 +305,7 @@ def redis_usec(db: Any) -> dict[str, tuple[int, int]]:
     MAIN_THREAD the reads from client sockets and the CPU time of its main thread in
     microseconds."""
     stats = db.info("commandstats")
-    cpu = db.info("cpu")
-    thread_s = cpu["used_cpu_user_main_thread"] + cpu["used_cpu_sys_main_thread"]
+    thread_s = redis_thread_seconds(db)
     # Reads from clients' sockets: about one per round trip (a pipeline is one).
     reads = int(db.info("stats")["total_reads_processed"])
     return {

@@ -115,6 +115,13 @@ def script_stats(stack: Stack) -> tuple[int, float]:
     return calls, usec
 
 
+def redis_thread_seconds(db: Any) -> float:
+    """CPU seconds Redis's main thread has spent so far (INFO cpu): its commands, scripts,
+    and the socket reads and writes around them."""
+    cpu = db.info("cpu")
+    return float(cpu["used_cpu_user_main_thread"] + cpu["used_cpu_sys_main_thread"])
+
+
 def stack_settings(stack: Stack) -> Any:
     """The settings the stack's processes run with (their environment, read the same way)."""
     from shared.settings import Settings
