@@ -170,15 +170,21 @@ def _through_worker(h: Hub, deliveries: int, options: list[str]) -> list[Figure]
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
+
+        def tail() -> str:
+            log.seek(0)
+            return log.read().decode(errors="replace")[-2000:]
+
         try:
 
             def sent_and_done(count: int) -> None:
                 for _ in range(count):
                     send(DELIVER_TASK, [h.topic, h.callback, h.etag], queue=QUEUE)
                 # Taken, run and acknowledged: nothing waits, and kombu holds none unacked.
+                deadline = time.monotonic() + 120
                 while broker.llen(QUEUE) or broker.zcard("unacked_index"):
-                    if worker.poll() is not None:
-                        raise RuntimeError("the push worker exited; its log says why")
+                    if worker.poll() is not None or time.monotonic() > deadline:
+                        raise RuntimeError(f"the push worker did not deliver; its log:\n{tail()}")
                     time.sleep(0.02)
 
             sent_and_done(WARMUP)  # also waits for the worker to start
@@ -191,9 +197,10 @@ def _through_worker(h: Hub, deliveries: int, options: list[str]) -> list[Figure]
             send.close()
         delivered = int(requests.get(h.subscriber, timeout=5).text)
         if delivered != WARMUP + deliveries:
-            log.seek(0)
-            say(log.read().decode(errors="replace")[-2000:])
-            raise RuntimeError(f"{delivered} of {WARMUP + deliveries} tasks delivered")
+            raise RuntimeError(
+                f"{delivered} of {WARMUP + deliveries} tasks delivered; the push worker's "
+                f"log:\n{tail()}"
+            )
     return [
         Figure("push worker CPU per delivery, quiet core", cpu * 1000 / deliveries, unit=" ms",
                spec=".2f", note=f"({deliveries / wall:,.0f} deliveries a second)"),
