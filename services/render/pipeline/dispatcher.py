@@ -12,7 +12,6 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Sequence
-from typing import Any
 
 import redis
 from kombu.exceptions import OperationalError
@@ -29,7 +28,7 @@ from shared.priorities import PRIORITY_STEPS, PROMOTED, ROUTINE, URGENT
 from shared.settings import Settings
 from shared.state import stream_trim
 from shared.state.events import Event
-from shared.state.script_calls import CommandCall
+from shared.state.script_calls import CommandCall, ScriptCall
 from shared.state.sweeper import Sweeper
 from shared.task_sender import TaskSender
 
@@ -63,7 +62,7 @@ class Dispatcher:
         # `urgent_lists` (the broker is this Redis), whether any of these lists holds a task,
         # read in the round trip of the step's marks or its due; else asked on its own.
         self._urgent_waiting = urgent_waiting
-        self._urgent_lists = [CommandCall(("LLEN", key)) for key in urgent_lists]
+        self._urgent_lengths = [CommandCall(("LLEN", key)) for key in urgent_lists]
         self._urgent_now: bool | None = None  # its answer, asked at most once a step
         self._redis = client
         # Several targets in as few tasks as their queues and priorities allow.
@@ -201,10 +200,10 @@ class Dispatcher:
         self._answered(replies[len(along) :])
         return due
 
-    def _asking(self, along: list[Any]) -> list[Any]:
+    def _asking(self, along: list[ScriptCall]) -> list[ScriptCall | CommandCall]:
         """`along`, and the urgent lists' lengths if they are read in round trips of the
         step's own and not yet read this step."""
-        return along + (self._urgent_lists if self._urgent_now is None else [])
+        return [*along, *(self._urgent_lengths if self._urgent_now is None else [])]
 
     def _answered(self, lengths: list[int]) -> None:
         if lengths:

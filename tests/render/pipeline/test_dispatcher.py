@@ -27,10 +27,15 @@ def queued() -> list[str]:
 
 
 def make_dispatcher(
-    settings: Settings, queued: list[str], name: str = "d1", **options: Any
+    settings: Settings,
+    queued: list[str],
+    name: str = "d1",
+    client: redis.Redis | None = None,
+    **options: Any,
 ) -> Dispatcher:
-    """A dispatcher sending to `queued`; `options` go to `Dispatcher` (promote, urgent_waiting…)."""
-    client = redis.Redis.from_url(settings.redis_url)
+    """A dispatcher sending to `queued`, on `client` or one of its own; `options` go to
+    `Dispatcher` (promote, urgent_waiting…)."""
+    client = client or redis.Redis.from_url(settings.redis_url)
     coordinator = Coordinator(client, settings)
     registry = Registry.from_settings(settings)
     dispatcher = Dispatcher(client, coordinator, queued.append, settings, name, registry, **options)
@@ -68,16 +73,9 @@ def test_a_step_takes_three_round_trips_with_events_and_two_without(
     acknowledgement of what was read and the sweeper's turn. Without: the read, and the due
     with the lengths."""
     client, sent = counted_client(settings.redis_url)
-    dispatcher = Dispatcher(
-        client,
-        Coordinator(client, settings),
-        queued.append,
-        settings,
-        "d1",
-        Registry.from_settings(settings),
-        urgent_lists=["urgent-a", "urgent-b"],
+    dispatcher = make_dispatcher(
+        settings, queued, client=client, urgent_lists=["urgent-a", "urgent-b"]
     )
-    dispatcher.ensure_group()
     write(seed_article)
     dispatcher.step(block_ms=10)  # the first step also reads what it left pending, and claims
     write(corpus[3])
